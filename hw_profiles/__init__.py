@@ -1,0 +1,1 @@
+"""Hardware profile presets (YAML). Each number carries a comment naming its source."""

@@ -1,0 +1,55 @@
+"""hwsim: how fast, and at what energy, a (compressed) PyTorch model runs on hardware X.
+
+Trace once, estimate on many profiles::
+
+    import hwsim
+    graph = hwsim.trace("resnet50")            # or a .pt2 path, an nn.Module, ...
+    for hw in ("cpu_x86_avx2", "gpu_a100", "tpu_edge"):
+        est = hwsim.estimate(graph, hw)
+        print(hw, est.latency_s, est.energy_j)
+"""
+
+from __future__ import annotations
+
+from .cost import Bound, OpCost
+from .costmodels import PricingContext, register_cost
+from .errors import (
+    HwsimError,
+    InputShapeError,
+    ModelLoadError,
+    ProfileError,
+    TraceError,
+    WorkloadError,
+)
+from .estimate import Estimate, estimate, price_graph
+from .frontend.aten_table import register_aten_op
+from .frontend.trace import trace
+from .graph import OpGraph
+from .ops import Op, OpKind, TensorSpec, WeightStats
+from .profile import Profile, load_profile, preset_names
+
+__all__ = [
+    "Bound",
+    "Estimate",
+    "HwsimError",
+    "InputShapeError",
+    "ModelLoadError",
+    "Op",
+    "OpCost",
+    "OpGraph",
+    "OpKind",
+    "PricingContext",
+    "Profile",
+    "ProfileError",
+    "TensorSpec",
+    "TraceError",
+    "WeightStats",
+    "WorkloadError",
+    "estimate",
+    "load_profile",
+    "preset_names",
+    "price_graph",
+    "register_aten_op",
+    "register_cost",
+    "trace",
+]

@@ -1,0 +1,176 @@
+"""The ``hwsim`` command line.
+
+Every ``HwsimError`` becomes one line on stderr and exit status 2; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .errors import HwsimError, InputShapeError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Latency and energy of (compressed) PyTorch models on CPUs, GPUs, systolic arrays "
+    "and FPGAs.",
+    pretty_exceptions_enable=False,
+)
+# Piped output keeps full-width tables instead of rich's 80-column fallback.
+_err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def _out() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _batches(text: str | None) -> list[int | None]:
+    if text is None:
+        return [None]
+    try:
+        values = [int(t) for t in _split(text)]
+    except ValueError:
+        raise InputShapeError(f"--batch '{text}': expected integers such as 1 or 1,8,64") from None
+    if not values or any(v < 1 for v in values):
+        raise InputShapeError(f"--batch '{text}': batch sizes must be positive integers")
+    return list(values)
+
+
+@app.command()
+def estimate(
+    target: Annotated[
+        str, typer.Argument(help="Model file (.pt2, TorchScript, .pt) or built-in workload name.")
+    ],
+    hw: Annotated[
+        str, typer.Option("--hw", help="Profile preset(s) or YAML path(s), comma-separated.")
+    ],
+    batch: Annotated[str | None, typer.Option(help="Batch size(s), e.g. 1 or 1,8,64.")] = None,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-shape",
+            help="Input shape like 1,3,224,224 (repeat or use ';' for several; "
+            "':int64' suffix sets dtype).",
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Run every op at this precision (e.g. int8, fp16).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="Allow loading a pickled nn.Module (runs code from the file)."
+        ),
+    ] = False,
+    arch: Annotated[
+        str | None,
+        typer.Option(help="Built-in workload whose architecture a bare state_dict belongs to."),
+    ] = None,
+    all_ops: Annotated[
+        bool, typer.Option("--all-ops", help="Also list free views in the table.")
+    ] = False,
+    top: Annotated[
+        int | None, typer.Option(help="Show only the N slowest ops in the table.")
+    ] = None,
+) -> None:
+    """Estimate per-op latency and energy of TARGET on one or more hardware profiles."""
+    from .estimate import price_graph
+    from .frontend.trace import trace
+    from .profile import load_profile
+    from .render import print_tables, to_csv, to_json
+
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"'{fmt}' is not one of table, json, csv", param_hint="--format")
+    profiles = [load_profile(name) for name in _split(hw)]
+    if not profiles:
+        raise typer.BadParameter("no profile given", param_hint="--hw")
+    estimates = []
+    for b in _batches(batch):
+        with _err.status(f"tracing {target}" + (f" at batch {b}" if b else ""), spinner="dots"):
+            graph = trace(
+                target, batch=b, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
+            )
+        estimates += [price_graph(graph, p, precision=precision) for p in profiles]
+    if fmt == "json":
+        sys.stdout.write(to_json(estimates) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(to_csv(estimates))
+    else:
+        print_tables(estimates, _err, all_ops=all_ops, top=top)
+
+
+@app.command()
+def profiles(
+    name: Annotated[
+        str | None, typer.Argument(help="Show this preset (or YAML file) in full.")
+    ] = None,
+) -> None:
+    """List the hardware profile presets, or show one."""
+    from rich.table import Table
+
+    from .profile import load_profile, preset_names, preset_path
+
+    if name is not None:
+        profile = load_profile(name)
+        path = Path(profile.source) if Path(profile.source).exists() else preset_path(profile.name)
+        sys.stdout.write(path.read_text())
+        return
+    table = Table(title="hardware profiles", header_style="bold")
+    for col in ("name", "class", "clock", "peak MACs/cycle", "memory", "description"):
+        table.add_column(col)
+    for preset in preset_names():
+        p = load_profile(preset)
+        peaks = ", ".join(f"{k} {v:,.0f}" for k, v in p.peak_macs_per_cycle.items())
+        memory = " > ".join(lvl.name for lvl in p.memory)
+        table.add_row(
+            p.name, p.hw_class, f"{p.clock_hz / 1e6:,.0f} MHz", peaks, memory, p.description
+        )
+    _out().print(table)
+
+
+@app.command()
+def workloads() -> None:
+    """List the built-in workloads."""
+    from rich.table import Table
+
+    from .workloads import get_workload, workload_names
+
+    table = Table(title="built-in workloads", header_style="bold")
+    for col in ("name", "published MACs", "source", "description"):
+        table.add_column(col)
+    for name in workload_names():
+        w = get_workload(name)
+        table.add_row(name, f"{w.published_macs / 1e6:,.0f} M", w.macs_source, w.description)
+    _out().print(table)
+
+
+@app.command()
+def export(
+    name: Annotated[str, typer.Argument(help="Built-in workload to export.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the .pt2 file.")],
+    batch: Annotated[int, typer.Option(help="Batch size of the example inputs.")] = 1,
+) -> None:
+    """Export a built-in workload to a torch.export .pt2 archive (random weights)."""
+    from .frontend.export_workload import export_workload
+
+    export_workload(name, output, batch=batch)
+    _err.print(f"wrote {output}")
+
+
+def main() -> None:
+    try:
+        app()
+    except HwsimError as exc:
+        _err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(2) from None

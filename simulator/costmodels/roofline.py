@@ -1,0 +1,212 @@
+"""A hierarchical roofline every hardware class starts from.
+
+Time is the slowest of: arithmetic at the peak rate for the op's precision, and the bytes each
+memory level must move at that level's sustained bandwidth, plus a fixed per-op overhead.
+Energy is actions times energy per action (Horowitz-style pJ per MAC and per byte). Class
+models refine the compute side (array mapping, tiles, vector widths) and keep this skeleton.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..cost import Bound, OpCost
+from ..ops import DTYPE_BITS, MAC_KINDS, PRECISION_BITS, Op, OpKind
+from ..profile import MemoryLevel, Profile
+from .base import CostFn, PricingContext
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Bytes an op reads and writes, split into weights and activations, on the device."""
+
+    activation_read: float
+    activation_write: float
+    weight_read: float
+
+
+def weight_home(profile: Profile, model_weight_bytes: float) -> MemoryLevel:
+    """The innermost level that can keep all the model's weights resident; weights that fit
+    nowhere closer stream from the backing store every inference."""
+    for level in profile.memory:
+        if level.holds_weights and level.capacity_bytes >= model_weight_bytes:
+            return level
+    return profile.memory[-1]
+
+
+def activation_home(profile: Profile, working_set_bytes: float) -> MemoryLevel:
+    """The innermost level that holds an op's activations, double-buffered (half capacity)."""
+    for level in profile.memory:
+        if level.capacity_bytes / 2 >= working_set_bytes:
+            return level
+    return profile.memory[-1]
+
+
+def execution_precision(op: Op, profile: Profile, forced: str | None) -> str:
+    """The precision ``op`` runs at: the forced one, else its own if the hardware has it,
+    else the profile's default (what the vendor toolchain would convert it to)."""
+    return profile.execution_precision(forced or op.precision)
+
+
+def op_precision(op: Op, ctx: PricingContext) -> str:
+    return execution_precision(op, ctx.profile, ctx.precision)
+
+
+def _byte_scale(op: Op, precision: str) -> float:
+    """Device bytes per model byte: a float32 model run as int8 moves a quarter of the bytes."""
+    source = op.weight or (op.inputs[0] if op.inputs else None)
+    if source is None or not source.dtype.startswith(("float", "bfloat")):
+        return 1.0
+    return PRECISION_BITS.get(precision, 32) / DTYPE_BITS.get(source.dtype, 32)
+
+
+def device_weight_bytes(op: Op, profile: Profile, forced: str | None) -> float:
+    """Bytes of ``op``'s weights as stored on this hardware, at its execution precision."""
+    return op.weight_bytes * _byte_scale(op, execution_precision(op, profile, forced))
+
+
+def traffic(op: Op, ctx: PricingContext, precision: str) -> Traffic:
+    scale = _byte_scale(op, precision)
+    read, write = (op.read_bytes, op.write_bytes) if ctx.fuse else (op.input_bytes, op.output_bytes)
+    gathered = op.attr("gathered_bytes")
+    weights = float(gathered) if isinstance(gathered, (int, float)) else float(op.weight_bytes)
+    return Traffic(read * scale, write * scale, weights * scale)
+
+
+def _levels_through(profile: Profile, home: MemoryLevel) -> list[MemoryLevel]:
+    """A byte served from ``home`` passes through every level inside it on the way in."""
+    names = [lvl.name for lvl in profile.memory]
+    return list(profile.memory[: names.index(home.name) + 1])
+
+
+def memory_bytes(
+    op: Op, ctx: PricingContext, t: Traffic
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Bytes read and written at each memory level."""
+    reads: dict[str, float] = {}
+    writes: dict[str, float] = {}
+    scale = _byte_scale(op, op_precision(op, ctx))
+    act_home = activation_home(ctx.profile, (op.input_bytes + op.output_bytes) * scale)
+    for level in _levels_through(ctx.profile, act_home):
+        reads[level.name] = reads.get(level.name, 0.0) + t.activation_read
+        writes[level.name] = writes.get(level.name, 0.0) + t.activation_write
+    for level in _levels_through(ctx.profile, ctx.weight_home):
+        reads[level.name] = reads.get(level.name, 0.0) + t.weight_read
+    return reads, writes
+
+
+def memory_cycles(profile: Profile, reads: dict[str, float], writes: dict[str, float]) -> float:
+    """Levels work in parallel; the busiest one sets the pace."""
+    worst = 0.0
+    for level in profile.memory:
+        moved = reads.get(level.name, 0.0) + writes.get(level.name, 0.0)
+        worst = max(worst, moved / level.bandwidth_bytes_per_cycle)
+    return worst
+
+
+# SIMD registers pack more narrow lanes; fixed-width activation units (arrays, FPGAs) do not.
+_PACKED_VECTOR_CLASSES = frozenset({"cpu", "gpu"})
+
+
+def vector_rate(profile: Profile, precision: str) -> float:
+    """Elementwise ops per cycle: on SIMD hardware narrower types pack more lanes, up to 4x
+    the fp32 rate; elsewhere the profile's rate is the rate."""
+    if profile.hw_class not in _PACKED_VECTOR_CLASSES:
+        return profile.vector_ops_per_cycle
+    bits = PRECISION_BITS.get(precision, 32)
+    return profile.vector_ops_per_cycle * min(max(32 / bits, 1.0), 4.0)
+
+
+def energy(
+    op: Op,
+    profile: Profile,
+    precision: str,
+    reads: dict[str, float],
+    writes: dict[str, float],
+    cycles: float,
+) -> dict[str, float]:
+    pj = 1e-12
+    if op.kind in MAC_KINDS:
+        compute = op.macs * profile.energy.mac_pj[precision] * pj
+    else:
+        compute = op.flops * profile.energy.vector_op_pj * pj
+    out = {"compute": compute}
+    for level in profile.memory:
+        r, w = reads.get(level.name, 0.0), writes.get(level.name, 0.0)
+        if r or w:
+            out[level.name] = (
+                r * level.read_energy_pj_per_byte + w * level.write_energy_pj_per_byte
+            ) * pj
+    out["static"] = profile.energy.static_power_w * cycles / profile.clock_hz
+    return out
+
+
+def price(
+    op: Op,
+    ctx: PricingContext,
+    *,
+    compute_cycles: float | None = None,
+    extra_overhead_cycles: float = 0.0,
+    notes: tuple[str, ...] = (),
+) -> OpCost:
+    """Roofline price of ``op``; class models pass their own ``compute_cycles`` when they
+    know better than peak (array mapping, tile padding)."""
+    profile = ctx.profile
+    precision = op_precision(op, ctx)
+    if op.kind in MAC_KINDS:
+        ideal = op.macs / profile.peak_macs_per_cycle[precision]
+    else:
+        ideal = op.flops / vector_rate(profile, precision)
+    compute = ideal if compute_cycles is None else max(compute_cycles, ideal)
+    t = traffic(op, ctx, precision)
+    reads, writes = memory_bytes(op, ctx, t)
+    mem = memory_cycles(profile, reads, writes)
+    overhead = 0.0 if op.fused_into else profile.per_op_overhead_cycles + extra_overhead_cycles
+    cycles = max(compute, mem) + overhead
+    if overhead > max(compute, mem):
+        bound = Bound.LAUNCH
+    else:
+        bound = Bound.COMPUTE if compute >= mem else Bound.MEMORY
+    wanted = ctx.precision or op.precision
+    if op.kind in MAC_KINDS and precision != wanted:
+        notes = (*notes, f"{wanted} not supported: run as {precision}")
+    return OpCost(
+        cycles=cycles,
+        compute_cycles=compute,
+        clock_hz=profile.clock_hz,
+        bound=bound,
+        ideal_cycles=ideal,
+        memory_cycles=mem,
+        overhead_cycles=overhead,
+        macs=op.macs if op.kind in MAC_KINDS else 0,
+        bytes_read=reads,
+        bytes_written=writes,
+        energy_j=energy(op, profile, precision, reads, writes, cycles),
+        precision=precision,
+        notes=notes,
+    )
+
+
+def roofline(op: Op, ctx: PricingContext) -> OpCost:
+    return price(op, ctx)
+
+
+def free(op: Op, ctx: PricingContext) -> OpCost:
+    return OpCost.free(ctx.profile.clock_hz)
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def padded_fraction(size: int, tile: int) -> float:
+    """Useful fraction of ``ceil(size / tile)`` tiles of ``tile``: the padding waste."""
+    return size / (math.ceil(size / tile) * tile) if size else 1.0
+
+
+# Every kind that does work, priced by the plain roofline; class tables start from a copy.
+ROOFLINE_TABLE: dict[OpKind, CostFn] = {
+    **{kind: roofline for kind in OpKind if kind not in (OpKind.VIEW, OpKind.UNSUPPORTED)},
+    OpKind.VIEW: free,
+}

@@ -1,0 +1,281 @@
+"""Walk an ``OpGraph``, price each op with a hardware class's table, and total it up.
+
+The walk, the per-op cost functions and the per-class tables live apart (fvcore's split): this
+module only dispatches and aggregates. An op nothing can price is listed as unsupported and
+left out of the totals, which then say they are incomplete — it is never counted as zero time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property, reduce
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .cost import OpCost
+from .costmodels.base import PricingContext, cost_table
+from .costmodels.roofline import device_weight_bytes, weight_home
+from .errors import ProfileError
+from .frontend.trace import trace
+from .graph import OpGraph
+from .ops import MAC_KINDS, Op, OpKind, UnsupportedOp
+from .profile import Profile, load_profile
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Per-op costs of one model on one hardware, with totals and table views."""
+
+    graph: OpGraph
+    profile: Profile
+    costs: tuple[tuple[Op, OpCost | None], ...]  # None: the op could not be priced
+    weight_home: str  # memory level the weights live in between inferences
+    precision: str | None = None
+
+    @cached_property
+    def unsupported(self) -> list[UnsupportedOp]:
+        out = []
+        for op, cost in self.costs:
+            if cost is None:
+                reason = (
+                    f"no mapping for {op.target}"
+                    if op.kind is OpKind.UNSUPPORTED
+                    else f"the {self.profile.hw_class} cost model has no price for '{op.kind}' ops"
+                )
+                out.append(UnsupportedOp(id=op.id, name=op.name, target=op.target, reason=reason))
+        return out
+
+    @property
+    def complete(self) -> bool:
+        return not self.unsupported
+
+    @cached_property
+    def total(self) -> OpCost:
+        priced = [cost for _, cost in self.costs if cost is not None]
+        return reduce(lambda a, b: a + b, priced, OpCost.free(self.profile.clock_hz))
+
+    @property
+    def latency_s(self) -> float:
+        return self.total.latency_s
+
+    @property
+    def energy_j(self) -> float:
+        return self.total.total_energy_j
+
+    @property
+    def macs(self) -> int:
+        return self.graph.macs
+
+    @property
+    def model_weight_bytes(self) -> float:
+        """Weight bytes as stored on this hardware (after any precision conversion)."""
+        return sum(device_weight_bytes(op, self.profile, self.precision) for op in self.graph)
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """One row per op: what it is, what it costs, and why."""
+        levels = [lvl.name for lvl in self.profile.memory]
+        rows = []
+        for op, cost in self.costs:
+            stats = op.weight_stats
+            row: dict[str, Any] = {
+                "id": op.id,
+                "name": op.name,
+                "op": str(op.kind),
+                "target": op.target,
+                "output_shape": op.outputs[0].shape if op.outputs else (),
+                "macs": op.macs,
+                "flops": op.flops,
+                "params": op.param_count,
+                "weight_bytes": op.weight_bytes,
+                "weight_density": stats.density if stats else None,
+                "fused_into": op.fused_into,
+                "folded": ",".join(op.folded),
+            }
+            if cost is None:
+                row.update(bound="unsupported", cycles=None, latency_s=None, energy_j=None)
+            else:
+                row.update(
+                    cycles=cost.cycles,
+                    compute_cycles=cost.compute_cycles,
+                    stall_cycles=cost.stall_cycles,
+                    memory_cycles=cost.memory_cycles,
+                    overhead_cycles=cost.overhead_cycles,
+                    latency_s=cost.latency_s,
+                    energy_j=cost.total_energy_j,
+                    bound=str(cost.bound),
+                    utilization=cost.utilization,
+                    precision=cost.precision,
+                    notes="; ".join(cost.notes),
+                )
+                for lvl in levels:
+                    row[f"bytes_{lvl}"] = cost.bytes_at(lvl)
+                for component, joules in cost.energy_j.items():
+                    row[f"energy_{component}_j"] = joules
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def by(self, column: str) -> pd.DataFrame:
+        """Totals grouped by a table column: ``by("op")``, ``by("bound")``, ``by("name")``."""
+        numeric = ["macs", "cycles", "latency_s", "energy_j"]
+        return (
+            self.table.groupby(column, dropna=False)[numeric]
+            .sum()
+            .sort_values("latency_s", ascending=False)
+        )
+
+    def by_module(self, depth: int = 1) -> pd.DataFrame:
+        """Totals per module prefix of ``depth`` path components (e.g. per stage)."""
+        table = self.table.assign(
+            module=self.table["name"].str.split("/").str[0].str.split(".").str[:depth].str.join(".")
+        )
+        return table.groupby("module")[["macs", "cycles", "latency_s", "energy_j"]].sum()
+
+    def layers(self) -> list[dict[str, Any]]:
+        """The JSON contract's ``layers[]``: every op that does work (views are omitted)."""
+        out = []
+        for op, cost in self.costs:
+            if op.kind is OpKind.VIEW:
+                continue
+            layer: dict[str, Any] = {
+                "id": op.id,
+                "name": op.name,
+                "op": str(op.kind),
+                "target": op.target,
+                "output_shape": list(op.outputs[0].shape) if op.outputs else [],
+                "macs": op.macs,
+                "flops": op.flops,
+                "weight_bytes": op.weight_bytes,
+                "fused_into": op.fused_into,
+            }
+            if op.weight_stats is not None or (op.kind in MAC_KINDS and op.params):
+                layer["weight_density"] = op.weight_stats.density if op.weight_stats else None
+            if cost is None:
+                layer.update(
+                    cycles=None,
+                    compute_cycles=None,
+                    stall_cycles=None,
+                    latency_s=None,
+                    energy_j=None,
+                    bound="unsupported",
+                    utilization=None,
+                )
+            else:
+                layer.update(
+                    cycles=cost.cycles,
+                    compute_cycles=cost.compute_cycles,
+                    stall_cycles=cost.stall_cycles,
+                    memory_cycles=cost.memory_cycles,
+                    overhead_cycles=cost.overhead_cycles,
+                    latency_s=cost.latency_s,
+                    energy_j=cost.total_energy_j,
+                    energy_breakdown_j=dict(cost.energy_j),
+                    bytes_read=dict(cost.bytes_read),
+                    bytes_written=dict(cost.bytes_written),
+                    bound=str(cost.bound),
+                    utilization=cost.utilization,
+                    precision=cost.precision,
+                    notes=list(cost.notes),
+                )
+            out.append(layer)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public JSON schema (docs/json_schema.md): change it only by adding fields."""
+        total = self.total
+        return {
+            "model": self.graph.info.source,
+            "hw": self.profile.name,
+            "hw_class": self.profile.hw_class,
+            "batch": self.graph.info.batch,
+            "inputs": [list(t.shape) for t in self.graph.info.inputs],
+            "total": {
+                "latency_s": total.latency_s,
+                "throughput_per_s": self.graph.info.batch / total.latency_s
+                if total.cycles
+                else None,
+                "cycles": total.cycles,
+                "compute_cycles": total.compute_cycles,
+                "stall_cycles": total.stall_cycles,
+                "energy_j": total.total_energy_j,
+                "energy_breakdown_j": dict(total.energy_j),
+                "macs": self.graph.macs,
+                "flops": self.graph.flops,
+                "params": self.graph.param_count,
+                "weight_bytes": self.graph.weight_bytes,
+                "device_weight_bytes": self.model_weight_bytes,
+                "weight_home": self.weight_home,
+                "peak_activation_bytes": self.graph.peak_activation_bytes,
+                "utilization": total.utilization,
+                "bytes_read": dict(total.bytes_read),
+                "bytes_written": dict(total.bytes_written),
+                "complete": self.complete,
+            },
+            "layers": self.layers(),
+            "unsupported": [
+                {"id": u.id, "name": u.name, "target": u.target, "reason": u.reason}
+                for u in self.unsupported
+            ],
+        }
+
+
+def price_graph(
+    graph: OpGraph, profile: Profile, *, precision: str | None = None, fuse: bool = True
+) -> Estimate:
+    """Price every op of an already traced graph on one profile (the NAS / sweep inner loop)."""
+    if precision is not None and precision not in profile.precisions:
+        raise ProfileError(
+            f"{profile.name}: precision '{precision}' is not supported "
+            f"(supported: {', '.join(sorted(profile.precisions))})"
+        )
+    table = cost_table(profile.hw_class)
+    # Lookup tables are read a few rows at a time, so they do not compete for on-chip space.
+    resident = sum(
+        device_weight_bytes(op, profile, precision)
+        for op in graph
+        if op.kind is not OpKind.EMBEDDING
+    )
+    home = weight_home(profile, resident)
+    ctx = PricingContext(
+        profile=profile, weight_home=home, precision=precision, fuse=fuse and profile.fuse_pointwise
+    )
+    costs = []
+    for op in graph:
+        fn = table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
+        costs.append((op, fn(op, ctx) if fn else None))
+    return Estimate(
+        graph=graph, profile=profile, costs=tuple(costs), weight_home=home.name, precision=precision
+    )
+
+
+def estimate(
+    target: OpGraph | str | Path | nn.Module | torch.export.ExportedProgram,
+    hw: str | Path | Profile,
+    *,
+    precision: str | None = None,
+    batch: int | None = None,
+    input_shapes: str | Sequence[str] | None = None,
+    example_inputs: tuple[torch.Tensor, ...] | None = None,
+    trust_pickle: bool = False,
+    arch: str | None = None,
+) -> Estimate:
+    """Estimate ``target`` (a traced graph, model, file or workload name) on ``hw``."""
+    profile = load_profile(hw)
+    graph = (
+        target
+        if isinstance(target, OpGraph)
+        else trace(
+            target,
+            batch=batch,
+            input_shapes=input_shapes,
+            example_inputs=example_inputs,
+            trust_pickle=trust_pickle,
+            arch=arch,
+        )
+    )
+    return price_graph(graph, profile, precision=precision)

@@ -1,0 +1,1 @@
+"""Frontend: a model file, module or workload name becomes an ``OpGraph``."""

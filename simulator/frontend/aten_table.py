@@ -1,0 +1,241 @@
+"""The default table from ATen op to (op kind, arithmetic handler).
+
+Keys are ATen overload-packet names ("aten.conv2d"), so every overload of an op maps alike.
+Anything not here becomes an ``unsupported`` op that reports list by name; users add rows with
+``register_aten_op`` instead of forking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..ops import OpKind
+from . import handlers as h
+
+Handler = Callable[[h.NodeShapes], h.Work]
+
+_CONV = ("conv1d", "conv2d", "conv3d", "convolution", "_convolution", "cudnn_convolution")
+_CONV_T = ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+_MATMUL = ("mm", "bmm", "matmul", "_int_mm")
+_ADDMM = ("addmm", "baddbmm", "addbmm")
+_ATTENTION = (
+    "scaled_dot_product_attention",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+)
+# FLOPs per element, counted as the basic arithmetic a straightforward kernel performs.
+_POINTWISE_FLOPS: dict[str, int] = {
+    **dict.fromkeys(("add", "sub", "mul", "div", "rsub", "neg", "abs", "relu", "relu6"), 1),
+    **dict.fromkeys(("maximum", "minimum", "clamp", "clamp_min", "clamp_max", "hardtanh"), 1),
+    **dict.fromkeys(("eq", "ne", "lt", "le", "gt", "ge", "where", "logical_not", "masked_fill"), 1),
+    **dict.fromkeys(("bitwise_and", "bitwise_or", "bitwise_not", "sign", "floor", "ceil"), 1),
+    **dict.fromkeys(("round", "trunc", "remainder", "fmod", "reciprocal", "square"), 1),
+    **dict.fromkeys(("leaky_relu", "threshold", "_to_copy", "to", "type_as"), 1),
+    **dict.fromkeys(("hardsigmoid", "prelu", "addcmul", "addcdiv", "lerp"), 3),
+    **dict.fromkeys(("hardswish",), 4),
+    **dict.fromkeys(("sigmoid", "silu", "elu", "selu", "celu", "softplus"), 4),
+    **dict.fromkeys(("exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "pow", "erf"), 4),
+    **dict.fromkeys(("tanh", "sin", "cos", "log_sigmoid"), 6),
+    **dict.fromkeys(("gelu", "mish"), 8),
+}
+# Ops that create a tensor from nothing: no arithmetic, but they write their output.
+_CREATION = (
+    "arange",
+    "full",
+    "zeros",
+    "ones",
+    "scalar_tensor",
+    "full_like",
+    "zeros_like",
+    "ones_like",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+    "fill",
+    "rand",
+    "randn",
+)
+_POOL = (
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
+)
+_ADAPTIVE_POOL = (
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "_adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool1d",
+)
+_NORM = {
+    "_native_batch_norm_legit_no_training": 2,
+    "_native_batch_norm_legit": 2,
+    "native_batch_norm": 2,
+    "batch_norm": 2,
+    "layer_norm": 8,
+    "native_layer_norm": 8,
+    "group_norm": 8,
+    "native_group_norm": 8,
+    "instance_norm": 8,
+    "rms_norm": 6,
+    "_fused_rms_norm": 6,
+}
+_SOFTMAX = ("softmax", "_softmax", "log_softmax", "_log_softmax", "_safe_softmax")
+_REDUCE = (
+    "sum",
+    "mean",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "prod",
+    "var",
+    "std",
+    "var_mean",
+    "norm",
+    "linalg_vector_norm",
+    "any",
+    "all",
+    "cumsum",
+    "logsumexp",
+)
+_EMBEDDING = ("embedding", "gather", "index_select", "index", "take", "embedding_bag")
+_COPY = (
+    "cat",
+    "stack",
+    "clone",
+    "contiguous",
+    "pad",
+    "constant_pad_nd",
+    "reflection_pad2d",
+    "replication_pad2d",
+    "upsample_nearest2d",
+    "upsample_bilinear2d",
+    "upsample_nearest1d",
+    "_upsample_nearest_exact2d",
+    "upsample_bicubic2d",
+    "repeat",
+    "flip",
+    "roll",
+    "copy",
+    "tile",
+    "repeat_interleave",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "index_put",
+    "scatter",
+    "scatter_add",
+    "slice_scatter",
+    "select_scatter",
+    "tril",
+    "triu",
+)
+_VIEW = (
+    "view",
+    "_unsafe_view",
+    "reshape",
+    "transpose",
+    "permute",
+    "t",
+    "unsqueeze",
+    "squeeze",
+    "flatten",
+    "unflatten",
+    "slice",
+    "select",
+    "expand",
+    "expand_as",
+    "alias",
+    "detach",
+    "narrow",
+    "split",
+    "split_with_sizes",
+    "chunk",
+    "unbind",
+    "as_strided",
+    "getitem",
+    "dropout",
+    "native_dropout",
+    "feature_dropout",
+    "lift_fresh_copy",
+    "empty",
+    "empty_like",
+    "empty_strided",
+    "unfold",
+    "view_as",
+    "movedim",
+    "swapaxes",
+    "_assert_tensor_metadata",
+    "_assert_async",
+    "_assert_scalar",
+    "sym_constrain_range",
+    "sym_constrain_range_for_size",
+    "sym_size",
+    "sym_numel",
+    "sym_stride",
+    "lift",
+)
+
+_TABLE: dict[str, tuple[OpKind, Handler]] = {}
+
+
+def _fill_defaults() -> dict[str, tuple[OpKind, Handler]]:
+    table: dict[str, tuple[OpKind, Handler]] = {}
+
+    def put(names: Any, kind: OpKind, handler: Any) -> None:
+        for name in names:
+            table[name] = (kind, handler)
+
+    put(_CONV, OpKind.CONV, h.conv)
+    put(_CONV_T, OpKind.CONV, h.conv_transpose)
+    put(("linear",), OpKind.GEMM, h.linear)
+    put(_MATMUL, OpKind.GEMM, h.matmul)
+    put(_ADDMM, OpKind.GEMM, h.addmm)
+    put(_ATTENTION, OpKind.ATTENTION, h.attention)
+    for name, flops in _POINTWISE_FLOPS.items():
+        put((name,), OpKind.POINTWISE, h.pointwise(flops))
+    put(_CREATION, OpKind.POINTWISE, h.no_work)
+    put(_POOL, OpKind.POOL, h.pool)
+    put(_ADAPTIVE_POOL, OpKind.POOL, h.adaptive_pool)
+    for name, flops in _NORM.items():
+        put((name,), OpKind.NORM, h.norm(flops))
+    put(_SOFTMAX, OpKind.SOFTMAX, h.norm(5))
+    put(_REDUCE, OpKind.REDUCE, h.reduction)
+    put(_EMBEDDING, OpKind.EMBEDDING, h.gather)
+    put(_COPY, OpKind.COPY, h.no_work)
+    put(_VIEW, OpKind.VIEW, h.no_work)
+    return table
+
+
+def aten_table() -> dict[str, tuple[OpKind, Handler]]:
+    """The live table (defaults plus user registrations), built on first use."""
+    if not _TABLE:
+        _TABLE.update(_fill_defaults())
+    return _TABLE
+
+
+def register_aten_op(name: str, kind: OpKind, handler: Handler = h.no_work) -> None:
+    """Map an ATen op (overload-packet name without "aten.", e.g. "my_conv") to a kind.
+
+    This is how a user teaches hwsim a custom or newly added op without editing the table.
+    """
+    aten_table()[name.removeprefix("aten.")] = (kind, handler)
+
+
+def lookup(name: str) -> tuple[OpKind, Handler] | None:
+    """The entry for an op; an in-place variant ("add_") prices like its out-of-place op."""
+    table = aten_table()
+    if name in table:
+        return table[name]
+    return table.get(name[:-1]) if name.endswith("_") and not name.endswith("__") else None

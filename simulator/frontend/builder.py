@@ -1,0 +1,197 @@
+"""Walk an ``ExportedProgram`` once and turn each ATen call into an ``Op``.
+
+This is the only place that knows about fx nodes and ATen names: it reads shapes from the
+fake-tensor metadata torch.export attached, statistics from the real parameter tensors, and
+hands everything else to the table in ``aten_table``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import fx
+
+from ..graph import OpGraph
+from ..ops import MAC_KINDS, GraphInfo, Op, OpKind, TensorSpec
+from .aten_table import lookup
+from .handlers import NodeShapes, Work
+from .weight_stats import weight_stats
+
+
+def _spec(value: Any) -> TensorSpec | None:
+    if isinstance(value, torch.Tensor):
+        shape = tuple(int(d) for d in value.shape)
+        return TensorSpec(shape=shape, dtype=str(value.dtype).removeprefix("torch."))
+    return None
+
+
+def _output_specs(node: fx.Node) -> tuple[TensorSpec, ...]:
+    val = node.meta.get("val")
+    values = val if isinstance(val, (tuple, list)) else (val,)
+    return tuple(s for s in (_spec(v) for v in values) if s is not None)
+
+
+def _flat_nodes(args: Any) -> Iterator[fx.Node]:
+    if isinstance(args, fx.Node):
+        yield args
+    elif isinstance(args, (tuple, list)):
+        for a in args:
+            yield from _flat_nodes(a)
+    elif isinstance(args, dict):
+        for a in args.values():
+            yield from _flat_nodes(a)
+
+
+def _literal(arg: Any) -> Any:
+    """A positional argument with tensors blanked out, so handlers see only literals."""
+    if isinstance(arg, fx.Node):
+        return None
+    if isinstance(arg, (tuple, list)):
+        return type(arg)(_literal(a) for a in arg)
+    return arg
+
+
+def _target_name(node: fx.Node) -> str:
+    if node.target is operator.getitem:
+        return "getitem"
+    packet = getattr(node.target, "overloadpacket", None)
+    name = getattr(packet, "__name__", None) or getattr(node.target, "__name__", str(node.target))
+    return str(name)
+
+
+def _module_of(node: fx.Node) -> tuple[str, str]:
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return "", ""
+    path, mtype = list(stack.values())[-1]
+    type_name = mtype if isinstance(mtype, str) else getattr(mtype, "__name__", str(mtype))
+    return str(path), type_name.rsplit(".", 1)[-1]
+
+
+class _Constants:
+    """Which nodes are load-time constants, and their real values on demand.
+
+    A parameter, buffer or lifted constant is one; so is any call whose operands are all
+    constants (``weight_orig * mask`` from ``torch.nn.utils.prune``, a dequantized weight, the
+    position ids of a transformer). Deployment toolchains fold such subgraphs, so they are not
+    ops; their values are what weight statistics must be read from.
+    """
+
+    def __init__(self, ep: torch.export.ExportedProgram) -> None:
+        sig = ep.graph_signature
+        fqn = {
+            **sig.inputs_to_parameters,
+            **sig.inputs_to_buffers,
+            **sig.inputs_to_lifted_tensor_constants,
+        }
+        tensors = {**ep.state_dict, **ep.constants}
+        self._values: dict[str, Any] = {}
+        self._nodes: dict[str, fx.Node] = {}
+        for node in ep.graph.nodes:
+            if node.op == "placeholder" and node.name in fqn:
+                self._values[node.name] = tensors.get(fqn[node.name])
+                self._nodes[node.name] = node
+            elif node.op == "call_function" and all(
+                a.name in self._nodes for a in _flat_nodes((node.args, node.kwargs))
+            ):
+                self._nodes[node.name] = node
+
+    def __contains__(self, node: fx.Node) -> bool:
+        return node.name in self._nodes
+
+    def value(self, node: fx.Node) -> torch.Tensor | None:
+        """The real tensor behind a constant node, evaluated (once) from its real inputs."""
+        if node.name not in self._values:
+            args = fx.node.map_arg(node.args, self._operand)
+            kwargs = fx.node.map_arg(node.kwargs, self._operand)
+            try:
+                with torch.no_grad():
+                    result = node.target(*args, **kwargs)  # type: ignore[operator]
+            except Exception:  # a weight we cannot evaluate just has no statistics
+                result = None
+            self._values[node.name] = result
+        value = self._values[node.name]
+        return value if isinstance(value, torch.Tensor) else None
+
+    def _operand(self, node: fx.Node) -> torch.Tensor | None:
+        """Operands are copies: an in-place op folded here must not touch the user's model."""
+        value = self.value(node)
+        return value.clone() if value is not None else None
+
+
+def _display_names(nodes: list[fx.Node], kinds: dict[str, OpKind]) -> dict[str, str]:
+    """The module path where a module holds one real op (a Conv2d), else path/node name."""
+    paths = {n.name: _module_of(n)[0] for n in nodes}
+    real = Counter(paths[n.name] for n in nodes if kinds[n.name] is not OpKind.VIEW)
+    names = {}
+    for n in nodes:
+        path = paths[n.name]
+        if path and real[path] == 1 and kinds[n.name] is not OpKind.VIEW:
+            names[n.name] = path
+        else:
+            names[n.name] = f"{path}/{n.name}" if path else n.name
+    return names
+
+
+def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
+    """Turn every call in ``ep`` into an ``Op``; unmapped ATen ops become ``UNSUPPORTED``."""
+    constants = _Constants(ep)
+    calls = [n for n in ep.graph.nodes if n.op == "call_function" and n not in constants]
+    entries = {n.name: lookup(_target_name(n)) for n in calls}
+    kinds = {name: entry[0] if entry else OpKind.UNSUPPORTED for name, entry in entries.items()}
+    names = _display_names(calls, kinds)
+    dag = nx.DiGraph()
+    for position, node in enumerate(calls):
+        entry = entries[node.name]
+        operands = list(_flat_nodes((node.args, node.kwargs)))
+        activations = [a for a in operands if a not in constants]
+        weights = [a for a in operands if a in constants]
+        in_specs = tuple(s for s in (_spec(a.meta.get("val")) for a in activations) if s)
+        param_specs = tuple(s for s in (_spec(a.meta.get("val")) for a in weights) if s)
+        shapes = NodeShapes(
+            inputs=in_specs,
+            params=param_specs,
+            outputs=_output_specs(node),
+            args=tuple(_literal(a) for a in node.args),
+            kwargs=tuple((k, _literal(v)) for k, v in node.kwargs.items()),
+        )
+        kind = kinds[node.name]
+        work = entry[1](shapes) if entry else Work()
+        stats = None
+        if kind in MAC_KINDS and weights:
+            tensor = constants.value(weights[0])
+            stats = weight_stats(tensor) if tensor is not None else None
+        moves_data = kind is not OpKind.VIEW
+        op = Op(
+            id=node.name,
+            name=names[node.name],
+            kind=kind,
+            target=f"aten.{_target_name(node)}"
+            if node.target is not operator.getitem
+            else "getitem",
+            inputs=in_specs,
+            outputs=shapes.outputs,
+            params=param_specs,
+            macs=work.macs,
+            flops=work.flops,
+            read_bytes=sum(s.nbytes for s in in_specs) if moves_data else 0,
+            write_bytes=sum(s.nbytes for s in shapes.outputs) if moves_data else 0,
+            attrs=work.attrs,
+            weight_stats=stats,
+            module_type=_module_of(node)[1],
+        )
+        dag.add_node(node.name, op=op, position=position)
+        for src in activations:
+            if src.op == "call_function":
+                src_spec = _spec(src.meta.get("val"))
+                nbytes = src_spec.nbytes if src_spec else 0
+                if dag.has_edge(src.name, node.name):
+                    dag.edges[src.name, node.name]["bytes"] += nbytes
+                else:
+                    dag.add_edge(src.name, node.name, bytes=nbytes)
+    return OpGraph(dag=dag, info=info)

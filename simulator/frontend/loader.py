@@ -1,0 +1,245 @@
+"""Turn whatever the user pointed at into something torch.export can trace.
+
+Loading a pickle runs code, so a pickled ``nn.Module`` is refused unless the user says
+``trust_pickle``; a bare state_dict has no architecture, so it needs ``arch``. Every refusal
+says what to do instead.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InputShapeError, ModelLoadError, WorkloadError
+
+RESAVE_HINT = (
+    "re-save it with torch.export: "
+    "torch.export.save(torch.export.export(model.eval(), example_inputs), 'model.pt2')"
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model ready to export, or an already exported program, and what to feed it."""
+
+    source: str
+    module: nn.Module | None = None
+    program: torch.export.ExportedProgram | None = None
+    inputs: tuple[torch.Tensor, ...] | None = None
+
+
+_DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "int8": torch.int8,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
+
+
+def parse_input_shapes(
+    text: str | Sequence[str] | None,
+) -> tuple[tuple[tuple[int, ...], str | None], ...]:
+    """Parse ``"1,3,224,224"`` (or ``1x3x224x224``), several inputs separated by ``;``, each
+    optionally suffixed ``:int64`` for its dtype."""
+    if text is None:
+        return ()
+    parts = [text] if isinstance(text, str) else list(text)
+    items = [p.strip() for chunk in parts for p in chunk.split(";") if p.strip()]
+    shapes = []
+    for item in items:
+        dims, _, dtype = item.partition(":")
+        if dtype and dtype not in _DTYPES:
+            raise InputShapeError(
+                f"--input-shape '{item}': unknown dtype '{dtype}' (use one of {', '.join(_DTYPES)})"
+            )
+        tokens = re.split(r"\s*[,x]\s*", dims.strip())
+        if not all(t.isdigit() and int(t) > 0 for t in tokens):
+            raise InputShapeError(
+                f"--input-shape '{item}': expected positive integers separated by commas, "
+                "e.g. 1,3,224,224"
+            )
+        shapes.append((tuple(int(t) for t in tokens), dtype or None))
+    return tuple(shapes)
+
+
+def make_inputs(
+    shapes: tuple[tuple[tuple[int, ...], str | None], ...],
+    like: tuple[torch.Tensor, ...] | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Zero tensors of the requested shapes; dtypes default to those of ``like``, else float32.
+
+    Values do not matter: torch.export propagates shapes with fake tensors.
+    """
+    out = []
+    for i, (shape, dtype) in enumerate(shapes):
+        default = like[i].dtype if like is not None and i < len(like) else torch.float32
+        out.append(torch.zeros(shape, dtype=_DTYPES[dtype] if dtype else default))
+    return tuple(out)
+
+
+def with_batch(inputs: tuple[torch.Tensor, ...], batch: int) -> tuple[torch.Tensor, ...]:
+    if batch < 1:
+        raise InputShapeError(f"--batch {batch}: the batch size must be a positive integer")
+    return tuple(
+        torch.zeros((batch, *t.shape[1:]), dtype=t.dtype) if t.dim() else t for t in inputs
+    )
+
+
+def _workload(name: str) -> Any:
+    from ..workloads import get_workload, workload_names
+
+    try:
+        return get_workload(name)
+    except KeyError:
+        raise WorkloadError(
+            f"unknown workload '{name}' (built-in: {', '.join(workload_names())})"
+        ) from None
+
+
+def _archive_kind(path: Path) -> str:
+    """'export', 'torchscript' or 'pickle', from the layout of the zip torch writes."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile:
+        return "pickle"  # torch.save's legacy (non-zip) format; torch.load decides
+    if any(n.endswith("/archive_format") or n == "archive_format" for n in names):
+        return "export"
+    if any("/code/" in n or n.endswith("constants.pkl") for n in names):
+        return "torchscript"
+    return "pickle"
+
+
+def _state_dict_of(obj: Any) -> dict[str, torch.Tensor] | None:
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            inner = obj.get(key)
+            if (
+                isinstance(inner, dict)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
+            ):
+                return inner
+        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            return obj
+    return None
+
+
+def _load_pickle(path: Path, trust_pickle: bool, arch: str | None) -> Loaded:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises errors of many types for bad files
+        if "Weights only load failed" not in str(exc):
+            first = (
+                str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+            )
+            raise ModelLoadError(f"{path}: not a readable PyTorch file ({first})") from None
+        if not trust_pickle:
+            raise ModelLoadError(
+                f"{path}: this is a pickled object (e.g. a whole nn.Module); loading it would run "
+                "arbitrary code. Pass --trust-pickle only if you trust its source, "
+                f"or {RESAVE_HINT}"
+            ) from None
+        obj = _load_untrusted(path)
+    if isinstance(obj, nn.Module):
+        return Loaded(source=str(path), module=obj.eval())
+    state = _state_dict_of(obj)
+    if state is None:
+        raise ModelLoadError(f"{path}: holds a {type(obj).__name__}, not a model or a state_dict")
+    if arch is None:
+        raise ModelLoadError(
+            f"{path}: a bare state_dict has no architecture; pass --arch NAME with the built-in "
+            f"workload it belongs to, or {RESAVE_HINT}"
+        )
+    workload = _workload(arch)
+    model = workload.build()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = (str(exc).splitlines()[1:2] or [str(exc)])[0].strip()
+        raise WorkloadError(f"{path}: weights do not fit --arch {arch}: {detail[:200]}") from None
+    return Loaded(source=str(path), module=model.eval(), inputs=workload.make_inputs(1))
+
+
+def _load_untrusted(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{path}: unpickling failed ({type(exc).__name__}: {str(exc)[:120]}); the classes the "
+            "model uses must be importable"
+        ) from None
+
+
+def _load_export(path: Path) -> Loaded:
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{path}: corrupt torch.export archive ({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None
+    inputs = None
+    example = getattr(program, "example_inputs", None)
+    if example is not None:
+        args, kwargs = example
+        if not kwargs and all(isinstance(a, torch.Tensor) for a in args):
+            inputs = tuple(args)
+    return Loaded(source=str(path), program=program, inputs=inputs)
+
+
+def _load_torchscript(path: Path) -> Loaded:
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{path}: corrupt TorchScript archive ({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None
+    return Loaded(source=str(path), module=module)
+
+
+_FILE_LOADERS = {"export": _load_export, "torchscript": _load_torchscript}
+
+
+def load_target(
+    target: str | Path | nn.Module | torch.export.ExportedProgram,
+    *,
+    trust_pickle: bool = False,
+    arch: str | None = None,
+) -> Loaded:
+    """Resolve a module, an exported program, a file path or a workload name."""
+    if isinstance(target, torch.export.ExportedProgram):
+        return Loaded(source="<ExportedProgram>", program=target)
+    if isinstance(target, nn.Module):
+        return Loaded(source=type(target).__name__, module=target.eval())
+    path = Path(target)
+    if not path.exists():
+        from ..workloads import workload_names
+
+        if str(target) in workload_names():
+            workload = _workload(str(target))
+            return Loaded(
+                source=str(target), module=workload.build(), inputs=workload.make_inputs(1)
+            )
+        looks_like_file = path.suffix or "/" in str(target)
+        raise ModelLoadError(
+            f"{target}: no such file"
+            if looks_like_file
+            else f"{target}: neither a file nor a built-in workload ({', '.join(workload_names())})"
+        )
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: is a directory, expected a model file")
+    kind = _archive_kind(path)
+    if kind == "pickle":
+        return _load_pickle(path, trust_pickle, arch)
+    return _FILE_LOADERS[kind](path)

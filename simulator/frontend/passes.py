@@ -1,0 +1,105 @@
+"""Inference-time graph rewrites every deployment toolchain performs.
+
+Batch-norm after a conv or linear is folded into its weights, and pointwise ops that a kernel
+can apply in its epilogue are fused into their producer, so the graph prices what actually
+runs, not what the training code wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import networkx as nx
+
+from ..graph import OpGraph
+from ..ops import Op, OpKind, TensorSpec
+
+_BATCH_NORMS = frozenset(
+    {
+        "aten._native_batch_norm_legit_no_training",
+        "aten._native_batch_norm_legit",
+        "aten.native_batch_norm",
+        "aten.batch_norm",
+    }
+)
+# Kernels that can apply elementwise work to their output before writing it.
+_FUSION_HEADS = frozenset(
+    {OpKind.CONV, OpKind.GEMM, OpKind.ATTENTION, OpKind.NORM, OpKind.POINTWISE}
+)
+
+
+def _relabel(graph: OpGraph, dag: nx.DiGraph) -> OpGraph:
+    return OpGraph(dag=dag, info=graph.info)
+
+
+def fold_batchnorm(graph: OpGraph) -> OpGraph:
+    """Fold inference batch-norm into the conv/linear it directly follows.
+
+    The folded op gains a bias (if it had none) and records what it absorbed; the batch-norm
+    node disappears and its readers read the conv instead.
+    """
+    dag = graph.dag.copy()
+    for op_id in graph.order:
+        op = graph[op_id]
+        if op.target not in _BATCH_NORMS:
+            continue
+        preds = list(dag.predecessors(op_id))
+        if len(preds) != 1:
+            continue
+        producer: Op = dag.nodes[preds[0]]["op"]
+        if producer.kind not in (OpKind.CONV, OpKind.GEMM) or dag.out_degree(preds[0]) != 1:
+            continue
+        out_channels = (
+            producer.outputs[0].shape[1]
+            if producer.kind is OpKind.CONV
+            else (producer.outputs[0].shape[-1])
+        )
+        params = producer.params
+        if len(params) < 2 and params:
+            params = (*params, TensorSpec(shape=(out_channels,), dtype=params[0].dtype))
+        dag.nodes[preds[0]]["op"] = dataclasses.replace(
+            producer, params=params, folded=(*producer.folded, op.target)
+        )
+        for succ in list(dag.successors(op_id)):
+            dag.add_edge(preds[0], succ, **dag.edges[op_id, succ])
+        dag.remove_node(op_id)
+    return _relabel(graph, dag)
+
+
+def fuse_pointwise(graph: OpGraph) -> OpGraph:
+    """Mark each pointwise op that its producer's kernel can absorb, and move the traffic.
+
+    A pointwise op fuses when one of its inputs comes (through views) from a fusion head whose
+    output nothing else reads. The head then never writes that tensor, and the fused op reads
+    only its other operands. ``fused_into`` names the kernel head, so chains (conv -> add ->
+    relu) all point at the conv.
+    """
+    dag = graph.dag.copy()
+    view = OpGraph(dag=dag, info=graph.info)
+    for op_id in graph.order:
+        op: Op = dag.nodes[op_id]["op"]
+        if op.kind is not OpKind.POINTWISE or not op.inputs:
+            continue
+        for pred in dag.predecessors(op_id):
+            head_id = view.real_producer(pred)
+            head: Op = dag.nodes[head_id]["op"]
+            if head.kind not in _FUSION_HEADS or view.real_consumers(head_id) != [op_id]:
+                continue
+            if head.kind is OpKind.POINTWISE and head.fused_into is None:
+                continue
+            root = head.fused_into or head_id
+            dag.nodes[head_id]["op"] = dataclasses.replace(head, write_bytes=0)
+            carried = int(dag.edges[pred, op_id]["bytes"])
+            dag.nodes[op_id]["op"] = dataclasses.replace(
+                op, fused_into=root, read_bytes=max(op.read_bytes - carried, 0)
+            )
+            break
+    return _relabel(graph, dag)
+
+
+def run_inference_passes(graph: OpGraph, *, fold_bn: bool = True, fuse: bool = True) -> OpGraph:
+    if fold_bn:
+        graph = fold_batchnorm(graph)
+    if fuse:
+        graph = fuse_pointwise(graph)
+    return graph

@@ -1,0 +1,59 @@
+"""Sparsity statistics of real weight tensors.
+
+Whether pruning pays off depends on the *pattern* of zeros, not just how many there are: a 2:4
+tensor core needs every group of four to hold at most two non-zeros, a block-sparse kernel skips
+only all-zero blocks, and a dead output channel can be removed outright. These figures are read
+from the actual values once, at trace time, so every cost model prices the same facts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..ops import WeightStats
+
+
+def reduction_matrix(weight: torch.Tensor) -> np.ndarray:
+    """The weight as [output channels, reduction], reduction innermost the way sparse GEMM
+    kernels group it: for a conv that is (kh, kw, Cin) — input channels contiguous, which is
+    the axis NVIDIA's 2:4 pruning groups along."""
+    w = weight.detach().to(torch.float32)
+    if w.dim() > 2:
+        w = w.permute(0, *range(2, w.dim()), 1)
+    return w.reshape(w.shape[0], -1).cpu().numpy()
+
+
+def _group_fraction(nonzero: np.ndarray, group: int, keep: int) -> float:
+    """Fraction of ``group``-wide runs along the reduction axis holding <= ``keep`` non-zeros.
+
+    A reduction length that is not a multiple of the group is padded with zeros, as kernels do.
+    """
+    rows, cols = nonzero.shape
+    pad = (-cols) % group
+    if pad:
+        nonzero = np.pad(nonzero, ((0, 0), (0, pad)))
+    counts = nonzero.reshape(rows, -1, group).sum(axis=2)
+    return float((counts <= keep).mean())
+
+
+def _block_density(nonzero: np.ndarray, block_rows: int, block_cols: int) -> float:
+    """Fraction of (block_rows x block_cols) tiles that contain at least one non-zero."""
+    rows, cols = nonzero.shape
+    padded = np.pad(nonzero, ((0, (-rows) % block_rows), (0, (-cols) % block_cols)))
+    r, c = padded.shape
+    tiles = padded.reshape(r // block_rows, block_rows, c // block_cols, block_cols)
+    return float(tiles.any(axis=(1, 3)).mean())
+
+
+def weight_stats(weight: torch.Tensor) -> WeightStats:
+    nonzero = reduction_matrix(weight) != 0
+    return WeightStats(
+        density=float(nonzero.mean()) if nonzero.size else 1.0,
+        nm_2_4=_group_fraction(nonzero, 4, 2),
+        nm_4_8=_group_fraction(nonzero, 8, 4),
+        block_1x4_density=_block_density(nonzero, 1, 4),
+        block_4x4_density=_block_density(nonzero, 4, 4),
+        zero_output_channels=int((~nonzero.any(axis=1)).sum()),
+        output_channels=int(nonzero.shape[0]),
+    )

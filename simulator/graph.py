@@ -1,0 +1,126 @@
+"""``OpGraph``: the traced model as a DAG of frozen ``Op`` values.
+
+The graph is what every cost model walks; it is built once per model and shared read-only
+across estimates, so a NAS loop or a sweep traces once and prices many times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from .ops import MAC_KINDS, GraphInfo, Op, OpKind
+
+
+@dataclass(frozen=True)
+class OpGraph:
+    """Ops keyed by id in a ``networkx.DiGraph`` (node attribute ``op``); an edge carries the
+    ``bytes`` of the tensor flowing along it."""
+
+    dag: nx.DiGraph
+    info: GraphInfo
+
+    @cached_property
+    def order(self) -> tuple[str, ...]:
+        return tuple(nx.lexicographical_topological_sort(self.dag, key=self._position))
+
+    def _position(self, node_id: str) -> int:
+        return int(self.dag.nodes[node_id].get("position", 0))
+
+    def __getitem__(self, op_id: str) -> Op:
+        op: Op = self.dag.nodes[op_id]["op"]
+        return op
+
+    def __iter__(self) -> Iterator[Op]:
+        return (self[i] for i in self.order)
+
+    def __len__(self) -> int:
+        return self.dag.number_of_nodes()
+
+    @property
+    def ops(self) -> list[Op]:
+        return list(self)
+
+    @property
+    def unsupported(self) -> list[Op]:
+        return [op for op in self if op.kind is OpKind.UNSUPPORTED]
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of conv and GEMM-class ops (FlopCounterMode's FLOPs / 2)."""
+        return sum(op.macs for op in self if op.kind in MAC_KINDS)
+
+    @property
+    def flops(self) -> int:
+        return sum(op.flops for op in self)
+
+    @property
+    def param_count(self) -> int:
+        return sum(op.param_count for op in self)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(op.weight_bytes for op in self)
+
+    def producers(self, op_id: str) -> list[str]:
+        return list(self.dag.predecessors(op_id))
+
+    def consumers(self, op_id: str) -> list[str]:
+        return list(self.dag.successors(op_id))
+
+    def real_consumers(self, op_id: str) -> list[str]:
+        """Consumers of an op's output, looking through free views to the ops that read it."""
+        found: list[str] = []
+        for succ in self.dag.successors(op_id):
+            if self[succ].kind is OpKind.VIEW:
+                found.extend(self.real_consumers(succ))
+            else:
+                found.append(succ)
+        return found
+
+    def real_producer(self, op_id: str) -> str:
+        """The op that materialised the tensor a view chain ends in."""
+        node = op_id
+        while self[node].kind is OpKind.VIEW:
+            preds = self.producers(node)
+            if len(preds) != 1:
+                break
+            node = preds[0]
+        return node
+
+    @cached_property
+    def peak_activation_bytes(self) -> int:
+        """Largest sum of live activations during a sequential run: a tensor is live from the
+        op that writes it to its last reader; fused intermediates never reach memory, and the
+        model's inputs are live until the last op that reads them."""
+        remaining = {i: len(set(self.real_consumers(i))) for i in self.order}
+        live: dict[str, int] = {}
+        inputs_live = sum(t.nbytes for t in self.info.inputs)
+        last_input_reader = max(
+            (i for i, op_id in enumerate(self.order) if self._reads_model_input(op_id)), default=-1
+        )
+        current = peak = inputs_live
+        for step, op_id in enumerate(self.order):
+            op = self[op_id]
+            if op.kind is OpKind.VIEW:
+                continue
+            if op.write_bytes:
+                live[op_id] = op.write_bytes
+                current += op.write_bytes
+            peak = max(peak, current)
+            if step == last_input_reader:
+                current -= inputs_live
+            for pred in {self.real_producer(p) for p in self.producers(op_id)}:
+                if pred in remaining:
+                    remaining[pred] -= 1
+                    if remaining[pred] <= 0 and pred in live:
+                        current -= live.pop(pred)
+        return peak
+
+    def _reads_model_input(self, op_id: str) -> bool:
+        """An op reads a model input when its operands hold more bytes than its edges carry."""
+        carried = sum(int(self.dag.edges[p, op_id]["bytes"]) for p in self.producers(op_id))
+        return self[op_id].input_bytes > carried

@@ -1,0 +1,209 @@
+"""The operator vocabulary shared by the frontend and every cost model.
+
+ATen has thousands of ops; the cost models need to know only what *kind* of work an op does.
+The frontend maps ATen targets to an ``OpKind`` once, so no cost model ever sees an ATen name.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class OpKind(str, Enum):
+    """What kind of work an op does, which is all a cost model needs to price it."""
+
+    CONV = "conv"  # convolution of any dimensionality, groups included (depthwise: groups == C)
+    GEMM = "gemm"  # linear / matmul / bmm / addmm: (batched) matrix products
+    ATTENTION = "attention"  # scaled_dot_product_attention: two batched GEMMs and a softmax
+    POINTWISE = "pointwise"  # elementwise arithmetic and activations
+    POOL = "pool"  # max / avg / adaptive pooling
+    NORM = "norm"  # batch / layer / group norm left after folding
+    SOFTMAX = "softmax"
+    REDUCE = "reduce"  # sum / mean / max over dimensions
+    EMBEDDING = "embedding"  # table lookups and gathers
+    COPY = "copy"  # data movement that really copies: cat, contiguous, pad, upsample
+    VIEW = "view"  # free: reshape/transpose/slice metadata only
+    UNSUPPORTED = "unsupported"  # no mapping; reported, never priced as zero
+
+    def __str__(self) -> str:
+        return self.value
+
+
+MAC_KINDS = frozenset({OpKind.CONV, OpKind.GEMM, OpKind.ATTENTION})
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Shape and dtype of one tensor, as fake-tensor propagation saw it."""
+
+    shape: tuple[int, ...]
+    dtype: str  # torch dtype name without the "torch." prefix, e.g. "float32"
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return math.ceil(self.numel * DTYPE_BITS.get(self.dtype, 32) / 8)
+
+
+DTYPE_BITS: dict[str, int] = {
+    "float64": 64,
+    "float32": 32,
+    "float16": 16,
+    "bfloat16": 16,
+    "float8_e4m3fn": 8,
+    "float8_e5m2": 8,
+    "int64": 64,
+    "int32": 32,
+    "int16": 16,
+    "int8": 8,
+    "uint8": 8,
+    "qint8": 8,
+    "quint8": 8,
+    "bool": 8,
+}
+
+# Precision names the hardware profiles use, keyed by the torch dtype an op computes in.
+DTYPE_PRECISION: dict[str, str] = {
+    "float64": "fp64",
+    "float32": "fp32",
+    "float16": "fp16",
+    "bfloat16": "bf16",
+    "float8_e4m3fn": "fp8",
+    "float8_e5m2": "fp8",
+    "int8": "int8",
+    "qint8": "int8",
+    "quint8": "int8",
+    "uint8": "int8",
+}
+
+PRECISION_BITS: dict[str, int] = {
+    "fp64": 64,
+    "fp32": 32,
+    "tf32": 32,
+    "fp16": 16,
+    "bf16": 16,
+    "fp8": 8,
+    "int8": 8,
+    "int4": 4,
+    "binary": 1,
+}
+
+
+@dataclass(frozen=True)
+class WeightStats:
+    """What the real weight tensor of an op looks like, read once at trace time.
+
+    These numbers decide whether sparse or compressed execution can pay off on a given
+    hardware, so they are measured from the actual values, never assumed.
+    """
+
+    density: float  # fraction of non-zero weights
+    nm_2_4: float  # fraction of 4-wide groups (along the reduction axis) with <= 2 non-zeros
+    nm_4_8: float  # fraction of 8-wide groups with <= 4 non-zeros
+    block_1x4_density: float  # fraction of 1x4 blocks with any non-zero
+    block_4x4_density: float  # fraction of 4x4 blocks with any non-zero
+    zero_output_channels: int  # output channels whose weights are all zero
+    output_channels: int
+
+    @property
+    def is_2_4(self) -> bool:
+        return self.nm_2_4 >= 1.0
+
+
+@dataclass(frozen=True)
+class Op:
+    """One node of the operator graph: what it computes and how much data it touches.
+
+    ``read_bytes``/``write_bytes`` are the activation traffic the op causes *after fusion*:
+    an op whose output is consumed by a fused pointwise op writes nothing, and the fused op
+    reads only the operands that do not come from its producer. Weight traffic is separate
+    because where weights live (resident on chip or streamed) is a hardware question.
+    """
+
+    id: str  # unique node id (the fx node name)
+    name: str  # human name: the module path, with the op's node name where a module has several
+    kind: OpKind
+    target: str  # the ATen op it came from, for reports and error messages
+    inputs: tuple[TensorSpec, ...]  # activation inputs (weights and bias excluded)
+    outputs: tuple[TensorSpec, ...]
+    params: tuple[TensorSpec, ...] = ()  # parameters and buffers: weight first, then bias...
+    macs: int = 0
+    flops: int = 0
+    read_bytes: int = 0
+    write_bytes: int = 0
+    attrs: tuple[tuple[str, object], ...] = ()  # kind-specific: stride, groups, kernel...
+    weight_stats: WeightStats | None = None
+    folded: tuple[str, ...] = ()  # ops folded into this one (e.g. batch_norm)
+    fused_into: str | None = None  # id of the producer this pointwise op fuses into
+    module_type: str = ""  # class name of the innermost nn.Module, when known
+
+    def attr(self, key: str, default: object = None) -> object:
+        return dict(self.attrs).get(key, default)
+
+    def int_attr(self, key: str, default: int = 1) -> int:
+        """An integer attribute (groups, sequence length...), ``default`` when absent."""
+        value = self.attr(key)
+        return int(value) if isinstance(value, (int, float)) and value else default
+
+    @property
+    def weight(self) -> TensorSpec | None:
+        return self.params[0] if self.params else None
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(t.nbytes for t in self.params)
+
+    @property
+    def param_count(self) -> int:
+        return sum(t.numel for t in self.params)
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(t.nbytes for t in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(t.nbytes for t in self.outputs)
+
+    @property
+    def precision(self) -> str:
+        """The precision the op computes in, from its weight dtype or else its first input."""
+        source = self.weight or (self.inputs[0] if self.inputs else None)
+        if source is None and self.outputs:
+            source = self.outputs[0]
+        return DTYPE_PRECISION.get(source.dtype, "fp32") if source else "fp32"
+
+    @property
+    def is_depthwise(self) -> bool:
+        groups = self.attr("groups", 1)
+        return (
+            self.kind is OpKind.CONV
+            and isinstance(groups, int)
+            and groups > 1
+            and (self.weight is not None and self.weight.shape[1] == 1)
+        )
+
+
+@dataclass(frozen=True)
+class UnsupportedOp:
+    """An op nothing could price, kept so reports can list it instead of hiding it."""
+
+    id: str
+    name: str
+    target: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """Facts about the traced model that are not per-op."""
+
+    source: str  # workload name or file path
+    inputs: tuple[TensorSpec, ...]
+    batch: int
+    notes: tuple[str, ...] = field(default=())

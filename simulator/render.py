@@ -1,0 +1,206 @@
+"""Render estimates for people (rich tables) and programs (JSON, CSV).
+
+The library returns values; only this module and the CLI turn them into text. Machine-readable
+output goes to stdout, tables for people to stderr, so ``hwsim ... --format json | jq`` works.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from .estimate import Estimate
+from .ops import OpKind
+
+
+def _si(value: float | None, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    for factor, prefix in (
+        (1e12, "T"),
+        (1e9, "G"),
+        (1e6, "M"),
+        (1e3, "k"),
+        (1, ""),
+        (1e-3, "m"),
+        (1e-6, "µ"),
+        (1e-9, "n"),
+        (1e-12, "p"),
+    ):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"0 {unit}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _common_prefix(names: Sequence[str]) -> str:
+    """The dotted module prefix all names share ("model.encoder."), dropped to save width."""
+    parts = [n.split(".") for n in names if "." in n]
+    if len(parts) < 2 or len(parts) != len(names):
+        return ""
+    prefix: list[str] = []
+    for column in zip(*parts, strict=False):
+        if len(set(column)) != 1:
+            break
+        prefix.append(column[0])
+    return ".".join(prefix) + "." if prefix else ""
+
+
+def layer_table(est: Estimate, *, all_ops: bool = False, top: int | None = None) -> Table:
+    """Per-op rows in execution order (or the ``top`` slowest), with totals as the footer."""
+    rows = [(op, cost) for op, cost in est.costs if all_ops or op.kind is not OpKind.VIEW]
+    prefix = _common_prefix([op.name for op, _ in rows])
+    if top:
+        rows = sorted(rows, key=lambda r: -(r[1].cycles if r[1] else math.inf))[:top]
+    total = est.total
+    table = Table(
+        title=f"{est.graph.info.source} on {est.profile.name} (batch {est.graph.info.batch})"
+        + (f", layers under {prefix.rstrip('.')}" if prefix else ""),
+        show_footer=True,
+        header_style="bold",
+    )
+    table.add_column("layer", footer="total", overflow="fold", max_width=48)
+    table.add_column("op", footer="")
+    table.add_column("MACs", justify="right", footer=_si(est.macs, ""))
+    table.add_column("cycles", justify="right", footer=f"{total.cycles:,.0f}")
+    table.add_column("stall", justify="right", footer=f"{total.stall_cycles:,.0f}")
+    table.add_column("latency", justify="right", footer=_si(total.latency_s, "s"))
+    table.add_column("bound", footer="")
+    table.add_column("util", justify="right", footer=_pct(total.utilization))
+    table.add_column("energy", justify="right", footer=_si(total.total_energy_j, "J"))
+    table.add_column("w.dens", justify="right", footer="")
+    table.add_column("prec", footer="")
+    for op, cost in rows:
+        name = op.name.removeprefix(prefix)
+        density = f"{op.weight_stats.density:.2f}" if op.weight_stats else ""
+        kind = f"{op.kind}" + (" (fused)" if op.fused_into else "")
+        if cost is None:
+            table.add_row(
+                name,
+                kind,
+                _si(op.macs, ""),
+                "—",
+                "—",
+                "—",
+                "[red]unsupported[/red]",
+                "—",
+                "—",
+                density,
+                "",
+            )
+            continue
+        table.add_row(
+            name,
+            kind,
+            _si(op.macs, "") if op.macs else "",
+            f"{cost.cycles:,.0f}",
+            f"{cost.stall_cycles:,.0f}",
+            _si(cost.latency_s, "s"),
+            str(cost.bound),
+            _pct(cost.utilization),
+            _si(cost.total_energy_j, "J"),
+            density,
+            cost.precision,
+        )
+    return table
+
+
+def totals_lines(est: Estimate) -> list[str]:
+    d = est.to_dict()["total"]
+    energy = ", ".join(f"{k} {_si(v, 'J')}" for k, v in d["energy_breakdown_j"].items())
+    moved = ", ".join(
+        f"{lvl} {_si(d['bytes_read'].get(lvl, 0) + d['bytes_written'].get(lvl, 0), 'B')}"
+        for lvl in sorted(set(d["bytes_read"]) | set(d["bytes_written"]))
+    )
+    lines = [
+        f"latency {_si(d['latency_s'], 's')}  ({d['throughput_per_s']:.1f} inferences/s)"
+        if d["throughput_per_s"]
+        else "latency —",
+        f"energy {_si(d['energy_j'], 'J')}  ({energy})",
+        f"MACs {_si(d['macs'], '')}  params {_si(d['params'], '')}  weights "
+        f"{_si(d['device_weight_bytes'], 'B')} on device, resident in '{d['weight_home']}'",
+        f"peak activations {_si(d['peak_activation_bytes'], 'B')}  utilization "
+        f"{_pct(d['utilization'])}  bytes moved: {moved}",
+    ]
+    notes = sorted({n for _, cost in est.costs if cost for n in cost.notes})
+    lines += [f"note: {n}" for n in notes]
+    for u in est.unsupported:
+        lines.append(f"UNSUPPORTED (not in totals): {u.name} [{u.target}]: {u.reason}")
+    return lines
+
+
+def comparison_table(estimates: Sequence[Estimate]) -> Table:
+    table = Table(title="comparison", header_style="bold")
+    for col in (
+        "model",
+        "hw",
+        "batch",
+        "latency",
+        "throughput/s",
+        "energy",
+        "util",
+        "weights in",
+        "complete",
+    ):
+        table.add_column(col, justify="left" if col in ("model", "hw", "weights in") else "right")
+    for est in estimates:
+        d = est.to_dict()["total"]
+        table.add_row(
+            est.graph.info.source,
+            est.profile.name,
+            str(est.graph.info.batch),
+            _si(d["latency_s"], "s"),
+            f"{d['throughput_per_s']:.1f}" if d["throughput_per_s"] else "—",
+            _si(d["energy_j"], "J"),
+            _pct(d["utilization"]),
+            d["weight_home"],
+            "yes" if d["complete"] else "[red]no[/red]",
+        )
+    return table
+
+
+def print_tables(
+    estimates: Sequence[Estimate], console: Console, *, all_ops: bool, top: int | None
+) -> None:
+    for est in estimates:
+        console.print(layer_table(est, all_ops=all_ops, top=top))
+        for line in totals_lines(est):
+            console.print(line, highlight=False)
+        console.print()
+    if len(estimates) > 1:
+        console.print(comparison_table(estimates))
+
+
+def to_json(estimates: Sequence[Estimate]) -> str:
+    payload: Any = (
+        estimates[0].to_dict() if len(estimates) == 1 else [e.to_dict() for e in estimates]
+    )
+    return json.dumps(payload, indent=2, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def to_csv(estimates: Sequence[Estimate]) -> str:
+    frames = [
+        e.table.assign(hw=e.profile.name, batch=e.graph.info.batch, model=e.graph.info.source)
+        for e in estimates
+    ]
+    buffer = io.StringIO()
+    pd.concat(frames, ignore_index=True).to_csv(buffer, index=False)
+    return buffer.getvalue()

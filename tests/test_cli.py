@@ -1,0 +1,237 @@
+"""The command line: output formats, file inputs, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from hwsim import cli
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+TINY_MACS = 1 * 8 * 16 * 16 * 27 + 8 * 4  # conv outputs x taps + fc
+
+
+def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def fails_with(monkeypatch, capsys, *args: str) -> str:
+    code, out, err = run(monkeypatch, capsys, *args)
+    assert code == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err  # one line, no traceback
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    model = Tiny().eval()
+    x = torch.zeros(1, 3, 16, 16)
+    torch.export.save(torch.export.export(model, (x,)), str(root / "tiny.pt2"))
+    torch.jit.save(torch.jit.trace(model, x), str(root / "tiny_ts.pt"))
+    torch.save(model, root / "tiny_pickle.pt")
+    torch.save(model.state_dict(), root / "tiny_state.pt")
+    (root / "corrupt.pt2").write_bytes(b"PK\x03\x04 this is not really a zip")
+    (root / "text.pt").write_text("hello")
+    return root
+
+
+def test_pt2_json(monkeypatch, capsys, tiny_files):
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "estimate",
+        str(tiny_files / "tiny.pt2"),
+        "--hw",
+        "cpu_x86_avx2",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["total"]["macs"] == TINY_MACS
+    assert data["total"]["latency_s"] > 0
+    assert {layer["op"] for layer in data["layers"]} >= {"conv", "gemm", "pointwise"}
+
+
+def test_pt2_with_batch(monkeypatch, capsys, tiny_files):
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "estimate",
+        str(tiny_files / "tiny.pt2"),
+        "--hw",
+        "cpu_x86_avx2",
+        "--batch",
+        "4",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    assert json.loads(out)["total"]["macs"] == 4 * TINY_MACS
+
+
+def test_torchscript_needs_and_takes_an_input_shape(monkeypatch, capsys, tiny_files):
+    path = str(tiny_files / "tiny_ts.pt")
+    line = fails_with(monkeypatch, capsys, "estimate", path, "--hw", "tpu_edge")
+    assert path in line and "--input-shape" in line
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "estimate",
+        path,
+        "--hw",
+        "tpu_edge",
+        "--input-shape",
+        "1,3,16,16",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    assert json.loads(out)["total"]["macs"] == TINY_MACS
+
+
+def test_pickled_module_needs_trust(monkeypatch, capsys, tiny_files):
+    path = str(tiny_files / "tiny_pickle.pt")
+    line = fails_with(monkeypatch, capsys, "estimate", path, "--hw", "gpu_a100")
+    assert path in line and "--trust-pickle" in line and "torch.export" in line
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "estimate",
+        path,
+        "--hw",
+        "gpu_a100",
+        "--trust-pickle",
+        "--input-shape",
+        "1,3,16,16",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    assert json.loads(out)["total"]["macs"] == TINY_MACS
+
+
+def test_bare_state_dict_is_refused_with_arch_hint(monkeypatch, capsys, tiny_files):
+    path = str(tiny_files / "tiny_state.pt")
+    line = fails_with(monkeypatch, capsys, "estimate", path, "--hw", "gpu_a100")
+    assert path in line and "--arch" in line
+
+
+def test_state_dict_that_does_not_fit_arch(monkeypatch, capsys, tiny_files):
+    line = fails_with(
+        monkeypatch,
+        capsys,
+        "estimate",
+        str(tiny_files / "tiny_state.pt"),
+        "--hw",
+        "gpu_a100",
+        "--arch",
+        "resnet18",
+    )
+    assert "--arch resnet18" in line
+
+
+@pytest.mark.parametrize(
+    ("target", "hw", "extra", "expected"),
+    [
+        ("missing.pt2", "tpu_edge", [], "missing.pt2: no such file"),
+        ("corrupt.pt2", "tpu_edge", [], "corrupt.pt2"),
+        ("text.pt", "tpu_edge", [], "text.pt"),
+        ("not_a_workload", "tpu_edge", [], "neither a file nor a built-in workload"),
+        ("tiny.pt2", "no_such_chip", [], "unknown hardware profile 'no_such_chip'"),
+        ("tiny.pt2", "missing_profile.yaml", [], "missing_profile.yaml: profile file not found"),
+        ("tiny.pt2", "tpu_edge", ["--input-shape", "1,3,x,16"], "--input-shape '1,3,x,16'"),
+        ("tiny.pt2", "tpu_edge", ["--input-shape", "1,3,8"], "torch.export failed"),
+        ("tiny.pt2", "tpu_edge", ["--batch", "0"], "--batch '0'"),
+        ("tiny.pt2", "cpu_x86_avx2", ["--precision", "int4"], "precision 'int4' is not supported"),
+    ],
+)
+def test_bad_input_is_one_line(monkeypatch, capsys, tiny_files, target, hw, extra, expected):
+    target_path = str(tiny_files / target) if target.endswith((".pt", ".pt2")) else target
+    line = fails_with(monkeypatch, capsys, "estimate", target_path, "--hw", hw, *extra)
+    assert expected in line
+
+
+def test_bad_format_is_a_usage_error(monkeypatch, capsys, tiny_files):
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "estimate",
+        str(tiny_files / "tiny.pt2"),
+        "--hw",
+        "tpu_edge",
+        "--format",
+        "xml",
+    )
+    assert code == 2 and "xml" in err
+
+
+def test_several_profiles_and_csv(monkeypatch, capsys, tiny_files):
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "estimate",
+        str(tiny_files / "tiny.pt2"),
+        "--hw",
+        "cpu_x86_avx2,tpu_edge,fpga_zcu104",
+        "--format",
+        "csv",
+    )
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["hw"] for r in rows} == {"cpu_x86_avx2", "tpu_edge", "fpga_zcu104"}
+    convs = [r for r in rows if r["op"] == "conv"]
+    assert len(convs) == 3 and all(float(r["cycles"]) > 0 for r in convs)
+
+
+def test_table_goes_to_stderr(monkeypatch, capsys, tiny_files):
+    code, out, err = run(
+        monkeypatch, capsys, "estimate", str(tiny_files / "tiny.pt2"), "--hw", "gpu_h100,eyeriss"
+    )
+    assert code == 0 and out == ""
+    assert "conv" in err and "latency" in err and "comparison" in err
+
+
+def test_profiles_list_and_show(monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "profiles")
+    assert code == 0
+    for name in ("cpu_x86_avx2", "gpu_a100", "tpu_edge", "fpga_zcu104"):
+        assert name in out
+    code, out, _ = run(monkeypatch, capsys, "profiles", "tpu_v1")
+    assert code == 0 and "hw_class: systolic" in out and "#" in out
+
+
+def test_export_then_estimate_the_file(monkeypatch, capsys, tmp_path):
+    """The .pt2 written by `hwsim export` traces to the same MACs as the workload name."""
+    path = tmp_path / "r18.pt2"
+    code, _, _ = run(monkeypatch, capsys, "export", "resnet18", "-o", str(path))
+    assert code == 0 and path.exists()
+    code, out, _ = run(
+        monkeypatch, capsys, "estimate", str(path), "--hw", "tpu_edge", "--format", "json"
+    )
+    assert code == 0
+    assert json.loads(out)["total"]["macs"] == 1_814_073_344

@@ -1,0 +1,8 @@
+"""Built-in reference models, importable as ``hwsim.workloads``."""
+
+from __future__ import annotations
+
+from .registry import get_workload, workload_names
+from .spec import Workload
+
+__all__ = ["Workload", "get_workload", "workload_names"]

@@ -1,0 +1,43 @@
+"""The name -> workload table.
+
+Values are factories, not workloads or models: listing names imports nothing heavy and builds
+nothing, and each model is built only when its ``Workload.build`` is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import hf, mobilenet_v3
+from .spec import Workload
+
+WORKLOADS: dict[str, Callable[[], Workload]] = {
+    "resnet18": hf.resnet18,
+    "resnet50": hf.resnet50,
+    "mobilenet_v2": hf.mobilenet_v2,
+    "mobilenet_v3_large": mobilenet_v3.mobilenet_v3_large,
+    "efficientnet_b0": hf.efficientnet_b0,
+    "vit_tiny": hf.vit_tiny,
+    "bert_base": hf.bert_base,
+}
+
+
+class UnknownWorkloadError(KeyError):
+    """A workload name that is not in the table; ``args[0]`` is the name, as for KeyError."""
+
+    def __str__(self) -> str:
+        return f"unknown workload {self.args[0]!r}; known: {', '.join(workload_names())}"
+
+
+def workload_names() -> list[str]:
+    """Every registered name, sorted so listings are stable."""
+    return sorted(WORKLOADS)
+
+
+def get_workload(name: str) -> Workload:
+    """The workload registered as ``name``."""
+    try:
+        factory = WORKLOADS[name]
+    except KeyError:
+        raise UnknownWorkloadError(name) from None
+    return factory()

@@ -1,0 +1,26 @@
+"""What a built-in workload is: how to build it, how to feed it, what it should cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How to build a reference model and feed it.
+
+    Models have randomly initialised weights (nothing is ever downloaded); the published MAC
+    count is what the architecture must reproduce, so users can check hwsim's bookkeeping
+    against a number they already know.
+    """
+
+    name: str
+    description: str
+    build: Callable[[], nn.Module]  # returns the model in eval mode
+    make_inputs: Callable[[int], tuple[torch.Tensor, ...]]  # batch size -> example inputs
+    published_macs: float  # multiply-accumulates at batch 1 of conv and GEMM-class ops
+    macs_source: str  # where the published figure comes from
