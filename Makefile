@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/hwsim estimate mobilenet_v2 --hw tpu_edge
 
+PY_DIRS := $(wildcard simulator workloads tests benchmarks analysis)
+
 lint: $(STAMP)
-	$(BIN)/ruff check simulator workloads tests benchmarks analysis
-	$(BIN)/ruff format --check simulator workloads tests benchmarks analysis
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy simulator workloads
