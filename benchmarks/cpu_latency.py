@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -164,9 +165,12 @@ def main() -> None:
     cpu = cpu_model_name()
     date = dt.date.today().isoformat()
     print(f"cpu: {cpu} | torch {torch.__version__} | profile {PROFILE} | batch 1, fp32, eager")
+    # 2-thread timings collapse when another process holds a core; the load shows if one did.
+    print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}")
     rows = [benchmark_workload(name, cpu, date) for name in workload_names()]
     print(render_table(rows))
     print(render_summary(rows))
+    print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
     write_csv(rows, RESULTS_CSV)
     print(f"wrote {RESULTS_CSV}")
 

@@ -83,31 +83,98 @@ def estimate(
     top: Annotated[
         int | None, typer.Option(help="Show only the N slowest ops in the table.")
     ] = None,
+    quant: Annotated[
+        str | None,
+        typer.Option(
+            help="FPGA profiles only: weight/activation bits like w4a4 or w1a2 (see docs/fpga.md)."
+        ),
+    ] = None,
+    folding: Annotated[
+        Path | None,
+        typer.Option(help="FPGA streaming only: a folding JSON (FINN's format or op names)."),
+    ] = None,
+    target_fps: Annotated[
+        float | None,
+        typer.Option(
+            "--target-fps", help="FPGA streaming only: fold for this frame rate, as small as can."
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="CPU profiles only: threads to run on (default: the profile's cores)."),
+    ] = None,
 ) -> None:
     """Estimate per-op latency and energy of TARGET on one or more hardware profiles."""
-    from .estimate import price_graph
+    from .estimate import fpga_options, price_graph
     from .frontend.trace import trace
     from .profile import load_profile
     from .render import print_tables, to_csv, to_json
 
     if fmt not in ("table", "json", "csv"):
         raise typer.BadParameter(f"'{fmt}' is not one of table, json, csv", param_hint="--format")
+    if threads is not None and threads < 1:
+        raise typer.BadParameter("must be a positive integer", param_hint="--threads")
+    _calibrate_host_if_needed(_split(hw))
     profiles = [load_profile(name) for name in _split(hw)]
     if not profiles:
         raise typer.BadParameter("no profile given", param_hint="--hw")
+    options = fpga_options(quant=quant, folding=folding, target_fps=target_fps)
+    if options and not any(p.hw_class == "fpga" for p in profiles):
+        _err.print("note: --quant, --folding and --target-fps apply to FPGA profiles only")
+    if threads is not None:
+        options["threads"] = threads
     estimates = []
     for b in _batches(batch):
         with _err.status(f"tracing {target}" + (f" at batch {b}" if b else ""), spinner="dots"):
             graph = trace(
                 target, batch=b, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
             )
-        estimates += [price_graph(graph, p, precision=precision) for p in profiles]
+        estimates += [price_graph(graph, p, precision=precision, options=options) for p in profiles]
     if fmt == "json":
         sys.stdout.write(to_json(estimates) + "\n")
     elif fmt == "csv":
         sys.stdout.write(to_csv(estimates))
     else:
         print_tables(estimates, _err, all_ops=all_ops, top=top)
+
+
+def _calibrate_host_if_needed(names: list[str]) -> None:
+    """First use of ``--hw host``: measure this machine, saying so on stderr."""
+    from .calibrate import host_profile_path, write_host_profile
+    from .profile import HOST_PROFILE
+
+    if HOST_PROFILE in names and not host_profile_path().exists():
+        _err.print("calibrating this machine for --hw host (first use, under a minute)...")
+        path = write_host_profile(progress=lambda msg: _err.print(f"  {msg}"))
+        _err.print(f"wrote {path}")
+
+
+@app.command()
+def calibrate(
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Where to write (default: the --hw host profile)."),
+    ] = None,
+    budget: Annotated[
+        float, typer.Option(help="Seconds of measurement to spread over the benchmarks.")
+    ] = 40.0,
+    threads: Annotated[
+        str | None, typer.Option(help="Thread counts to measure, e.g. 1,2 (default: 1..cores).")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A coarse grid (for tests and smoke checks).")
+    ] = False,
+) -> None:
+    """Measure this CPU and write the profile that '--hw host' uses."""
+    from .calibrate import write_host_profile
+
+    counts = [int(t) for t in _split(threads)] if threads else None
+    if counts is not None and (not counts or min(counts) < 1):
+        raise typer.BadParameter("expected positive integers like 1,2", param_hint="--threads")
+    path = write_host_profile(
+        output, budget_s=budget, threads=counts, quick=quick, progress=lambda m: _err.print(m)
+    )
+    _err.print(f"wrote {path}")
 
 
 @app.command()

@@ -7,7 +7,7 @@ left out of the totals, which then say they are incomplete — it is never count
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, reduce
 from pathlib import Path
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .cost import OpCost
-from .costmodels.base import PricingContext, cost_table
+from .costmodels.base import GraphCost, PricingContext, cost_table, graph_pricer
 from .costmodels.roofline import device_weight_bytes, weight_home
 from .errors import ProfileError
 from .frontend.trace import trace
@@ -36,6 +36,9 @@ class Estimate:
     costs: tuple[tuple[Op, OpCost | None], ...]  # None: the op could not be priced
     weight_home: str  # memory level the weights live in between inferences
     precision: str | None = None
+    # Set when the class model prices the whole graph (a streaming FPGA pipeline): the totals
+    # then come from it, since a pipeline's latency is not the sum of its layers' times.
+    graph_cost: GraphCost | None = None
 
     @cached_property
     def unsupported(self) -> list[UnsupportedOp]:
@@ -56,12 +59,21 @@ class Estimate:
 
     @cached_property
     def total(self) -> OpCost:
+        if self.graph_cost is not None:
+            return self.graph_cost.total
         priced = [cost for _, cost in self.costs if cost is not None]
         return reduce(lambda a, b: a + b, priced, OpCost.free(self.profile.clock_hz))
 
     @property
     def latency_s(self) -> float:
         return self.total.latency_s
+
+    @property
+    def throughput_fps(self) -> float | None:
+        """Frames per second: the pipeline rate for a graph-level model, else batch / latency."""
+        if self.graph_cost is not None:
+            return self.graph_cost.throughput_fps
+        return self.graph.info.batch / self.latency_s if self.total.cycles else None
 
     @property
     def energy_j(self) -> float:
@@ -182,12 +194,15 @@ class Estimate:
                     precision=cost.precision,
                     notes=list(cost.notes),
                 )
+            if self.graph_cost is not None and op.id in self.graph_cost.layer_details:
+                layer.update(self.graph_cost.layer_details[op.id])
             out.append(layer)
         return out
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON schema (docs/json_schema.md): change it only by adding fields."""
         total = self.total
+        graph_cost = self.graph_cost
         return {
             "model": self.graph.info.source,
             "hw": self.profile.name,
@@ -196,9 +211,8 @@ class Estimate:
             "inputs": [list(t.shape) for t in self.graph.info.inputs],
             "total": {
                 "latency_s": total.latency_s,
-                "throughput_per_s": self.graph.info.batch / total.latency_s
-                if total.cycles
-                else None,
+                "throughput_per_s": self.throughput_fps,
+                "throughput_fps": self.throughput_fps,
                 "cycles": total.cycles,
                 "compute_cycles": total.compute_cycles,
                 "stall_cycles": total.stall_cycles,
@@ -215,6 +229,12 @@ class Estimate:
                 "bytes_read": dict(total.bytes_read),
                 "bytes_written": dict(total.bytes_written),
                 "complete": self.complete,
+                "fits": graph_cost.fits if graph_cost else None,
+                "binding_resource": graph_cost.binding_resource if graph_cost else None,
+                "resources": {k: dict(v) for k, v in graph_cost.resources.items()}
+                if graph_cost and graph_cost.resources
+                else None,
+                "notes": list(graph_cost.notes) if graph_cost else [],
             },
             "layers": self.layers(),
             "unsupported": [
@@ -225,9 +245,18 @@ class Estimate:
 
 
 def price_graph(
-    graph: OpGraph, profile: Profile, *, precision: str | None = None, fuse: bool = True
+    graph: OpGraph,
+    profile: Profile,
+    *,
+    precision: str | None = None,
+    fuse: bool = True,
+    options: Mapping[str, Any] | None = None,
 ) -> Estimate:
-    """Price every op of an already traced graph on one profile (the NAS / sweep inner loop)."""
+    """Price every op of an already traced graph on one profile (the NAS / sweep inner loop).
+
+    ``options`` are class-specific settings (the FPGA model reads ``quant``, ``folding`` and
+    ``target_fps``); other classes ignore them.
+    """
     if precision is not None and precision not in profile.precisions:
         raise ProfileError(
             f"{profile.name}: precision '{precision}' is not supported "
@@ -242,8 +271,24 @@ def price_graph(
     )
     home = weight_home(profile, resident)
     ctx = PricingContext(
-        profile=profile, weight_home=home, precision=precision, fuse=fuse and profile.fuse_pointwise
+        profile=profile,
+        weight_home=home,
+        precision=precision,
+        fuse=fuse and profile.fuse_pointwise,
+        graph=graph,
+        options=dict(options or {}),
     )
+    whole = graph_pricer(profile.hw_class)
+    if whole is not None:
+        graph_cost = whole(graph, ctx)
+        return Estimate(
+            graph=graph,
+            profile=profile,
+            costs=tuple(zip(graph, graph_cost.costs, strict=True)),
+            weight_home=home.name,
+            precision=precision,
+            graph_cost=graph_cost,
+        )
     costs = []
     for op in graph:
         fn = table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
@@ -263,8 +308,17 @@ def estimate(
     example_inputs: tuple[torch.Tensor, ...] | None = None,
     trust_pickle: bool = False,
     arch: str | None = None,
+    quant: str | None = None,
+    folding: str | Path | Mapping[str, Any] | None = None,
+    target_fps: float | None = None,
+    threads: int | None = None,
 ) -> Estimate:
-    """Estimate ``target`` (a traced graph, model, file or workload name) on ``hw``."""
+    """Estimate ``target`` (a traced graph, model, file or workload name) on ``hw``.
+
+    ``quant`` ("w4a4"), ``folding`` (a FINN-style folding JSON) and ``target_fps`` apply to
+    FPGA profiles only; see docs/fpga.md. ``threads`` applies to CPU profiles (default: the
+    profile's cores); see docs/cpu.md.
+    """
     profile = load_profile(hw)
     graph = (
         target
@@ -278,4 +332,30 @@ def estimate(
             arch=arch,
         )
     )
-    return price_graph(graph, profile, precision=precision)
+    options = fpga_options(quant=quant, folding=folding, target_fps=target_fps)
+    if threads is not None:
+        if threads < 1:
+            raise ProfileError(f"threads must be a positive integer, got {threads}")
+        options["threads"] = int(threads)
+    return price_graph(graph, profile, precision=precision, options=options)
+
+
+def fpga_options(
+    *,
+    quant: str | None = None,
+    folding: str | Path | Mapping[str, Any] | None = None,
+    target_fps: float | None = None,
+) -> dict[str, Any]:
+    """The FPGA model's options, validated: ``--quant wNaM``, a folding file, a target FPS."""
+    from .costmodels.fpga_streaming import Quant, load_folding
+
+    options: dict[str, Any] = {}
+    if quant is not None:
+        options["quant"] = Quant.parse(quant)
+    if folding is not None:
+        options["folding"] = load_folding(folding)
+    if target_fps is not None:
+        if target_fps <= 0:
+            raise ProfileError(f"target FPS must be positive, got {target_fps}")
+        options["target_fps"] = float(target_fps)
+    return options

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 
 class OpKind(str, Enum):
@@ -41,11 +42,13 @@ class TensorSpec:
     shape: tuple[int, ...]
     dtype: str  # torch dtype name without the "torch." prefix, e.g. "float32"
 
-    @property
+    # Values are frozen, so derived sizes are computed once: estimates read them per op, per
+    # profile, thousands of times in a sweep.
+    @cached_property
     def numel(self) -> int:
         return math.prod(self.shape)
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
         return math.ceil(self.numel * DTYPE_BITS.get(self.dtype, 32) / 8)
 
@@ -154,23 +157,23 @@ class Op:
     def weight(self) -> TensorSpec | None:
         return self.params[0] if self.params else None
 
-    @property
+    @cached_property
     def weight_bytes(self) -> int:
         return sum(t.nbytes for t in self.params)
 
-    @property
+    @cached_property
     def param_count(self) -> int:
         return sum(t.numel for t in self.params)
 
-    @property
+    @cached_property
     def input_bytes(self) -> int:
         return sum(t.nbytes for t in self.inputs)
 
-    @property
+    @cached_property
     def output_bytes(self) -> int:
         return sum(t.nbytes for t in self.outputs)
 
-    @property
+    @cached_property
     def precision(self) -> str:
         """The precision the op computes in, from its weight dtype or else its first input."""
         source = self.weight or (self.inputs[0] if self.inputs else None)

@@ -230,12 +230,34 @@ def preset_path(name: str) -> Path:
     return Path(str(resources.files(PRESET_PACKAGE).joinpath(f"{name}.yaml")))
 
 
+HOST_PROFILE = "host"  # the calibrated profile of the machine hwsim runs on
+
+
+def load_host_profile() -> Profile:
+    """This machine's calibrated profile, measured now (``hwsim calibrate``) if it was never
+    measured; the CLI announces the calibration on stderr before calling this."""
+    from .calibrate import host_profile_path, write_host_profile
+
+    path = host_profile_path()
+    if not path.exists():
+        write_host_profile(path)
+    return profile_from_data(_read_yaml(path), str(path))
+
+
 def load_profile(hw: str | Path | Profile) -> Profile:
     """A profile from a preset name, a YAML path, or a ``Profile`` passed through."""
     if isinstance(hw, Profile):
         return hw
     text = str(hw)
+    if text == HOST_PROFILE:
+        return load_host_profile()
     path = Path(text)
+    if path.suffix.lower() == ".cfg":  # a SCALE-Sim config
+        if not path.exists():
+            raise ProfileError(f"{path}: SCALE-Sim config file not found")
+        from .scalesim_io import profile_from_cfg
+
+        return profile_from_cfg(path)
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
         if not path.exists():
             raise ProfileError(f"{path}: profile file not found")

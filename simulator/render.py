@@ -80,7 +80,12 @@ def layer_table(est: Estimate, *, all_ops: bool = False, top: int | None = None)
     table.add_column("energy", justify="right", footer=_si(total.total_energy_j, "J"))
     table.add_column("w.dens", justify="right", footer="")
     table.add_column("prec", footer="")
+    details = est.graph_cost.layer_details if est.graph_cost else {}
+    if details:
+        table.add_column("PE x SIMD", justify="right", footer="")
     for op, cost in rows:
+        fold = details.get(op.id, {})
+        extra = [f"{fold['pe']} x {fold.get('simd') or 1}" if fold else ""] if details else []
         name = op.name.removeprefix(prefix)
         density = f"{op.weight_stats.density:.2f}" if op.weight_stats else ""
         kind = f"{op.kind}" + (" (fused)" if op.fused_into else "")
@@ -97,6 +102,7 @@ def layer_table(est: Estimate, *, all_ops: bool = False, top: int | None = None)
                 "—",
                 density,
                 "",
+                *extra,
             )
             continue
         table.add_row(
@@ -111,6 +117,7 @@ def layer_table(est: Estimate, *, all_ops: bool = False, top: int | None = None)
             _si(cost.total_energy_j, "J"),
             density,
             cost.precision,
+            *extra,
         )
     return table
 
@@ -132,11 +139,36 @@ def totals_lines(est: Estimate) -> list[str]:
         f"peak activations {_si(d['peak_activation_bytes'], 'B')}  utilization "
         f"{_pct(d['utilization'])}  bytes moved: {moved}",
     ]
+    lines += fpga_lines(est)
     notes = sorted({n for _, cost in est.costs if cost for n in cost.notes})
     lines += [f"note: {n}" for n in notes]
     for u in est.unsupported:
         lines.append(f"UNSUPPORTED (not in totals): {u.name} [{u.target}]: {u.reason}")
     return lines
+
+
+def fpga_lines(est: Estimate) -> list[str]:
+    """Frame rate, fit and resources of a whole-graph (FPGA) estimate; nothing otherwise."""
+    gc = est.graph_cost
+    if gc is None:
+        return []
+    lines = [f"throughput {gc.throughput_fps:,.1f} frames/s"]
+    if gc.fits is not None:
+        lines.append(
+            "fits the device"
+            if gc.fits
+            else f"[bold red]DOES NOT FIT[/bold red]: {gc.binding_resource} runs out"
+        )
+    if gc.resources:
+        lines.append(
+            "resources: "
+            + "  ".join(
+                f"{name} {r['used']:,.0f}/{r['available']:,.0f}"
+                for name, r in gc.resources.items()
+                if r["available"] or r["used"]
+            )
+        )
+    return lines + [f"note: {n}" for n in gc.notes]
 
 
 def comparison_table(estimates: Sequence[Estimate]) -> Table:

@@ -41,9 +41,11 @@ def test_workload_on_every_preset(graph_of, workload):
         total = est.to_dict()["total"]
         assert est.complete, (workload, name)
         layers = est.layers()
-        assert math.isclose(
-            sum(layer["latency_s"] for layer in layers), total["latency_s"], rel_tol=1e-9
-        )
+        layer_sum = sum(layer["latency_s"] for layer in layers)
+        if est.graph_cost is None:
+            assert math.isclose(layer_sum, total["latency_s"], rel_tol=1e-9)
+        elif est.profile.arch.get("style") == "streaming":  # pipeline: the critical path
+            assert total["latency_s"] <= layer_sum * (1 + 1e-9) + 1e-3, (workload, name)
         assert math.isclose(
             sum(total["energy_breakdown_j"].values()), total["energy_j"], rel_tol=1e-9
         )

@@ -63,8 +63,8 @@ def _linear_graph(k: int, n: int, batch: int = 1) -> hwsim.OpGraph:
 def test_systolic_folds_fill_and_drain(profile):
     """A 1x128 @ 128x128 GEMM on a 64x64 weight-stationary array (SCALE-Sim's analytical
     model): ceil(128/64) x ceil(128/64) = 4 folds of 2*64 + 64 + 1 - 2 = 191 cycles = 764.
-    The fp32 model runs as int8 (the array's only precision): 16 KiB of weights at 256 B/cycle
-    is 64 cycles, so the op is compute bound."""
+    The fp32 model runs as int8 (the array's only precision); its 16 KiB of weights stay in the
+    filter SRAM, so nothing moves off chip and the op is compute bound."""
     est = hwsim.estimate(_linear_graph(128, 128), profile(SYSTOLIC, "tiny_array"))
     cost = next(c for o, c in est.costs if o.kind is OpKind.GEMM)
     assert cost.compute_cycles == 764
@@ -72,10 +72,14 @@ def test_systolic_folds_fill_and_drain(profile):
     assert cost.precision == "int8"
     assert any("run as int8" in n for n in cost.notes)
     assert cost.utilization == pytest.approx((128 * 128 / 4096) / 764)
-    # energy: 16,384 MACs x 0.25 pJ; SRAM: 16,384 weight + 128 input bytes read x 1 pJ,
-    # 128 output bytes written x 2 pJ; static 1 W x 764 ns.
+    # energy: 16,384 MACs x 0.25 pJ; static 1 W x 764 ns. SRAM accesses follow SCALE-Sim's WS
+    # demand matrices: the ifmap (M x K = 1 x 128) is re-read once per column fold (2 x 128 B),
+    # the weights once (16,384 B), and partial sums are written once per row fold (2 x 128 B),
+    # at the level's 1 pJ/B read and 2 pJ/B write.
     assert cost.energy_j["compute"] == pytest.approx(16_384 * 0.25e-12)
-    assert cost.energy_j["sram"] == pytest.approx((16_384 + 128) * 1e-12 + 128 * 2e-12)
+    assert cost.energy_j["ifmap_sram"] == pytest.approx(2 * 128 * 1e-12)
+    assert cost.energy_j["filter_sram"] == pytest.approx(16_384 * 1e-12)
+    assert cost.energy_j["ofmap_sram"] == pytest.approx(2 * 128 * 2e-12)
     assert cost.energy_j["static"] == pytest.approx(764e-9)
     assert est.weight_home == "sram"
 

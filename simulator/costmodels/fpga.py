@@ -1,39 +1,38 @@
-"""FPGAs, layer at a time: a DSP-built MAC engine of ``peak_macs_per_cycle`` with tiling.
+"""FPGAs, in the two ways they run neural networks; ``arch.style`` picks one.
 
-Until the streaming-dataflow and overlay models land, an FPGA is priced as a single engine
-whose parallelism is split into input-channel x output-channel lanes (``arch.engine_ci`` x
-``arch.engine_co``, default a square split of the DSP peak): channel counts that do not fill
-the lanes waste them, so thin layers leave most of the engine idle. Depthwise layers run
-channel-parallel.
+- ``streaming`` (FINN-style dataflow, ``fpga_streaming``): every layer has its own hardware,
+  folded by PE x SIMD; throughput is set by the slowest stage (or the I/O DMA), latency by the
+  critical path, and the design must fit the device's LUT/FF/DSP/BRAM/URAM budget.
+- ``overlay`` (Vitis AI DPU-style, ``fpga_overlay``): a fixed engine runs one layer at a time,
+  with tiling waste on its pixel x channel lanes and every feature map going through DDR.
+
+Both price the whole graph at once through ``price_graph``; ``COST_TABLE`` holds the overlay's
+per-op prices, which ``register_cost("fpga", ...)`` can override for the overlay style.
 """
 
 from __future__ import annotations
 
-import math
+from ..errors import ProfileError
+from ..graph import OpGraph
+from . import fpga_overlay, fpga_streaming
+from .base import GraphCost, PricingContext, cost_table
 
-from ..cost import OpCost
-from ..ops import Op, OpKind
-from . import roofline as rl
-from .base import PricingContext
-from .gemm_view import channel_parallel, gemm_shapes
+STYLES = ("streaming", "overlay")
 
-
-def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
-    precision = rl.op_precision(op, ctx)
-    peak = ctx.profile.peak_macs_per_cycle[precision]
-    side = max(int(math.sqrt(peak)), 1)
-    ci = int(ctx.profile.arch.get("engine_ci", side))
-    co = int(ctx.profile.arch.get("engine_co", max(int(peak // ci), 1)))
-    cycles = 0.0
-    for g in map(channel_parallel, gemm_shapes(op)):
-        useful = rl.padded_fraction(g.k, ci) * rl.padded_fraction(g.n, co)
-        cycles += g.macs / (ci * co * useful)
-    return rl.price(op, ctx, compute_cycles=cycles)
+COST_TABLE = dict(fpga_overlay.COST_TABLE)
 
 
-COST_TABLE = {
-    **rl.ROOFLINE_TABLE,
-    OpKind.CONV: _mac_op,
-    OpKind.GEMM: _mac_op,
-    OpKind.ATTENTION: _mac_op,
-}
+def style(ctx: PricingContext) -> str:
+    name = str(ctx.profile.arch.get("style", "streaming"))
+    if name not in STYLES:
+        raise ProfileError(
+            f"{ctx.profile.name}: field 'arch/style': '{name}' is not one of {', '.join(STYLES)}"
+        )
+    return name
+
+
+def price_graph(graph: OpGraph, ctx: PricingContext) -> GraphCost:
+    """The whole-graph price of ``graph`` in the profile's FPGA style."""
+    if style(ctx) == "overlay":
+        return fpga_overlay.price_graph(graph, ctx, cost_table("fpga"))
+    return fpga_streaming.price_graph(graph, ctx)

@@ -1,50 +1,701 @@
-"""Systolic arrays (TPU-like): GEMMs folded onto an R x C array with fill and drain.
+"""Systolic arrays (TPU-like): SCALE-Sim's accounting in closed form.
 
-The analytical model of SCALE-Sim (Samajdar et al., ISPASS 2020): with the stationary operand
-spanning ``Sr`` x ``Sc`` and ``T`` values streamed through, the array takes
-``ceil(Sr/R) * ceil(Sc/C)`` folds of ``2R + C + T - 2`` cycles each. Which GEMM dimension is
-stationary depends on the dataflow. Depthwise and grouped convs are one small GEMM per group,
-which is why they use so little of an array. Non-MAC ops run on the vector unit (roofline).
+A conv is lowered to GEMM operand matrices the way SCALE-Sim does it (im2col: ``M`` output
+pixels x ``K = R*S*C`` window, ``K x N`` filters); a depthwise or grouped conv is one small GEMM
+per group. With the stationary operand spanning ``Sr x Sc`` and ``T`` values streamed through,
+an ``R x C`` array runs ``ceil(Sr/R) * ceil(Sc/C)`` folds (column folds outer, row folds inner).
+
+==========  ===============  =====================
+dataflow    (Sr, Sc, T)      cycles per fold
+==========  ===============  =====================
+ws          (K, N, M)        2R + C + T - 2
+os          (M, N, K)        R + C + T - 2
+is          (K, M, N)        2R + C + T - 2
+==========  ===============  =====================
+
+(WS and IS pay ``R`` cycles to load the stationary tile, ``R + C - 2`` of skew and ``T`` of
+streaming; OS keeps partial sums in place and drains them while the next fold fills.)
+
+Memory: three double-buffered SRAMs (ifmap, filter, ofmap). Reads and writes per operand follow
+SCALE-Sim's demand matrices (WS re-reads the ifmap once per column fold and writes partial sums
+once per row fold, and so on); see ``docs/systolic.md``. Off-chip traffic and stalls come in two
+flavours:
+
+- native profiles (YAML): weights stay in the filter SRAM when the model's weights fit, layer by
+  layer in graph order, as the Edge TPU compiler caches parameters; layers past that point
+  *spill* and stream their weights from the backing store on every inference. Activations stay
+  on chip when they fit their SRAM. Off-chip bytes share one port; a layer stalls for the time
+  that port needs beyond its compute, plus the first weight tile it cannot prefetch.
+- SCALE-Sim profiles (``.cfg``, ``arch.scalesim``): every operand comes from DRAM through its
+  own port, as in SCALE-Sim. In USER bandwidth mode the read buffers fetch half-buffer chunks
+  back to back whenever the demand leaves the buffer's window (``hwsim.kernels.miss_times``
+  walks each fold's demanded sets), and a late chunk delays the rest of the layer
+  (``hwsim.kernels.stall_walk``); in CALC mode nothing stalls.
+
+Sparsity (profile ``sparsity.patterns``): ``2:4`` / ``4:8`` is SCALE-Sim v3's row-wise N:M
+scheme (the reduction axis compresses by N/M when the real weights conform); ``unstructured``
+zero-skipping compresses every filter column separately, so the densest column of each column
+tile sets the pace (counted from the real weights by ``hwsim.kernels``). ``compressed_weights``
+shrinks off-chip weight traffic to the non-zeros plus a 1-bit mask.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from ..cost import OpCost
+import numpy as np
+
+from ..cost import Bound, OpCost
 from ..errors import ProfileError
-from ..ops import Op, OpKind
+from ..ops import MAC_KINDS, Op, OpKind
+from ..profile import MemoryLevel, Profile
 from . import roofline as rl
 from .base import PricingContext
 from .gemm_view import GemmShape, gemm_shapes
 
-
-def _spatial_temporal(g: GemmShape, dataflow: str) -> tuple[int, int, int]:
-    """(Sr, Sc, T) for a dataflow: rows and columns of the stationary operand, streamed length."""
-    table = {"ws": (g.k, g.n, g.m), "os": (g.m, g.n, g.k), "is": (g.k, g.m, g.n)}
-    return table.get(dataflow, table["ws"])
+OPERANDS = ("ifmap", "filter", "ofmap")
 
 
-def array_cycles(g: GemmShape, rows: int, cols: int, dataflow: str) -> float:
-    sr, sc, t = _spatial_temporal(g, dataflow)
-    folds = math.ceil(sr / rows) * math.ceil(sc / cols)
-    return g.groups * folds * (2 * rows + cols + t - 2)
+@dataclass(frozen=True)
+class ArraySpec:
+    """What the systolic model needs from a profile, in words (one operand element)."""
+
+    rows: int
+    cols: int
+    dataflow: str  # ws | os | is
+    word_bytes: float
+    sram_words: Mapping[str, float]  # capacity per operand buffer (both halves)
+    scalesim: Mapping[str, Any] | None = None  # SCALE-Sim port model: mode, *_bw words/cycle
 
 
-def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
-    arch = ctx.profile.arch
+def array_spec(profile: Profile) -> ArraySpec:
+    arch = profile.arch
     try:
         rows, cols = int(arch["rows"]), int(arch["cols"])
     except KeyError as exc:
         raise ProfileError(
-            f"{ctx.profile.source}: field 'arch/{exc.args[0]}' is required for a systolic array"
+            f"{profile.source}: field 'arch/{exc.args[0]}' is required for a systolic array"
         ) from None
     dataflow = str(arch.get("dataflow", "ws")).lower()
+    if dataflow not in ("ws", "os", "is"):
+        dataflow = "ws"  # row stationary and other dataflows map as weight stationary
+    word = float(arch.get("word_bytes", 1))
+    on_chip = profile.memory[0].capacity_bytes if len(profile.memory) > 1 else math.inf
+    default = {"ifmap": on_chip / 4, "filter": on_chip / 2, "ofmap": on_chip / 4}
+    sram = {name: float(arch.get(f"{name}_sram_bytes", default[name])) / word for name in OPERANDS}
+    scalesim = arch.get("scalesim")
+    return ArraySpec(rows, cols, dataflow, word, sram, scalesim)
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    """SCALE-Sim's per-layer accounting for one GEMM (all groups), in cycles and words."""
+
+    folds: int
+    fold_cycles: int
+    compute_cycles: float  # folds x cycles per fold, no stalls
+    stall_cycles: float
+    prefetch_cycles: float  # before the first fold (SCALE-Sim's "incl. prefetch") and drain
+    mapping_efficiency: float  # mean over folds of used PEs / all PEs
+    compute_utilization: float  # SCALE-Sim's definition (MACs / PE-cycles of each fold)
+    sram_reads: Mapping[str, float]
+    sram_writes: Mapping[str, float]
+    dram_reads: Mapping[str, float]
+    dram_writes: Mapping[str, float]
+    dram_cycles: float  # time the off-chip port(s) are busy
+
+    @property
+    def total_cycles(self) -> float:
+        """SCALE-Sim's "Total Cycles": compute plus stalls."""
+        return self.compute_cycles + self.stall_cycles
+
+    @property
+    def total_cycles_incl_prefetch(self) -> float:
+        return self.total_cycles + self.prefetch_cycles
+
+
+def spatial_temporal(g: GemmShape, dataflow: str) -> tuple[int, int, int]:
+    """(Sr, Sc, T): rows and columns of the stationary operand, and the streamed length."""
+    return {"ws": (g.k, g.n, g.m), "os": (g.m, g.n, g.k), "is": (g.k, g.m, g.n)}[dataflow]
+
+
+def fold_cycles(rows: int, cols: int, t: int, dataflow: str) -> int:
+    if dataflow == "os":
+        return rows + cols + t - 2
+    return 2 * rows + cols + t - 2
+
+
+def array_cycles(g: GemmShape, rows: int, cols: int, dataflow: str) -> float:
+    """Cycles of ``g`` on the array with no stalls: folds x (fill + stream + drain)."""
+    sr, sc, t = spatial_temporal(g, dataflow)
+    folds = math.ceil(sr / rows) * math.ceil(sc / cols)
+    return g.groups * folds * fold_cycles(rows, cols, t, dataflow)
+
+
+def _used(size: int, tile: int) -> np.ndarray:
+    """How much of each of ``ceil(size/tile)`` tiles is used."""
+    n = math.ceil(size / tile)
+    used = np.full(n, tile, dtype=np.float64)
+    used[-1] = size - tile * (n - 1)
+    return used
+
+
+@dataclass(frozen=True)
+class _Demand:
+    """When and how much of one operand each fold asks for (folds in SCALE-Sim's order)."""
+
+    words: np.ndarray  # per fold
+    offset: float  # lines into the fold where the demand starts
+    duration: float  # lines it is spread over
+
+
+def _demands(
+    sr: int, sc: int, t: int, rows: int, cols: int, df: str, fit: Mapping[str, float]
+) -> dict[str, _Demand]:
+    """Per-fold words each operand fetches from DRAM (data re-read while still in the buffer
+    costs nothing) and when the array first needs them."""
+    rf, cf = math.ceil(sr / rows), math.ceil(sc / cols)
+    r_used = np.tile(_used(sr, rows), cf)  # fold order: column folds outer, row folds inner
+    c_used = np.repeat(_used(sc, cols), rf)
+    first_row_fold = np.tile(np.arange(rf) == 0, cf)
+    if df == "ws":  # ifmap (T x K) streams; filter tile stationary; partial sums per row fold
+        ifmap = r_used * t
+        if sr * t <= fit["ifmap"]:
+            ifmap = np.where(np.repeat(np.arange(cf) == 0, rf), r_used * t, 0.0)
+        return {
+            "ifmap": _Demand(ifmap, rows, t),
+            "filter": _Demand(r_used * c_used, 0.0, rows),
+            "ofmap": _Demand(c_used * t, 2 * rows - 1, t),
+        }
+    if df == "os":  # ifmap rows and filter columns both stream for T lines
+        ifmap = r_used * t
+        if sr * t <= fit["ifmap"]:
+            ifmap = np.where(np.repeat(np.arange(cf) == 0, rf), r_used * t, 0.0)
+        filt = c_used * t
+        if cols * t <= fit["filter"]:
+            filt = np.where(first_row_fold, c_used * t, 0.0)
+        return {
+            "ifmap": _Demand(ifmap, 0.0, t),
+            "filter": _Demand(filt, 0.0, t),
+            "ofmap": _Demand(r_used * c_used, t - 1, rows),
+        }
+    # is: ifmap tile stationary, filter rows stream, outputs per row fold
+    filt = r_used * t
+    if sr * t <= fit["filter"]:
+        filt = np.where(np.repeat(np.arange(cf) == 0, rf), r_used * t, 0.0)
+    return {
+        "ifmap": _Demand(r_used * c_used, 0.0, rows),
+        "filter": _Demand(filt, rows, t),
+        "ofmap": _Demand(c_used * t, 2 * rows - 1, t),
+    }
+
+
+def _demand_time(d: _Demand, fold_len: int, positions: np.ndarray) -> np.ndarray:
+    """Nominal cycle at which the array first asks for stream word ``positions``."""
+    cum = np.cumsum(d.words)
+    fold = np.minimum(np.searchsorted(cum, positions, side="right"), len(cum) - 1)
+    before = np.where(fold > 0, cum[fold - 1], 0.0)
+    frac = np.clip((positions - before) / np.maximum(d.words[fold], 1.0), 0.0, 1.0)
+    return fold * fold_len + d.offset + frac * d.duration
+
+
+def _drain_lag(d: _Demand, fold_len: int, buffer_words: float, bw: float) -> float:
+    """Stall the ofmap port causes: half the buffer drains at a time at ``bw`` words/cycle;
+    the array waits when the whole buffer is full and a drain is still under way."""
+    total = float(d.words.sum())
+    half = buffer_words - math.ceil(buffer_words / 2)
+    if total <= buffer_words or half <= 0:
+        return 0.0
+    drains = math.ceil((total - buffer_words) / half)
+    k = np.arange(1, drains + 1, dtype=np.float64)
+    start = float(_demand_time(d, fold_len, np.array([half]))[0])
+    done = start + k * math.ceil(half / bw)
+    needed = _demand_time(d, fold_len, buffer_words + (k - 1) * half)
+    return max(0.0, float(np.max(done - needed)))
+
+
+def _ranges(
+    kind: str, sr: int, sc: int, t: int, rows: int, cols: int, f_len: int, offset: float
+) -> tuple[np.ndarray, ...]:
+    """Per fold (SCALE-Sim's order), the stream range ``[lo, hi)`` an operand demands.
+
+    ``stationary``: column blocks of ``Sr x cols`` words, each fold's ``rows`` rows read
+    backwards (WS filter, IS ifmap). ``per_row_fold``: blocks of ``T x rows`` per row fold,
+    re-read for every column fold (WS and OS ifmap, IS filter). ``per_col_fold``: blocks of
+    ``T x cols`` per column fold, re-read for every row fold (OS filter).
+    """
+    rf, cf = math.ceil(sr / rows), math.ceil(sc / cols)
+    r_used, c_used = _used(sr, rows), _used(sc, cols)
+    fr = np.tile(np.arange(rf), cf)
+    fc = np.repeat(np.arange(cf), rf)
+    ru, cu = r_used[fr], c_used[fc]
+    if kind == "stationary":
+        block = np.concatenate(([0.0], np.cumsum(sr * c_used)))[fc]
+        lo = block + fr * rows * cu
+        hi, desc, dur = lo + ru * cu, True, float(rows)
+    elif kind == "per_row_fold":
+        # SCALE-Sim rolls this stream out along anti-diagonals (matching the skew), so each
+        # fold's words spread about half a tile's diagonal into its neighbours' ranges.
+        block = np.concatenate(([0.0], np.cumsum(t * r_used)))
+        spread = ru * (rows - 1) / 2
+        lo = np.maximum(block[fr] - spread, 0.0)
+        hi = np.minimum(block[fr] + t * ru + spread, block[-1])
+        desc, dur = False, float(t)
+    else:
+        block = np.concatenate(([0.0], np.cumsum(t * c_used)))[fc]
+        lo, hi, desc, dur = block, block + t * cu, False, float(t)
+    start = np.arange(rf * cf) * float(f_len) + offset
+    return lo, hi, np.full(lo.shape, desc), start, np.full(lo.shape, dur)
+
+
+_RANGE_KINDS = {  # dataflow: (ifmap kind, ifmap offset, filter kind, filter offset) in rows
+    "ws": ("per_row_fold", 1.0, "stationary", 0.0),
+    "os": ("per_row_fold", 0.0, "per_col_fold", 0.0),
+    "is": ("stationary", 0.0, "per_row_fold", 1.0),
+}
+
+
+def _user_port(
+    kind: str,
+    offset: float,
+    dims: tuple[int, int, int, int, int, int],
+    buffer_words: float,
+    bw: float,
+    valid: float,
+) -> tuple[np.ndarray, float, float]:
+    """Arrival time and nominal demand time of every chunk a SCALE-Sim USER-mode read buffer
+    fetches, and the words it fetches in all (the active half first, then one prefetch half
+    per window move)."""
+    sr, sc, t, rows, cols, f_len = dims
+    lo, hi, desc, start, dur = _ranges(kind, sr, sc, t, rows, cols, f_len, offset)
+    lo, hi = np.floor(lo * valid), np.floor(hi * valid)
+    total = float(hi.max()) if len(hi) else 0.0
+    words = int(buffer_words)
+    active = math.ceil(words / 2)
+    prefetch = words - active
+    set_words = max(math.ceil(words / 100), 1)
+    n_sets = int(total // set_words) + 1
+    active_sets = min(math.ceil(active / set_words), n_sets)
+    prefetch_sets = min(math.ceil(prefetch / set_words), n_sets - active_sets)
+    from ..kernels import miss_times
+
+    needed = miss_times(
+        lo,
+        hi,
+        desc,
+        start,
+        dur,
+        set_words=set_words,
+        n_sets=n_sets,
+        active_sets=active_sets,
+        prefetch_sets=prefetch_sets,
+    )
+    chunk = math.ceil(prefetch / bw)
+    arrival = -1.0 + np.arange(1, len(needed) + 1) * (chunk + 1)
+    fetched = min(math.ceil(active / bw), math.ceil(total / bw)) * bw + len(needed) * chunk * bw
+    return np.stack((needed, arrival)), float(fetched), float(len(needed) * (chunk + 1))
+
+
+def gemm_timing(
+    g: GemmShape,
+    spec: ArraySpec,
+    *,
+    ifmap_unique_words: float | None = None,
+    filter_offchip: bool = True,
+    ifmap_offchip: bool = True,
+    ofmap_offchip: bool = True,
+    offchip_words_per_cycle: float = math.inf,
+    filter_dram_scale: float = 1.0,
+    ifmap_valid_fraction: float = 1.0,
+) -> LayerTiming:
+    """SCALE-Sim's accounting of ``g`` (all its groups) on the array ``spec``."""
+    rows, cols, df = spec.rows, spec.cols, spec.dataflow
+    sr, sc, t = spatial_temporal(g, df)
+    rf, cf = math.ceil(sr / rows), math.ceil(sc / cols)
+    folds = rf * cf
+    f_len = fold_cycles(rows, cols, t, df)
+    groups = g.groups
+    compute = float(groups * folds * f_len)
+    mapping = (sr / (rf * rows)) * (sc / (cf * cols))
+    util_len = f_len if df == "os" else f_len + cols - 1  # SCALE-Sim's per-fold denominator
+    utilization = sr * sc * t / (rows * cols * util_len * folds)
+    m, n, k = g.m, g.n, g.k
+    if df == "ws":
+        reads = {"ifmap": cf * m * k, "filter": k * n}
+        writes = rf * m * n
+    elif df == "os":
+        reads = {"ifmap": cf * m * k, "filter": rf * k * n}
+        writes = m * n + folds * (rows + cols)
+    else:
+        reads = {"ifmap": m * k, "filter": cf * k * n}
+        writes = rf * m * n
+    sram_reads = {f"{o}_sram": float(groups * reads[o]) for o in ("ifmap", "filter")}
+    sram_writes = {"ofmap_sram": float(groups * writes)}
+
+    fit = {o: spec.sram_words[o] / 2 for o in OPERANDS}
+    demand = _demands(sr, sc, t, rows, cols, df, fit)
+    unique_ifmap = float(m * k) if ifmap_unique_words is None else ifmap_unique_words
+    im2col = unique_ifmap / float(m * k) if m * k else 1.0  # unique words per im2col word
+    dram_reads = {
+        "ifmap": groups * float(demand["ifmap"].words.sum()) * im2col if ifmap_offchip else 0.0,
+        "filter": groups * float(k * n) * filter_dram_scale if filter_offchip else 0.0,
+    }
+    if filter_offchip and demand["filter"].words.sum() > k * n:  # filter tiles re-fetched
+        dram_reads["filter"] = groups * float(demand["filter"].words.sum()) * filter_dram_scale
+    dram_writes = {"ofmap": groups * float(m * n) if ofmap_offchip else 0.0}
+
+    stall = prefetch = 0.0
+    ss = spec.scalesim
+    if ss is not None:  # SCALE-Sim: one DRAM port per operand
+        ports = {o: float(ss[f"{o}_bw"]) for o in OPERANDS}
+        dram_cycles = max(
+            (dram_reads["ifmap"] / ports["ifmap"]),
+            (dram_reads["filter"] / ports["filter"]),
+            (dram_writes["ofmap"] / ports["ofmap"]),
+        )
+        if ss.get("mode") == "USER":
+            dims = (sr, sc, t, rows, cols, f_len)
+            i_kind, i_off, f_kind, f_off = _RANGE_KINDS[df]
+            i_valid = ifmap_valid_fraction
+            i_lag, i_words, i_busy = _user_port(
+                i_kind, i_off * rows, dims, spec.sram_words["ifmap"], ports["ifmap"], i_valid
+            )
+            f_lag, f_words, f_busy = _user_port(
+                f_kind, f_off * rows, dims, spec.sram_words["filter"], ports["filter"], 1.0
+            )
+            from ..kernels import stall_walk
+
+            events = np.concatenate((i_lag, f_lag), axis=1)
+            events = events[:, np.argsort(events[0], kind="stable")]
+            lag = max(
+                stall_walk(events[0], events[1]),
+                _drain_lag(demand["ofmap"], f_len, spec.sram_words["ofmap"], ports["ofmap"]),
+            )
+            stall = groups * lag
+            dram_reads = {"ifmap": groups * i_words, "filter": groups * f_words}
+            dram_writes = {"ofmap": groups * float(sum(sram_writes.values()))}
+            dram_cycles = groups * max(i_busy, f_busy)
+        if ss.get("mode") == "USER":
+            first_fill = max(
+                min(math.ceil(spec.sram_words[o] / 2), float(demand[o].words.sum())) / ports[o]
+                for o in ("ifmap", "filter")
+            )
+        else:  # CALC: the active half is filled in whole sets of 1/100 of the buffer
+            unique = {"ifmap": unique_ifmap * ifmap_valid_fraction, "filter": float(k * n)}
+            fills = []
+            for o in ("ifmap", "filter"):
+                per_set = max(math.floor(spec.sram_words[o] / 100), 1)
+                sets = min(math.ceil(unique[o] / per_set), 50)
+                fills.append(math.ceil(sets * per_set / ports[o]))
+            first_fill = max(fills)
+        last = float(demand["ofmap"].words.sum())
+        half = spec.sram_words["ofmap"] - math.ceil(spec.sram_words["ofmap"] / 2)
+        tail = ((last - 1) % half + 1) if half > 0 and last > 0 else last
+        prefetch = groups * (math.ceil(first_fill) + math.ceil(tail / ports["ofmap"]))
+    else:  # native: one shared off-chip port
+        off = (dram_reads["ifmap"] + dram_reads["filter"] + dram_writes["ofmap"]) * spec.word_bytes
+        dram_cycles = off / offchip_words_per_cycle if off else 0.0
+        first_tile = 0.0
+        if filter_offchip:
+            tile = min(rows, sr) * min(cols, sc) if df != "os" else min(cols, sc) * min(t, k)
+            first_tile = groups * tile * spec.word_bytes * filter_dram_scale
+        stall = max(0.0, dram_cycles - compute) + first_tile / offchip_words_per_cycle
+    return LayerTiming(
+        folds=groups * folds,
+        fold_cycles=f_len,
+        compute_cycles=compute,
+        stall_cycles=stall,
+        prefetch_cycles=prefetch,
+        mapping_efficiency=mapping,
+        compute_utilization=utilization,
+        sram_reads=sram_reads,
+        sram_writes=sram_writes,
+        dram_reads=dram_reads,
+        dram_writes=dram_writes,
+        dram_cycles=dram_cycles,
+    )
+
+
+# --- weights: which layers stay on chip, and what sparsity buys -----------------------------
+
+_SPILL_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[str, float, str | None], frozenset[str]]]
+_SPILL_PLANS = weakref.WeakKeyDictionary()
+
+
+def _filter_capacity_bytes(profile: Profile) -> float:
+    spec = array_spec(profile)
+    return spec.sram_words["filter"] * spec.word_bytes
+
+
+def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
+    """Ids of the ops whose weights do not fit the filter SRAM: weights are cached layer by
+    layer in graph order until the SRAM is full (the Edge TPU compiler's policy); the rest
+    stream from off-chip memory on every inference. ``None`` when the graph is unknown."""
+    graph = ctx.graph
+    if graph is None:
+        return None
+    key = (ctx.profile.name, _filter_capacity_bytes(ctx.profile), ctx.precision)
+    plans = _SPILL_PLANS.setdefault(graph.dag, {})
+    if key not in plans:
+        capacity, used, spilled = key[1], 0.0, set()
+        for op in graph:
+            if op.kind not in MAC_KINDS or not op.params:
+                continue
+            used += rl.device_weight_bytes(op, ctx.profile, ctx.precision)
+            if used > capacity:
+                spilled.add(op.id)
+        plans[key] = frozenset(spilled)
+    return plans[key]
+
+
+def _real_weight(op: Op, ctx: PricingContext) -> Any:
+    if ctx.graph is None or op.id not in ctx.graph.dag:
+        return None
+    return ctx.graph.dag.nodes[op.id].get("weight")
+
+
+def _nm_ratio(op: Op, patterns: frozenset[str]) -> tuple[int, int] | None:
+    """The N:M scheme the array can exploit on ``op``'s weights, if they conform."""
+    stats = op.weight_stats
+    if stats is None:
+        return None
+    if "2:4" in patterns and stats.nm_2_4 >= 1.0:
+        return 2, 4
+    if "4:8" in patterns and stats.nm_4_8 >= 1.0:
+        return 4, 8
+    return None
+
+
+@dataclass(frozen=True)
+class SparseMapping:
+    """How zero-skipping changes the reduction length each column tile needs."""
+
+    k_per_col_tile: tuple[int, ...]  # effective K of each column tile (per group)
+    imbalance: float  # mean over tiles of (densest column / mean column) non-zeros
+    scheme: str
+
+
+def sparse_mapping(op: Op, ctx: PricingContext, g: GemmShape, cols: int) -> SparseMapping | None:
+    patterns = ctx.profile.sparsity_patterns
+    if not patterns or (op.kind is not OpKind.CONV and op.kind is not OpKind.GEMM):
+        return None
+    n_tiles = math.ceil(g.n / cols)
+    nm = _nm_ratio(op, patterns)
+    if nm is not None:
+        n_keep, m_block = nm
+        k_eff = math.ceil(g.k / m_block) * n_keep
+        return SparseMapping((min(k_eff, g.k),) * n_tiles, 1.0, f"{n_keep}:{m_block}")
+    if "unstructured" not in patterns:
+        return None
+    weight = _real_weight(op, ctx)
+    if weight is None or g.groups != 1:
+        return None
+    from ..kernels import column_tile_nonzeros
+
+    matrix = weight.detach().reshape(weight.shape[0], -1).float().numpy()
+    if matrix.shape != (g.n, g.k):
+        return None
+    tile_max, tile_mean = column_tile_nonzeros(matrix, cols)
+    k_tiles = tuple(max(int(x), 1) for x in tile_max)
+    means = np.maximum(tile_mean, 1e-9)
+    return SparseMapping(k_tiles, float(np.mean(tile_max / means)), "unstructured")
+
+
+# --- the cost function ----------------------------------------------------------------------
+
+
+def _levels(profile: Profile) -> tuple[MemoryLevel, MemoryLevel]:
+    return profile.memory[0], profile.memory[-1]
+
+
+def _ifmap_unique(op: Op) -> float | None:
+    if op.kind is OpKind.CONV and op.inputs:
+        return float(op.inputs[0].numel)
+    return None
+
+
+def _valid_fraction(op: Op) -> float:
+    value = op.attr("scalesim_valid_fraction", 1.0)
+    return float(value) if isinstance(value, (int, float)) else 1.0
+
+
+def _layer(
+    op: Op, ctx: PricingContext, spec: ArraySpec, spilled: bool, precision: str
+) -> tuple[LayerTiming, list[str]]:
+    profile = ctx.profile
+    on_chip, backing = _levels(profile)
+    native = spec.scalesim is None
+    filter_dram_scale = 1.0
+    notes: list[str] = []
+    stats = op.weight_stats
+    if profile.compressed_weights and stats is not None and stats.density < 1.0:
+        filter_dram_scale = stats.density + 1.0 / (8.0 * spec.word_bytes)
+    act_bytes = rl._byte_scale(op, precision)
+    in_fits = op.input_bytes * act_bytes <= spec.sram_words["ifmap"] * spec.word_bytes
+    out_fits = op.output_bytes * act_bytes <= spec.sram_words["ofmap"] * spec.word_bytes
+    bw_words = backing.bandwidth_bytes_per_cycle / spec.word_bytes
+    total: LayerTiming | None = None
+    for g in gemm_shapes(op):
+        sparse = sparse_mapping(op, ctx, g, spec.cols) if op.kind in MAC_KINDS else None
+        pieces = [g]
+        if sparse is not None:
+            n_tiles = len(sparse.k_per_col_tile)
+            widths = [min(spec.cols, g.n - i * spec.cols) for i in range(n_tiles)]
+            pieces = [
+                GemmShape(m=g.m, n=w, k=k, groups=g.groups)
+                for w, k in zip(widths, sparse.k_per_col_tile, strict=True)
+            ]
+            notes.append(
+                f"{sparse.scheme} zero-skipping: K {g.k} -> {max(sparse.k_per_col_tile)}"
+                + (f", load imbalance {sparse.imbalance:.2f}" if sparse.imbalance != 1.0 else "")
+            )
+        for piece in pieces:
+            share = piece.n / g.n
+            unique = _ifmap_unique(op)
+            timing = gemm_timing(
+                piece,
+                spec,
+                ifmap_unique_words=None if unique is None else unique / g.groups * share,
+                filter_offchip=spilled,
+                ifmap_offchip=not (native and in_fits),
+                ofmap_offchip=not (native and out_fits),
+                offchip_words_per_cycle=bw_words,
+                filter_dram_scale=filter_dram_scale,
+                ifmap_valid_fraction=_valid_fraction(op),
+            )
+            total = timing if total is None else _add_timing(total, timing)
+    assert total is not None
+    if native and spilled and op.params:
+        streamed = total.dram_reads["filter"] * spec.word_bytes
+        notes.append(
+            f"{op.name}: weights spill, {streamed / 1e3:,.1f} kB streamed from {backing.name}"
+        )
+    del on_chip
+    return total, notes
+
+
+def _add_timing(a: LayerTiming, b: LayerTiming) -> LayerTiming:
+    def add(x: Mapping[str, float], y: Mapping[str, float]) -> dict[str, float]:
+        return {key: x.get(key, 0.0) + y.get(key, 0.0) for key in {*x, *y}}
+
+    weight_a, weight_b = a.compute_cycles, b.compute_cycles
+    both = max(weight_a + weight_b, 1e-9)
+    return LayerTiming(
+        folds=a.folds + b.folds,
+        fold_cycles=max(a.fold_cycles, b.fold_cycles),
+        compute_cycles=a.compute_cycles + b.compute_cycles,
+        stall_cycles=a.stall_cycles + b.stall_cycles,
+        prefetch_cycles=a.prefetch_cycles + b.prefetch_cycles,
+        mapping_efficiency=(a.mapping_efficiency * weight_a + b.mapping_efficiency * weight_b)
+        / both,
+        compute_utilization=(a.compute_utilization * weight_a + b.compute_utilization * weight_b)
+        / both,
+        sram_reads=add(a.sram_reads, b.sram_reads),
+        sram_writes=add(a.sram_writes, b.sram_writes),
+        dram_reads=add(a.dram_reads, b.dram_reads),
+        dram_writes=add(a.dram_writes, b.dram_writes),
+        dram_cycles=a.dram_cycles + b.dram_cycles,
+    )
+
+
+def _sram_energy(profile: Profile, operand: str, write: bool) -> float:
+    arch = profile.arch
+    key = f"{operand}_sram_{'write' if write else 'read'}_pj_per_byte"
+    if key in arch:
+        return float(arch[key])
+    level = profile.memory[0]
+    return level.write_energy_pj_per_byte if write else level.read_energy_pj_per_byte
+
+
+def layer_timing(op: Op, ctx: PricingContext) -> LayerTiming:
+    """The per-layer SCALE-Sim accounting of a conv/GEMM/attention op (for reports)."""
+    spec = array_spec(ctx.profile)
+    plan = spilled_ops(ctx)
+    spilled = op.id in plan if plan is not None else ctx.weight_home is ctx.profile.memory[-1]
+    return _layer(op, ctx, spec, spilled or spec.scalesim is not None, rl.op_precision(op, ctx))[0]
+
+
+def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
+    profile = ctx.profile
+    spec = array_spec(profile)
     precision = rl.op_precision(op, ctx)
+    plan = spilled_ops(ctx)
+    if spec.scalesim is not None:
+        spilled = True
+    elif plan is not None:
+        spilled = op.id in plan
+    else:
+        spilled = ctx.weight_home is profile.memory[-1] and bool(op.params)
+    timing, notes = _layer(op, ctx, spec, spilled and bool(op.params), precision)
     # Arrays with a higher peak than rows x cols at this precision pack several MACs per PE.
-    per_pe = ctx.profile.peak_macs_per_cycle[precision] / (rows * cols)
-    cycles = sum(array_cycles(g, rows, cols, dataflow) for g in gemm_shapes(op)) / max(per_pe, 1e-9)
-    return rl.price(op, ctx, compute_cycles=cycles)
+    per_pe = max(profile.peak_macs_per_cycle[precision] / (spec.rows * spec.cols), 1e-9)
+    compute = timing.compute_cycles / per_pe
+    stall = timing.stall_cycles
+    ideal = op.macs / profile.peak_macs_per_cycle[precision]
+    overhead = profile.per_op_overhead_cycles
+    cycles = compute + stall + overhead
+    word = spec.word_bytes
+    backing = profile.memory[-1]
+    dram_key = "dram" if spec.scalesim is not None else backing.name
+    reads = {key: value * word for key, value in timing.sram_reads.items()}
+    writes = {key: value * word for key, value in timing.sram_writes.items()}
+    dram_read = (timing.dram_reads["ifmap"] + timing.dram_reads["filter"]) * word
+    dram_write = timing.dram_writes["ofmap"] * word
+    if dram_read:
+        reads[dram_key] = dram_read
+    if dram_write:
+        writes[dram_key] = dram_write
+    pj = 1e-12
+    energy = {"compute": op.macs * profile.energy.mac_pj[precision] * pj}
+    for operand in OPERANDS:
+        key = f"{operand}_sram"
+        joules = reads.get(key, 0.0) * _sram_energy(profile, operand, False)
+        joules += writes.get(key, 0.0) * _sram_energy(profile, operand, True)
+        if joules:
+            energy[key] = joules * pj
+    if dram_read or dram_write:
+        energy[dram_key] = (
+            dram_read * backing.read_energy_pj_per_byte
+            + dram_write * backing.write_energy_pj_per_byte
+        ) * pj
+    energy["static"] = profile.energy.static_power_w * cycles / profile.clock_hz
+    wanted = ctx.precision or op.precision
+    if precision != wanted:
+        notes.append(f"{wanted} not supported: run as {precision}")
+    if spec.scalesim is not None:
+        notes.append(
+            f"scalesim: compute {timing.compute_cycles:,.0f}, stall {timing.stall_cycles:,.0f}, "
+            f"total incl. prefetch {timing.total_cycles_incl_prefetch:,.0f} cycles; mapping "
+            f"{timing.mapping_efficiency:.1%}, compute util {timing.compute_utilization:.1%}"
+        )
+    memory = timing.dram_cycles
+    if spec.scalesim is not None and stall > 0:  # stalled on its ports for all of its time
+        memory = max(memory, compute + stall)
+    if overhead > compute + stall:
+        bound = Bound.LAUNCH
+    elif memory > compute:
+        bound = Bound.MEMORY
+    else:
+        bound = Bound.COMPUTE
+    return OpCost(
+        cycles=cycles,
+        compute_cycles=compute,
+        clock_hz=profile.clock_hz,
+        bound=bound,
+        ideal_cycles=ideal,
+        memory_cycles=memory,
+        overhead_cycles=overhead,
+        macs=op.macs,
+        bytes_read=reads,
+        bytes_written=writes,
+        energy_j=energy,
+        precision=precision,
+        notes=tuple(notes),
+    )
 
 
 COST_TABLE = {

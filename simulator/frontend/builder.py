@@ -124,14 +124,17 @@ class _Constants:
         return value.clone() if value is not None else None
 
 
-def _display_names(nodes: list[fx.Node], kinds: dict[str, OpKind]) -> dict[str, str]:
-    """The module path where a module holds one real op (a Conv2d), else path/node name."""
+def _display_names(
+    nodes: list[fx.Node], kinds: dict[str, OpKind], owns_params: dict[str, bool]
+) -> dict[str, str]:
+    """The bare module path for the one op that owns a module's parameters (a Conv2d's conv);
+    every other op is ``path/node`` so a residual add never reads as its whole block."""
     paths = {n.name: _module_of(n)[0] for n in nodes}
     real = Counter(paths[n.name] for n in nodes if kinds[n.name] is not OpKind.VIEW)
     names = {}
     for n in nodes:
         path = paths[n.name]
-        if path and real[path] == 1 and kinds[n.name] is not OpKind.VIEW:
+        if path and real[path] == 1 and owns_params[n.name]:
             names[n.name] = path
         else:
             names[n.name] = f"{path}/{n.name}" if path else n.name
@@ -144,7 +147,10 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
     calls = [n for n in ep.graph.nodes if n.op == "call_function" and n not in constants]
     entries = {n.name: lookup(_target_name(n)) for n in calls}
     kinds = {name: entry[0] if entry else OpKind.UNSUPPORTED for name, entry in entries.items()}
-    names = _display_names(calls, kinds)
+    owns_params = {
+        n.name: any(a in constants for a in _flat_nodes((n.args, n.kwargs))) for n in calls
+    }
+    names = _display_names(calls, kinds, owns_params)
     dag = nx.DiGraph()
     for position, node in enumerate(calls):
         entry = entries[node.name]
@@ -163,6 +169,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
         kind = kinds[node.name]
         work = entry[1](shapes) if entry else Work()
         stats = None
+        tensor = None
         if kind in MAC_KINDS and weights:
             tensor = constants.value(weights[0])
             stats = weight_stats(tensor) if tensor is not None else None
@@ -185,7 +192,9 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             weight_stats=stats,
             module_type=_module_of(node)[1],
         )
-        dag.add_node(node.name, op=op, position=position)
+        # The real weight tensor (not part of the frozen Op): models that count per-tile
+        # non-zeros, such as the systolic array's zero-skipping, read it from here.
+        dag.add_node(node.name, op=op, position=position, weight=tensor)
         for src in activations:
             if src.op == "call_function":
                 src_spec = _spec(src.meta.get("val"))

@@ -137,6 +137,10 @@ def trace(
     ``batch`` replaces the first dimension of every input; ``input_shapes`` ("1,3,224,224",
     several separated by ";") overrides what the model records.
     """
+    if isinstance(target, (str, Path)) and str(target).lower().endswith(".csv"):
+        from ..scalesim_io import graph_from_topology  # a SCALE-Sim topology, not a model
+
+        return graph_from_topology(target)
     loaded = load_target(target, trust_pickle=trust_pickle, arch=arch)
     reshaped = batch is not None or bool(input_shapes) or example_inputs is not None
     if loaded.program is not None and not reshaped and _is_static(loaded.program):

@@ -1,0 +1,529 @@
+"""Calibrate a CPU profile for the machine this runs on (``hwsim calibrate``, ``--hw host``).
+
+Facts come from the operating system (/proc/cpuinfo flags, /sys cache sizes, core count); rates
+come from micro-benchmarks, never from the models hwsim is later validated on:
+
+- per-op dispatch of eager PyTorch (tiny tensors, one op kind at a time);
+- a STREAM-like triad ``a = b + s*c`` (``torch.add(..., out=)``) over working sets sized to
+  each cache level and to DRAM;
+- achieved efficiency of ``torch.nn.functional.linear`` over a grid of GEMM shapes, of dense
+  ``conv2d`` over a grid of conv shapes (1x1 and 3x3) and of depthwise ``conv2d``;
+- hwsim's numba kernels (``hwsim.kernels``): the dense fp32 and int8 reference, and CSR/BSR
+  sparse and N:M kernels over a density sweep, on one calibration shape.
+
+Each measurement is repeated for every thread count from 1 to the number of cores. The result
+is a profile (``build_profile_text``) whose every number carries a comment saying where it came
+from; ``load_profile("host")`` reads it from ``host_profile_path()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PEAK_FMA_UNITS = 2  # assumed: two SIMD FMA pipes per core (Zen 2-4, Skylake to Sapphire Rapids)
+
+Progress = Callable[[str], None]
+
+
+def host_profile_path() -> Path:
+    """Where ``hwsim calibrate`` writes and ``--hw host`` reads: ``$HWSIM_HOST_PROFILE``, else
+    ``$XDG_CACHE_HOME/hwsim/host.yaml`` (``~/.cache/hwsim/host.yaml``)."""
+    explicit = os.environ.get("HWSIM_HOST_PROFILE")
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "hwsim" / "host.yaml"
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the operating system says about this CPU."""
+
+    model_name: str
+    cores: int
+    clock_hz: float
+    flags: frozenset[str]
+    cache_bytes: dict[int, tuple[int, int]]  # level -> (bytes per instance, cpus sharing one)
+
+    @property
+    def vector_bits(self) -> int:
+        if "avx512f" in self.flags:
+            return 512
+        if "avx2" in self.flags or "avx" in self.flags:
+            return 256
+        return 128  # SSE / NEON
+
+    @property
+    def int8_dot_product(self) -> bool:
+        return bool(self.flags & {"avx512_vnni", "avx_vnni", "asimddp", "amx_int8"})
+
+    @property
+    def isa(self) -> list[str]:
+        wanted = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni"]
+        wanted += ["avx512_bf16", "amx_int8", "asimd", "asimddp", "fphp"]
+        return [f for f in wanted if f in self.flags]
+
+
+def _cpuinfo() -> dict[str, str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def _cache_bytes() -> dict[int, tuple[int, int]]:
+    out: dict[int, tuple[int, int]] = {}
+    root = Path("/sys/devices/system/cpu/cpu0/cache")
+    for index in sorted(root.glob("index*")):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            level = int((index / "level").read_text())
+            size = (index / "size").read_text().strip()
+            shared = (index / "shared_cpu_list").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 1024, "M": 1 << 20}.get(size[-1], 1)
+        sharing = sum(
+            int(b) - int(a) + 1
+            for a, _, b in (p.partition("-") if "-" in p else (p, "", p) for p in shared.split(","))
+        )
+        out[level] = (int(size.rstrip("KM")) * scale, sharing)
+    return out or {1: (32768, 1), 2: (524288, 1), 3: (8 << 20, os.cpu_count() or 1)}
+
+
+def host_facts() -> HostFacts:
+    info = _cpuinfo()
+    flags = frozenset((info.get("flags") or info.get("Features") or "").split())
+    mhz = float(info.get("cpu MHz", "0") or 0)
+    return HostFacts(
+        model_name=info.get("model name", "unknown CPU"),
+        cores=len(os.sched_getaffinity(0)),
+        clock_hz=mhz * 1e6 if mhz else 2.0e9,
+        flags=flags,
+        cache_bytes=_cache_bytes(),
+    )
+
+
+def peak_macs_per_core_cycle(facts: HostFacts) -> dict[str, float]:
+    """fp32 and int8 MACs per cycle of one core from the vector width and ISA."""
+    lanes = facts.vector_bits // 32
+    fp32 = PEAK_FMA_UNITS * lanes
+    # int8: with VNNI/SDOT one instruction does 4 MACs per 32-bit lane; AVX2's
+    # vpmaddubsw + vpmaddwd pair reaches 2.
+    return {"fp32": fp32, "int8": fp32 * (4 if facts.int8_dot_product else 2)}
+
+
+# ---- timing ---------------------------------------------------------------------------------
+
+
+def _time_s(call: Callable[[], object], budget_s: float, max_runs: int = 200) -> float:
+    """Median seconds of ``call`` after one warm-up, run for about ``budget_s``."""
+    call()
+    start = time.perf_counter()
+    call()
+    first = time.perf_counter() - start
+    runs = max(3, min(max_runs, int(budget_s / max(first, 1e-7))))
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# Grids of shape classes. Chosen to span what CNNs and transformers run, not taken from any
+# model that the validation benchmark uses.
+GEMM_M = (1, 16, 64, 256, 1024)
+GEMM_N = (64, 256, 1024, 4096)
+GEMM_K = (64, 256, 1024, 4096)
+CONV_SIDES = (7, 14, 28, 56, 112)
+CONV_CHANNELS = ((16, 16), (32, 96), (64, 64), (128, 128), (256, 256), (160, 640), (512, 512))
+CONV_KERNELS = (1, 3)
+DW_CHANNELS = (32, 128, 384, 960)
+DW_SIDES = (7, 14, 28, 56, 112)
+DW_KERNELS = (3, 5)
+MAX_POINT_MACS = 4e8  # skip grid points slower than ~10 ms: they add time, not information
+KERNEL_SHAPE = (256, 1152, 196)  # N, K, M of the kernel calibration (a 3x3 conv, 128 -> 256)
+KERNEL_DENSITIES = (0.7, 0.4, 0.2, 0.08, 0.03)
+SPARSE_FORMATS = ("csr", "bsr1x4", "bsr4x4")
+
+
+@dataclass
+class ThreadCalibration:
+    """Everything measured at one thread count."""
+
+    threads: int
+    dispatch_s: dict[str, float] = field(default_factory=dict)
+    stream_bytes_per_s: dict[str, float] = field(default_factory=dict)
+    gemm: list[list[float]] = field(default_factory=list)  # m, n, k, efficiency
+    conv: list[list[float]] = field(default_factory=list)  # m, n, k, taps, efficiency
+    depthwise: list[list[float]] = field(default_factory=list)  # channels, pixels, taps, eff
+
+
+def measure_dispatch(budget_s: float) -> dict[str, float]:
+    """Seconds per call of each eager op kind on tiny tensors: the dispatch floor."""
+    import torch
+    from torch import nn
+
+    x = torch.randn(1, 8, 4, 4)
+    w = torch.randn(8, 8, 3, 3)
+    lin, v = nn.Linear(8, 8), torch.randn(1, 8)
+    idx = torch.zeros(4, dtype=torch.long)
+    bn, ln = nn.BatchNorm2d(8).eval(), nn.LayerNorm(8)
+    calls: dict[str, Callable[[], object]] = {
+        "pointwise": lambda: torch.relu(x),
+        "conv": lambda: torch.conv2d(x, w, padding=1),
+        "gemm": lambda: lin(v),
+        "attention": lambda: torch.nn.functional.scaled_dot_product_attention(x, x, x),
+        "norm": lambda: bn(x),
+        "layer_norm": lambda: ln(v),
+        "pool": lambda: torch.nn.functional.adaptive_avg_pool2d(x, 1),
+        "softmax": lambda: torch.softmax(v, -1),
+        "reduce": lambda: x.mean((2, 3)),
+        "copy": lambda: torch.cat([x, x], 1),
+        "embedding": lambda: torch.nn.functional.embedding(idx, v),
+    }
+    return {k: _time_s(c, budget_s / len(calls), max_runs=400) for k, c in calls.items()}
+
+
+def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
+    """Triad working-set bytes per level: half of what ``threads`` cores' share of the level
+    holds, and for DRAM twice the last-level cache (at least 64 MiB)."""
+    out: dict[str, int] = {}
+    last = 0
+    for level in sorted(facts.cache_bytes):
+        size, sharing = facts.cache_bytes[level]
+        share = size if sharing > 1 else size * threads  # a shared level is not multiplied
+        out[f"l{level}"] = max(share // 2, 3 * 4096)
+        last = max(last, size)
+    out["dram"] = max(2 * last, 64 << 20)
+    return out
+
+
+def measure_stream(
+    facts: HostFacts, threads: int, budget_s: float, dispatch_s: float = 0.0
+) -> dict[str, float]:
+    """Triad bytes per second (two reads and a write) at each level's working set, with the
+    op's dispatch time (priced separately) taken out."""
+    import torch
+
+    out = {}
+    sizes = stream_sizes(facts, threads)
+    for name, ws in sizes.items():
+        n = ws // 12
+        a, b, c = torch.empty(n), torch.rand(n), torch.rand(n)
+        t = _time_s(functools.partial(torch.add, b, c, alpha=3.0, out=a), budget_s / len(sizes))
+        out[name] = 12 * n / max(t - dispatch_s, 0.25 * t)
+    return out
+
+
+def _peak_per_s(facts: HostFacts, threads: int, precision: str = "fp32") -> float:
+    return peak_macs_per_core_cycle(facts)[precision] * threads * facts.clock_hz
+
+
+def measure_gemm(facts: HostFacts, threads: int, budget_s: float, quick: bool) -> list[list[float]]:
+    import torch
+
+    pts = [(m, n, k) for m in GEMM_M for n in GEMM_N for k in GEMM_K if m * n * k <= MAX_POINT_MACS]
+    if quick:
+        pts = pts[::9]
+    peak = _peak_per_s(facts, threads)
+    rows = []
+    for m, n, k in pts:
+        x, w = torch.randn(m, k), torch.randn(n, k)
+        t = _time_s(functools.partial(torch.nn.functional.linear, x, w), budget_s / len(pts))
+        rows.append([m, n, k, round(m * n * k / t / peak, 4)])
+    return rows
+
+
+def measure_conv(facts: HostFacts, threads: int, budget_s: float, quick: bool) -> list[list[float]]:
+    import torch
+
+    pts = [
+        (side, cin, cout, kk)
+        for side in CONV_SIDES
+        for cin, cout in CONV_CHANNELS
+        for kk in CONV_KERNELS
+        if side * side * cin * cout * kk * kk <= MAX_POINT_MACS
+    ]
+    if quick:
+        pts = pts[::9]
+    peak = _peak_per_s(facts, threads)
+    rows = []
+    for side, cin, cout, kk in pts:
+        x, w = torch.randn(1, cin, side, side), torch.randn(cout, cin, kk, kk)
+        t = _time_s(functools.partial(torch.conv2d, x, w, padding=kk // 2), budget_s / len(pts))
+        macs = side * side * cin * cout * kk * kk
+        rows.append([side * side, cout, cin * kk * kk, kk * kk, round(macs / t / peak, 4)])
+    return rows
+
+
+def measure_depthwise(
+    facts: HostFacts, threads: int, budget_s: float, quick: bool
+) -> list[list[float]]:
+    import torch
+
+    pts = [(c, s, k) for c in DW_CHANNELS for s in DW_SIDES for k in DW_KERNELS]
+    if quick:
+        pts = pts[::9]
+    peak = _peak_per_s(facts, threads)
+    rows = []
+    for c, side, kk in pts:
+        x, w = torch.randn(1, c, side, side), torch.randn(c, 1, kk, kk)
+        t = _time_s(
+            functools.partial(torch.conv2d, x, w, padding=kk // 2, groups=c),
+            budget_s / len(pts),
+        )
+        rows.append([c, side * side, kk * kk, round(c * side * side * kk * kk / t / peak, 4)])
+    return rows
+
+
+def measure_kernels(facts: HostFacts, budget_s: float, quick: bool) -> dict[str, Any]:
+    """Efficiency of hwsim's numba kernels (single thread) on ``KERNEL_SHAPE``: dense fp32 and
+    int8 as a fraction of one core's peak, and each sparse format's speedup over the dense
+    kernel against the fraction of weights it stores."""
+    from .kernels import gemm, sparse
+
+    n, k, m = KERNEL_SHAPE if not quick else (32, 64, 64)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    b = rng.standard_normal((k, m)).astype(np.float32)
+    densities = KERNEL_DENSITIES if not quick else KERNEL_DENSITIES[::2]
+    calls = 3 + len(densities) * len(SPARSE_FORMATS) + 2
+    each = budget_s / calls
+    dense_s = _time_s(lambda: gemm.dense_gemm(w, b), each)
+    wq, bq = gemm.quantize(w, 0.02), gemm.quantize(b, 0.02)
+    int8_s = _time_s(lambda: gemm.int8_gemm(wq, bq), each)
+    packed = gemm.pack_int4(np.clip(wq, -8, 7))
+    int4_s = _time_s(lambda: gemm.int4_gemm(packed, bq), each)
+    peak = peak_macs_per_core_cycle(facts)
+    macs = n * k * m
+    out: dict[str, Any] = {
+        "shape": [n, k, m],
+        "dense_fp32": round(macs / dense_s / (peak["fp32"] * facts.clock_hz), 4),
+        "int8": round(macs / int8_s / (peak["int8"] * facts.clock_hz), 4),
+        "int4": round(macs / int4_s / (peak["int8"] * facts.clock_hz), 4),
+    }
+    blocks = {"csr": (1, 1), "bsr1x4": (1, 4), "bsr4x4": (4, 4)}
+    for fmt in SPARSE_FORMATS:
+        rows = []
+        for d in densities:
+            ws = sparse.prune_random(w, d, block=blocks[fmt])
+            stored = np.count_nonzero(ws) / ws.size if fmt == "csr" else d
+            if fmt == "csr":
+                enc = sparse.to_csr(ws)
+                t = _time_s(functools.partial(sparse.csr_gemm, enc, b), each)
+            else:
+                benc = sparse.to_bsr(ws, blocks[fmt])
+                stored = benc.data.shape[0] * blocks[fmt][0] * blocks[fmt][1] / ws.size
+                t = _time_s(functools.partial(sparse.bsr_gemm, benc, b), each)
+            rows.append([round(stored, 4), round(dense_s / t, 3)])
+        out[fmt] = rows
+    for nn_, mm in ((2, 4), (4, 8)):
+        enc_nm = sparse.to_nm(sparse.prune_nm(w, nn_, mm), nn_, mm)
+        t = _time_s(functools.partial(sparse.nm_gemm, enc_nm, b), each)
+        out[f"{nn_}:{mm}"] = [[nn_ / mm, round(dense_s / t, 3)]]
+    return out
+
+
+def calibrate(
+    budget_s: float = 40.0,
+    threads: list[int] | None = None,
+    progress: Progress | None = None,
+    quick: bool = False,
+) -> tuple[HostFacts, list[ThreadCalibration], dict[str, Any]]:
+    """Measure this machine: ``budget_s`` is split across the measurements (the whole run takes
+    about that long plus numba's one-off compile on a fresh machine)."""
+    say = progress or (lambda _: None)
+    facts = host_facts()
+    counts = threads or list(range(1, facts.cores + 1))
+    share = budget_s / (len(counts) + 0.5)
+    say("compiling and timing the numba kernels")
+    kernels = measure_kernels(facts, share * 0.5, quick)
+    results = []
+    for t in counts:
+        with _torch_threads(t):
+            say(f"{t} thread(s): dispatch and triad bandwidth")
+            cal = ThreadCalibration(threads=t)
+            cal.dispatch_s = measure_dispatch(share * 0.05)
+            cal.stream_bytes_per_s = measure_stream(
+                facts, t, share * 0.1, cal.dispatch_s["pointwise"]
+            )
+            say(f"{t} thread(s): GEMM, conv and depthwise shape classes")
+            cal.gemm = measure_gemm(facts, t, share * 0.3, quick)
+            cal.conv = measure_conv(facts, t, share * 0.4, quick)
+            cal.depthwise = measure_depthwise(facts, t, share * 0.15, quick)
+        results.append(cal)
+    return facts, results, kernels
+
+
+# ---- writing the profile --------------------------------------------------------------------
+
+
+def _num(x: float) -> str:
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.4g}" if abs(x) >= 1e-3 and abs(x) < 1e6 else f"{x:.4e}"
+
+
+def build_profile_text(
+    facts: HostFacts, cals: list[ThreadCalibration], kernels: dict[str, Any], name: str = "host"
+) -> str:
+    """The host profile as commented YAML (validated by ``load_profile`` like any preset)."""
+    date = dt.date.today().isoformat()
+    measured = f"# measured by hwsim calibrate on {date}"
+    full = max(cals, key=lambda c: c.threads)
+    peak = peak_macs_per_core_cycle(facts)
+    lanes = facts.vector_bits // 32
+    cores = facts.cores
+    isa_note = f"{facts.vector_bits}-bit vectors ({', '.join(facts.isa) or 'no SIMD flags'})"
+    dot = "int8 dot product" if facts.int8_dot_product else "no int8 dot product"
+    lines = [
+        f"# {facts.model_name}: written by 'hwsim calibrate' on {date}.",
+        "# Facts from /proc/cpuinfo and /sys/devices/system/cpu; rates from micro-benchmarks",
+        "# (simulator/calibrate.py), never from the models hwsim is validated on.",
+        "# Energy figures are not measured: they repeat the cpu_x86_avx2 preset's assumptions.",
+        f"name: {name}",
+        "hw_class: cpu",
+        f"description: calibrated profile of this machine ({facts.model_name}, {cores} cores)",
+        f"clock_hz: {_num(facts.clock_hz)}  # /proc/cpuinfo 'cpu MHz'",
+        "peak_macs_per_cycle:",
+        f"  fp32: {_num(peak['fp32'] * cores)}  # {cores} cores x {PEAK_FMA_UNITS} FMA pipes "
+        f"(assumed) x {lanes} fp32 lanes: {isa_note}",
+        f"  int8: {_num(peak['int8'] * cores)}  # {dot} (/proc/cpuinfo flags)",
+        f"vector_ops_per_cycle: {_num(peak['fp32'] * cores)}  # as fp32 MACs: one lane op per "
+        "FMA slot (assumed)",
+        "default_precision: fp32",
+        "memory:",
+    ]
+    caps = {}
+    for level in sorted(facts.cache_bytes):
+        size, sharing = facts.cache_bytes[level]
+        caps[f"l{level}"] = size if sharing > 1 else size * cores
+    energy_pj = {"l1": 0.75, "l2": 2.7, "l3": 7.5, "dram": 120}
+    for lvl, bw in full.stream_bytes_per_s.items():
+        cap = caps.get(lvl)
+        lines += [
+            f"  - name: {lvl}",
+            f"    capacity_bytes: {_num(cap) if cap else 'null'}  # /sys cache size"
+            if cap
+            else "    capacity_bytes: null  # backing store",
+            f"    bandwidth_bytes_per_s: {_num(bw)}  # triad, {full.threads} threads, "
+            f"{measured[2:]}",
+            f"    read_energy_pj_per_byte: {energy_pj.get(lvl, 7.5)}  # assumed, as cpu_x86_avx2",
+        ]
+    lines += [
+        "energy:",
+        "  mac_pj:",
+        "    fp32: 56  # assumed, as cpu_x86_avx2 (all-in energy per MAC of a server core)",
+        "    int8: 28  # assumed: same power at twice the fp32 MAC rate",
+        "  vector_op_pj: 56  # assumed, as cpu_x86_avx2",
+        "  static_power_w: 2.2  # assumed, as cpu_x86_avx2",
+        "overhead:",
+        f"  per_op_s: {_num(full.dispatch_s['pointwise'])}  # eager relu on a tiny tensor, "
+        f"{measured[2:]}",
+        "sparsity:",
+        "  patterns: [unstructured, block1x4, block4x4, '2:4', '4:8']  # hwsim's numba kernels",
+        "  compressed_weights: true  # the sparse kernels store only non-zeros",
+        "fuse_pointwise: false  # eager PyTorch runs each pointwise op as its own kernel",
+        "arch:",
+        f"  cores: {cores}  # os.sched_getaffinity",
+        f"  threads: {cores}  # default thread count: one per core",
+        f"  vector_bits: {facts.vector_bits}  # /proc/cpuinfo flags",
+        f"  fma_units_per_core: {PEAK_FMA_UNITS}  # assumed",
+        f"  isa: [{', '.join(facts.isa)}]  # /proc/cpuinfo flags",
+        f"  int8_dot_product: {str(facts.int8_dot_product).lower()}  # /proc/cpuinfo flags",
+        "  fold_batchnorm: false  # eager PyTorch runs batch-norm as its own op",
+        f"  # Achieved fraction of the peak of 'threads' cores, {measured[2:]}.",
+        "  # gemm: [m, n, k, eff] of F.linear; conv: [pixels, out channels, in channels x taps,",
+        "  # taps, eff] of conv2d; depthwise: [channels, pixels, taps, eff]; dispatch_s: seconds",
+        "  # per eager call on tiny tensors; stream_bytes_per_s: triad bandwidth per level.",
+        "  efficiency:",
+    ]
+    for cal in cals:
+        lines.append(f"    - threads: {cal.threads}  # {measured[2:]}")
+        lines.append("      dispatch_s:  # " + measured[2:])
+        lines += [f"        {k}: {_num(v)}" for k, v in cal.dispatch_s.items()]
+        lines.append("      stream_bytes_per_s:  # " + measured[2:])
+        lines += [f"        {k}: {_num(v)}" for k, v in cal.stream_bytes_per_s.items()]
+        for key in ("gemm", "conv", "depthwise"):
+            lines.append(f"      {key}:  # {measured[2:]}")
+            lines += [f"        - [{', '.join(_num(x) for x in row)}]" for row in getattr(cal, key)]
+    lines.append(f"  # hwsim's numba kernels, one thread, {measured[2:]}: dense fp32/int8/int4 as")
+    lines.append("  # a fraction of one core's peak; sparse formats as [stored fraction, speedup")
+    lines.append("  # over the dense fp32 kernel] on the calibration shape [N, K, M].")
+    lines.append("  kernels:")
+    for key, value in kernels.items():
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            rows = ", ".join(f"[{', '.join(_num(x) for x in r)}]" for r in value)
+            lines.append(f"    '{key}': [{rows}]  # {measured[2:]}")
+        elif isinstance(value, list):
+            lines.append(f"    {key}: [{', '.join(_num(x) for x in value)}]  # {measured[2:]}")
+        else:
+            lines.append(f"    {key}: {_num(value)}  # {measured[2:]}")
+    return "\n".join(lines) + "\n"
+
+
+def write_host_profile(
+    path: Path | None = None,
+    budget_s: float = 40.0,
+    threads: list[int] | None = None,
+    progress: Progress | None = None,
+    quick: bool = False,
+) -> Path:
+    """Calibrate, validate the result as a profile, and write it (``host_profile_path()``)."""
+    from .profile import load_profile
+
+    target = path or host_profile_path()
+    facts, cals, kernels = calibrate(budget_s, threads, progress, quick)
+    text = build_profile_text(facts, cals, kernels)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp.yaml")
+    tmp.write_text(text)
+    load_profile(tmp)  # raises ProfileError naming the field if the result is not valid
+    tmp.replace(target)
+    return target
+
+
+def log_interp(points: list[tuple[float, float]], x: float) -> float:
+    """Piecewise-linear interpolation of ``points`` (x, y) in log x, clamped at the ends."""
+    pts = sorted(points)
+    if x <= pts[0][0]:
+        return pts[0][1]
+    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
+        if x <= x1:
+            f = (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
+            return y0 + f * (y1 - y0)
+    return pts[-1][1]

@@ -1,0 +1,662 @@
+"""FPGAs as FINN-style streaming dataflow: one piece of hardware per layer, all running at once.
+
+Every layer gets its own compute unit, folded by PE (output parallelism) x SIMD (input
+parallelism). The formulas follow the FINN compiler's analytical estimates (Umuroglu et al.,
+FPGA 2017; Blott et al., "FINN-R", TRETS 2018), re-derived here:
+
+- A matrix layer (conv as im2col, linear) with MH outputs and MW inputs per output takes
+  ``ceil(MH/PE) * ceil(MW/SIMD) * pixels`` cycles per frame; a depthwise (vector) layer
+  ``ceil(C/PE) * ceil(k*k/SIMD) * pixels``; per-channel layers (thresholds, adds)
+  ``ceil(C/PE) * pixels``, and a k x k pool ``ceil(C/PE) * k*k * output pixels``. A conv
+  with a window wider than 1x1 also needs a sliding-window generator, whose cycles are its
+  line-buffer fill plus, per output row, the slower of writing ``OFM_w * k*k * C/SIMD``
+  words and reading ``stride * IFM_w * C/SIMD``.
+- Throughput is the clock over the slowest stage, which includes the input and output DMA
+  (``bytes / port width`` plus a per-frame burst latency): small networks are I/O-bound.
+- Latency is the critical path through the graph, summing each layer's cycles (FINN's
+  ``critical_path_cycles``), plus the DMA in and out.
+- Resources per layer: LUTs for low-bit arithmetic (FINN-R's LUT model: multipliers, adder
+  tree, accumulator, threshold comparators), DSPs for products wider than
+  ``arch.lut_arithmetic_max_bits`` with packing (two int8 or four int4 MACs per DSP48E2),
+  weight memories as LUTRAM when shallow and otherwise BRAM36 (or URAM when BRAM runs out),
+  sized from depth ``MH*MW/(PE*SIMD)`` and width ``PE*SIMD*bits``.
+
+The folding comes from a folding file (FINN's JSON format, or keyed by op name), from a target
+frame rate (the smallest folding that meets it), or else is the fastest folding that fits the
+device.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..cost import Bound, OpCost
+from ..errors import ProfileError
+from ..graph import OpGraph
+from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
+from ..profile import Profile
+from . import roofline as rl
+from .base import GraphCost, PricingContext
+
+RESOURCES = ("LUT", "FF", "DSP", "BRAM", "URAM")
+_BUDGET_KEYS = {"LUT": "luts", "FF": "ffs", "DSP": "dsps", "BRAM": "bram36", "URAM": "uram"}
+# BRAM36 aspect ratios (depth, width) from UG473/UG573; the best one packs a memory tightest.
+_BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
+_URAM_DEPTH, _URAM_WIDTH = 4096, 72  # URAM288: 4K x 72 (UG573)
+_LUTRAM_MAX_DEPTH = 128  # shallow memories go to LUTRAM, as FINN's "auto" ram_style does
+# FINN-R's LUT model coefficients (Blott et al. 2018, fitted on synthesis results).
+_LUT_BASE, _LUT_SCALE = 300, 1.1
+# The FINN folding-file node types hwsim maps onto its layers, in graph order.
+_FINN_ROLES = {
+    "MVAU": "mvau",
+    "MatrixVectorActivation": "mvau",
+    "VVAU": "vvau",
+    "VectorVectorActivation": "vvau",
+    "ConvolutionInputGenerator": "window",
+    "StreamingMaxPool": "pool",
+    "Pool": "pool",
+    "Thresholding": "stream",
+    "AddStreams": "stream",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The sliding-window generator in front of a k x k conv (padded input dims)."""
+
+    ifm_h: int
+    ifm_w: int
+    ofm_h: int
+    ofm_w: int
+    k_h: int
+    k_w: int
+    stride: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One op as a streaming stage: ``rows`` fold by PE, ``cols`` by SIMD, per frame."""
+
+    op: Op
+    role: str  # mvau | vvau | attention | pool | stream
+    rows: int
+    cols: int
+    vectors: int
+    weight_bits: int
+    act_bits: int
+    weight_elems: int = 0  # weights this stage stores on chip
+    buffer_bits: int = 0  # line buffers / K,V buffers besides the weights
+    window: Window | None = None
+
+    @property
+    def is_mac(self) -> bool:
+        return self.role in ("mvau", "vvau", "attention")
+
+
+@dataclass(frozen=True)
+class Fold:
+    pe: int
+    simd: int
+    swg_simd: int = 1
+
+
+@dataclass(frozen=True)
+class Quant:
+    """Weight and activation bit widths (``--quant w4a4``)."""
+
+    weight_bits: int
+    act_bits: int
+
+    @staticmethod
+    def parse(text: str) -> Quant:
+        import re
+
+        match = re.fullmatch(r"w(\d+)a(\d+)", text.strip().lower())
+        if match is None or not all(0 < int(g) <= 32 for g in match.groups()):
+            raise ProfileError(
+                f"--quant '{text}': expected weight and activation bits like w4a4, w1a2 or w8a8"
+            )
+        return Quant(int(match[1]), int(match[2]))
+
+
+# --- turning ops into stages -----------------------------------------------------------------
+
+
+def _bits(op: Op, ctx: PricingContext) -> tuple[int, int]:
+    quant = ctx.options.get("quant")
+    if isinstance(quant, Quant):
+        return quant.weight_bits, quant.act_bits
+    bits = PRECISION_BITS.get(rl.op_precision(op, ctx), 8)
+    return bits, bits
+
+
+def _per_frame(numel: int, batch: int) -> int:
+    return max(numel // max(batch, 1), 1)
+
+
+def _layer(op: Op, ctx: PricingContext, batch: int) -> Layer | None:
+    """The streaming stage for ``op``; ``None`` for free ops (views, fused pointwise)."""
+    if op.kind in (OpKind.VIEW, OpKind.UNSUPPORTED) or op.fused_into or not op.outputs:
+        return None
+    w_bits, a_bits = _bits(op, ctx)
+    out = op.outputs[0].shape
+    if op.kind is OpKind.CONV and op.weight is not None and not op.attr("transposed"):
+        w = op.weight.shape
+        channels, taps = op.inputs[0].shape[1], math.prod(w[2:])
+        pixels = math.prod(out[2:]) if len(out) > 2 else 1
+        window = None
+        if len(w) == 4 and taps > 1 and len(out) == 4:
+            stride = _first(op.attr("stride"), 1)
+            window = Window(
+                ifm_h=(out[2] - 1) * stride + w[2],
+                ifm_w=(out[3] - 1) * stride + w[3],
+                ofm_h=out[2],
+                ofm_w=out[3],
+                k_h=w[2],
+                k_w=w[3],
+                stride=stride,
+                channels=channels,
+            )
+        buffer = 0 if window is None else ((w[2] - 1) * window.ifm_w + w[3]) * channels * a_bits
+        common = {
+            "vectors": pixels,
+            "weight_bits": w_bits,
+            "act_bits": a_bits,
+            "weight_elems": op.weight.numel,
+            "buffer_bits": buffer,
+            "window": window,
+        }
+        if op.is_depthwise:
+            return Layer(op, "vvau", rows=w[0], cols=taps, **common)  # type: ignore[arg-type]
+        return Layer(op, "mvau", rows=w[0], cols=math.prod(w[1:]), **common)  # type: ignore[arg-type]
+    if op.kind is OpKind.GEMM and op.int_attr("k") > 0:
+        k, n = op.int_attr("k"), out[-1]
+        vectors = _per_frame(math.prod(out[:-1]), batch) if len(out) > 1 else 1
+        weights = op.weight.numel if op.weight is not None else 0
+        buffer = 0 if weights else k * n * a_bits  # activation x activation: buffer one operand
+        return Layer(op, "mvau", n, k, vectors, w_bits, a_bits, weights, buffer)
+    if op.kind is OpKind.ATTENTION:
+        seq_q, seq_k = op.int_attr("seq_q"), op.int_attr("seq_k")
+        dim, heads = op.int_attr("head_dim"), _per_frame(op.int_attr("heads_x_batch"), batch)
+        kv_buffer = 2 * seq_k * dim * heads * a_bits
+        return Layer(op, "attention", seq_k, 2 * dim, seq_q * heads, w_bits, a_bits, 0, kv_buffer)
+    channels = out[1] if len(out) >= 3 and op.kind is not OpKind.EMBEDDING else out[-1]
+    channels = max(int(channels), 1)
+    numel = _per_frame(max(op.outputs[0].numel, op.inputs[0].numel if op.inputs else 0), batch)
+    vectors = max(numel // channels, 1)
+    if op.kind is OpKind.POOL and op.inputs and len(op.inputs[0].shape) == 4:
+        kernel = op.attr("kernel")
+        k_h = _first(kernel, 1)
+        if isinstance(kernel, (tuple, list)) and len(kernel) == 2 and len(out) == 4:
+            # FINN's Pool get_exp_cycles: (C * k_h * k_w / PE) * OFM_h * OFM_w. Equal to the
+            # input pixels when the windows do not overlap (2x2 stride 2); more when they do
+            # (ResNet's 3x3 stride-2 max pool reads each window's 9 pixels per output).
+            vectors = int(kernel[0]) * int(kernel[1]) * out[2] * out[3]
+        buffer = (k_h - 1) * op.inputs[0].shape[3] * channels * a_bits
+        return Layer(op, "pool", channels, 1, vectors, w_bits, a_bits, 0, buffer)
+    return Layer(op, "stream", channels, 1, vectors, w_bits, a_bits)
+
+
+def _first(value: object, default: int) -> int:
+    if isinstance(value, (tuple, list)) and value:
+        return int(value[0])
+    return int(value) if isinstance(value, int) and value else default
+
+
+# --- cycles and resources of one stage -------------------------------------------------------
+
+
+def window_cycles(win: Window, simd: int) -> int:
+    """Sliding-window generator cycles per frame (FINN's RTL SWG estimate, dilation 1)."""
+    fold = math.ceil(win.channels / simd)
+    fill = ((win.k_h - 1) * win.ifm_w + win.k_w) * fold
+    per_row = max(win.ofm_w * win.k_h * win.k_w * fold, win.stride * win.ifm_w * fold)
+    return fill + win.ofm_h * per_row
+
+
+def stage_cycles(layer: Layer, fold: Fold) -> int:
+    """Cycles per frame of a stage: its own compute, or its window generator if slower."""
+    cycles = math.ceil(layer.rows / fold.pe) * math.ceil(layer.cols / fold.simd) * layer.vectors
+    if layer.window is not None:
+        cycles = max(cycles, window_cycles(layer.window, fold.swg_simd))
+    return cycles
+
+
+def _bram36(depth: int, width: int) -> int:
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in _BRAM36_SHAPES)
+
+
+def _uram(depth: int, width: int) -> int:
+    """URAM288 count: a narrow memory is packed into 72-bit words (a weight streamer reads one
+    wide word every 72/width cycles), a wide one is tiled."""
+    if width <= _URAM_WIDTH:
+        return math.ceil(depth * width / (_URAM_DEPTH * _URAM_WIDTH))
+    return math.ceil(depth / _URAM_DEPTH) * math.ceil(width / _URAM_WIDTH)
+
+
+def _memory(depth: int, width: int) -> dict[str, float]:
+    """Where a memory of ``depth`` words x ``width`` bits goes, and what it uses."""
+    if depth * width == 0:
+        return {}
+    if depth <= _LUTRAM_MAX_DEPTH:
+        return {"LUT": width * math.ceil(depth / 64)}  # a LUT6 is a 64 x 1 RAM
+    return {"BRAM": _bram36(depth, width)}
+
+
+def stage_resources(layer: Layer, fold: Fold, arch: Mapping[str, Any]) -> dict[str, float]:
+    """LUT/FF/DSP/BRAM of one stage (before any weight memory moves to URAM)."""
+    w, a = layer.weight_bits, layer.act_bits
+    res = dict.fromkeys(RESOURCES, 0.0)
+    if layer.is_mac:
+        lanes = fold.pe * fold.simd
+        wide = max(w, a) > int(arch.get("lut_arithmetic_max_bits", 3))
+        mult = 0 if wide else fold.simd * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
+        adder = (w + a) * (2 * fold.simd - 1)
+        acc = math.ceil(math.log2(max(layer.cols, 2))) + w + a
+        thresholds = (2 ** min(a, 8) - 1) * acc  # comparators of a fused activation
+        res["LUT"] = _LUT_BASE + _LUT_SCALE * fold.pe * (mult + adder + acc + thresholds)
+        if wide:
+            res["DSP"] = math.ceil(lanes / dsp_packing(max(w, a), arch))
+        if layer.weight_elems:
+            depth = math.ceil(layer.weight_elems / lanes)
+            for key, value in _memory(depth, lanes * w).items():
+                res[key] += value
+    else:
+        res["LUT"] = 100 + 8 * fold.pe * a  # assumed: a compare/add per bit per lane
+    if layer.buffer_bits:
+        simd = fold.swg_simd if layer.window is not None else fold.pe
+        width = max(simd * a, 1)
+        for key, value in _memory(math.ceil(layer.buffer_bits / width), width).items():
+            res[key] += value
+        if layer.window is not None:
+            res["LUT"] += 200  # window generator control, assumed
+    res["FF"] = res["LUT"] * float(arch.get("ff_per_lut", 1.0))
+    return res
+
+
+def dsp_packing(bits: int, arch: Mapping[str, Any]) -> int:
+    """MACs one DSP slice computes per cycle at ``bits`` (operand sharing, WP486/WP521)."""
+    if bits <= 4:
+        return int(arch.get("dsp_packing_int4", 1))
+    if bits <= 8:
+        return int(arch.get("dsp_packing_int8", 1))
+    return 1
+
+
+# --- folding -------------------------------------------------------------------------------
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted({*small, *(n // d for d in small)})
+
+
+def _swg_simd(layer: Layer, simd: int) -> int:
+    return math.gcd(simd, layer.window.channels) if layer.window is not None else 1
+
+
+def frontier(layer: Layer) -> list[tuple[int, Fold]]:
+    """Foldings that are not beaten on both speed and size, fastest last.
+
+    Size is the number of lanes PE x SIMD (resources grow with it); FINN requires PE to
+    divide the rows and SIMD the columns.
+    """
+    simds = _divisors(layer.cols) if layer.cols > 1 else [1]
+    options = []
+    for pe in _divisors(layer.rows):
+        for simd in simds:
+            fold = Fold(pe, simd, _swg_simd(layer, simd) if layer.role == "mvau" else pe)
+            if layer.role == "vvau" and layer.window is not None:
+                fold = Fold(pe, simd, math.gcd(pe, layer.window.channels))
+            options.append((pe * simd, stage_cycles(layer, fold), fold))
+    options.sort(key=lambda t: (t[0], t[1]))
+    best: list[tuple[int, Fold]] = []
+    for _, cycles, fold in options:
+        if not best or cycles < best[-1][0]:
+            best.append((cycles, fold))
+    return best
+
+
+def _fold_for(front: list[tuple[int, Fold]], interval: float) -> Fold:
+    """The smallest folding on the frontier that runs within ``interval`` cycles."""
+    for cycles, fold in front:
+        if cycles <= interval:
+            return fold
+    return front[-1][1]
+
+
+def load_folding(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """A folding config from a JSON file or mapping (FINN's format or keyed by op name)."""
+    if isinstance(source, Mapping):
+        return dict(source)
+    path = Path(source)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read folding file ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{path}: folding file is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a folding file is a JSON object of layer name -> settings")
+    return data
+
+
+def _finn_entries(folding: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    """FINN node entries grouped by hwsim role, in node-index order."""
+    grouped: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+    for key, value in folding.items():
+        parts = key.split("_")
+        if not isinstance(value, Mapping) or not parts[-1].isdigit() or parts[0] not in _FINN_ROLES:
+            continue
+        grouped.setdefault(_FINN_ROLES[parts[0]], []).append((int(parts[-1]), value))
+    return {
+        role: [v for _, v in sorted(items, key=lambda t: t[0])] for role, items in grouped.items()
+    }
+
+
+def assign_folding(
+    layers: list[Layer], folding: Mapping[str, Any]
+) -> tuple[dict[str, Fold], list[str]]:
+    """PE/SIMD per op id from a folding config, and notes on what did not match."""
+    notes: list[str] = []
+    given: dict[str, dict[str, int]] = {}
+    by_name = {layer.op.name: layer for layer in layers} | {layer.op.id: layer for layer in layers}
+    for key, value in folding.items():
+        if key in by_name and isinstance(value, Mapping):
+            given[by_name[key].op.id] = {k: int(v) for k, v in value.items() if k in ("PE", "SIMD")}
+    finn = _finn_entries(folding)
+    for role, entries in finn.items():
+        if role == "window":
+            targets = [layer for layer in layers if layer.window is not None]
+        else:
+            targets = [layer for layer in layers if layer.role == role]
+        for layer, entry in zip(targets, entries, strict=False):
+            slot = given.setdefault(layer.op.id, {})
+            if role == "window":
+                slot["SWG"] = int(entry.get("SIMD", 1))
+            else:
+                slot.update({k: int(entry[k]) for k in ("PE", "SIMD") if k in entry})
+        if len(entries) != len(targets):
+            notes.append(
+                f"folding file has {len(entries)} {role} entries for {len(targets)} such layers; "
+                "extra entries are ignored"
+            )
+    folds = {}
+    for layer in layers:
+        if layer.op.id not in given:
+            continue
+        slot = given[layer.op.id]
+        pe, simd = slot.get("PE", 1), slot.get("SIMD", 1) if layer.cols > 1 else 1
+        if layer.rows % pe or layer.cols % simd:
+            raise ProfileError(
+                f"folding for '{layer.op.name}': PE={pe} must divide {layer.rows} and "
+                f"SIMD={simd} must divide {layer.cols}"
+            )
+        swg = slot.get("SWG", _swg_simd(layer, simd) if layer.role == "mvau" else pe)
+        folds[layer.op.id] = Fold(pe, simd, swg)
+    return folds, notes
+
+
+# --- the whole design -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Design:
+    folds: dict[str, Fold]
+    cycles: dict[str, int]  # per frame, per op id
+    resources: dict[str, dict[str, float]]  # per op id
+    used: dict[str, float]
+
+    @property
+    def interval(self) -> int:
+        return max(self.cycles.values(), default=1)
+
+
+def _device(profile: Profile) -> dict[str, float]:
+    arch = profile.arch
+    return {res: float(arch.get(key, 0)) for res, key in _BUDGET_KEYS.items()}
+
+
+def _build(layers: list[Layer], folds: dict[str, Fold], profile: Profile) -> Design:
+    arch = profile.arch
+    cycles = {layer.op.id: stage_cycles(layer, folds[layer.op.id]) for layer in layers}
+    resources = {layer.op.id: stage_resources(layer, folds[layer.op.id], arch) for layer in layers}
+    shell = arch.get("shell", {}) or {}
+    used = {
+        res: float(shell.get(res, 0)) + sum(r[res] for r in resources.values()) for res in RESOURCES
+    }
+    _spill_to_uram(layers, folds, resources, used, _device(profile))
+    return Design(folds, cycles, resources, used)
+
+
+def _spill_to_uram(
+    layers: list[Layer],
+    folds: dict[str, Fold],
+    resources: dict[str, dict[str, float]],
+    used: dict[str, float],
+    device: dict[str, float],
+) -> None:
+    """Move the biggest weight memories from BRAM to URAM while BRAM is over budget."""
+    if used["BRAM"] <= device["BRAM"] or device["URAM"] <= 0:
+        return
+    for layer in sorted(layers, key=lambda lay: -resources[lay.op.id]["BRAM"]):
+        res = resources[layer.op.id]
+        if used["BRAM"] <= device["BRAM"] or not layer.weight_elems or res["BRAM"] == 0:
+            continue
+        fold = folds[layer.op.id]
+        lanes = fold.pe * fold.simd
+        depth, width = math.ceil(layer.weight_elems / lanes), lanes * layer.weight_bits
+        uram = _uram(depth, width)
+        if used["URAM"] + uram > device["URAM"]:
+            continue
+        moved = _bram36(depth, width) if depth > _LUTRAM_MAX_DEPTH else 0
+        res["BRAM"] -= moved
+        res["URAM"] += uram
+        used["BRAM"] -= moved
+        used["URAM"] += uram
+
+
+def fit(used: Mapping[str, float], device: Mapping[str, float]) -> tuple[bool, str]:
+    """Whether ``used`` fits ``device``, and the resource closest to (or over) its limit."""
+    ratios = {
+        res: (used[res] / device[res]) if device[res] else (math.inf if used[res] else 0.0)
+        for res in RESOURCES
+    }
+    binding = max(RESOURCES, key=lambda res: ratios[res])
+    return ratios[binding] <= 1.0, binding
+
+
+def io_cycles(graph: OpGraph, profile: Profile) -> tuple[float, float]:
+    """DMA cycles per frame to bring the input in and take the output out."""
+    arch = profile.arch
+    width = float(arch.get("dma_bytes_per_cycle", profile.memory[-1].bandwidth_bytes_per_cycle))
+    latency = float(arch.get("dma_latency_cycles", 0))
+    batch = max(graph.info.batch, 1)
+    in_bits = int(arch.get("input_bits", 8))
+    in_bytes = sum(t.numel for t in graph.info.inputs) / batch * in_bits / 8
+    outputs = [op.outputs[0] for op in graph if op.outputs and not graph.consumers(op.id)]
+    out_bytes = sum(t.numel for t in outputs) / batch * in_bits / 8
+    return in_bytes / width + latency, out_bytes / width + latency
+
+
+def design(
+    layers: list[Layer], profile: Profile, options: Mapping[str, Any], io_floor: float
+) -> tuple[Design, list[str]]:
+    """Fold every layer: from the folding file, to a target frame rate, or fastest that fits."""
+    notes: list[str] = []
+    fronts = {layer.op.id: frontier(layer) for layer in layers}
+    folding = options.get("folding")
+    target = options.get("target_fps") or profile.arch.get("target_fps")
+    if folding is not None:
+        folds, notes = assign_folding(layers, load_folding(folding))
+        given = [stage_cycles(lay, folds[lay.op.id]) for lay in layers if lay.op.id in folds]
+        interval = max([*given, io_floor])
+        missing = [layer for layer in layers if layer.op.id not in folds]
+        for layer in missing:
+            folds[layer.op.id] = _fold_for(fronts[layer.op.id], interval)
+        if missing:
+            notes.append(
+                f"{len(missing)} layer(s) not in the folding file were folded to keep pace "
+                "with the slowest listed layer"
+            )
+        return _build(layers, folds, profile), notes
+    if target:
+        interval = max(profile.clock_hz / float(target), io_floor)
+        folds = {lay.op.id: _fold_for(fronts[lay.op.id], interval) for lay in layers}
+        return _build(layers, folds, profile), notes
+    # The II is set by some layer's cycles, or by the DMA: no faster folding pays off.
+    candidates = sorted(
+        {c for front in fronts.values() for c, _ in front if c > io_floor} | {max(io_floor, 1.0)}
+    )
+    device = _device(profile)
+
+    def at(interval: float) -> Design:
+        return _build(
+            layers, {lay.op.id: _fold_for(fronts[lay.op.id], interval) for lay in layers}, profile
+        )
+
+    lo, hi = 0, len(candidates) - 1
+    best = at(candidates[hi])
+    if not fit(best.used, device)[0]:
+        notes.append("does not fit even at the smallest folding (PE = SIMD = 1)")
+        return best, notes
+    while lo < hi:  # smallest interval whose design fits; resources shrink as it grows
+        mid = (lo + hi) // 2
+        trial = at(candidates[mid])
+        if fit(trial.used, device)[0]:
+            best, hi = trial, mid
+        else:
+            lo = mid + 1
+    return at(candidates[lo]) if fit(at(candidates[lo]).used, device)[0] else best, notes
+
+
+def _precision_key(bits: int, profile: Profile) -> str:
+    for key, width in (("binary", 1), ("int4", 4), ("int8", 8), ("fp16", 16)):
+        if bits <= width and key in profile.peak_macs_per_cycle:
+            return key
+    return profile.default_precision
+
+
+def _critical_path(graph: OpGraph, cycles: Mapping[str, float]) -> float:
+    longest: dict[str, float] = {}
+    for op_id in graph.order:
+        before = max((longest[p] for p in graph.producers(op_id)), default=0.0)
+        longest[op_id] = before + cycles.get(op_id, 0.0)
+    return max(longest.values(), default=0.0)
+
+
+def price_graph(graph: OpGraph, ctx: PricingContext) -> GraphCost:
+    """The streaming design for ``graph``: folding, cycles, resources, FPS and latency."""
+    profile = ctx.profile
+    batch = max(graph.info.batch, 1)
+    ops = list(graph)
+    layers = [lay for lay in (_layer(op, ctx, batch) for op in ops) if lay is not None]
+    io_in, io_out = io_cycles(graph, profile)
+    built, notes = design(layers, profile, ctx.options, max(io_in, io_out))
+    interval = float(max(built.interval, io_in, io_out))
+    fps = profile.clock_hz / interval
+    device = _device(profile)
+    fits, binding = fit(built.used, device)
+    frame = _critical_path(graph, {k: float(v) for k, v in built.cycles.items()}) + io_in + io_out
+    latency = frame + (batch - 1) * interval
+
+    on_chip, backing = profile.memory[0], profile.memory[-1]
+    busy = sum(built.cycles.values()) or 1
+    static_per_frame = profile.energy.static_power_w * interval / profile.clock_hz
+    by_id = {layer.op.id: layer for layer in layers}
+    costs: list[OpCost | None] = []
+    details: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        layer = by_id.get(op.id)
+        if layer is None:
+            costs.append(None if op.kind is OpKind.UNSUPPORTED else OpCost.free(profile.clock_hz))
+            continue
+        cycles = float(built.cycles[op.id] * batch)
+        precision = _precision_key(max(layer.weight_bits, layer.act_bits), profile)
+        weight_bytes = layer.weight_elems * layer.weight_bits / 8 * batch
+        pj = 1e-12
+        compute_j = (
+            op.macs * profile.energy.mac_pj[precision] * pj
+            if op.kind in MAC_KINDS
+            else op.flops * profile.energy.vector_op_pj * pj
+        )
+        energy = {"compute": compute_j}
+        if weight_bytes:
+            energy[on_chip.name] = weight_bytes * on_chip.read_energy_pj_per_byte * pj
+        energy["static"] = static_per_frame * batch * built.cycles[op.id] / busy
+        peak = profile.peak_macs_per_cycle[precision]
+        ideal = op.macs / peak if op.kind in MAC_KINDS else 0.0
+        fold = built.folds[op.id]
+        slowest = built.cycles[op.id] == built.interval and built.interval >= max(io_in, io_out)
+        costs.append(
+            OpCost(
+                cycles=cycles,
+                compute_cycles=cycles,
+                clock_hz=profile.clock_hz,
+                bound=Bound.COMPUTE,
+                ideal_cycles=min(ideal, cycles),
+                macs=op.macs if op.kind in MAC_KINDS else 0,
+                bytes_read={on_chip.name: weight_bytes} if weight_bytes else {},
+                energy_j=energy,
+                precision=f"w{layer.weight_bits}a{layer.act_bits}",
+                notes=("slowest stage: sets the frame rate",) if slowest else (),
+            )
+        )
+        details[op.id] = {
+            "pe": fold.pe,
+            "simd": fold.simd if layer.cols > 1 else None,
+            "window_simd": fold.swg_simd if layer.window is not None else None,
+            "stage": layer.role,
+            "cycles_per_frame": built.cycles[op.id],
+            "resources": {k: v for k, v in built.resources[op.id].items() if v},
+        }
+
+    io_bytes_in = (
+        sum(t.numel for t in graph.info.inputs) * int(profile.arch.get("input_bits", 8)) / 8
+    )
+    priced = [c for c in costs if c is not None]
+    summed = _sum(priced, profile.clock_hz)
+    io_energy = io_bytes_in * backing.read_energy_pj_per_byte * 1e-12
+    total = replace(
+        summed,
+        cycles=latency,
+        compute_cycles=min(summed.compute_cycles, latency),
+        ideal_cycles=min(summed.ideal_cycles, latency),
+        bound=Bound.MEMORY if max(io_in, io_out) >= built.interval else Bound.COMPUTE,
+        bytes_read={**summed.bytes_read, backing.name: io_bytes_in},
+        energy_j={**summed.energy_j, backing.name: io_energy},
+        precision=summed.precision,
+    )
+    if max(io_in, io_out) >= built.interval:
+        notes.append(
+            f"I/O-bound: the DMA needs {max(io_in, io_out):,.0f} cycles per frame, the slowest "
+            f"layer {built.interval:,} cycles"
+        )
+    if not fits:
+        notes.append(
+            f"does not fit {profile.arch.get('part', profile.name)}: {binding} "
+            f"{built.used[binding]:,.0f} used of {device[binding]:,.0f}"
+        )
+    return GraphCost(
+        costs=tuple(costs),
+        total=total,
+        throughput_fps=fps,
+        fits=fits,
+        binding_resource=None if fits else binding,
+        resources={res: {"used": built.used[res], "available": device[res]} for res in RESOURCES},
+        layer_details=details,
+        notes=tuple(notes),
+    )
+
+
+def _sum(costs: Iterable[OpCost], clock_hz: float) -> OpCost:
+    total = OpCost.free(clock_hz)
+    for cost in costs:
+        total = total + cost
+    return total

@@ -1,0 +1,8 @@
+"""Jitted loops the closed forms cannot avoid (numba, compiled on first use and cached)."""
+
+from __future__ import annotations
+
+from .scalesim_buffer import miss_times, stall_walk
+from .tile_nonzeros import column_nonzeros, column_tile_nonzeros
+
+__all__ = ["column_nonzeros", "column_tile_nonzeros", "miss_times", "stall_walk"]
