@@ -17,7 +17,7 @@ import hwsim
 from hwsim.costmodels.gemm_view import GemmShape
 from hwsim.costmodels.systolic import array_spec, gemm_timing
 from hwsim.estimate import price_graph
-from hwsim.kernels import column_nonzeros, column_tile_nonzeros
+from hwsim.kernels import column_nonzeros, column_tile_nonzeros, line_stalls, miss_lines
 from hwsim.ops import OpKind
 from hwsim.scalesim_io import graph_from_topology, profile_from_cfg
 
@@ -54,29 +54,10 @@ def test_compute_cycles_match_scalesim(row):
     assert cost.compute_cycles == pytest.approx(theirs, rel=0.01)
 
 
-# Known misses, all in the held-out IS + USER-bandwidth configuration (see docs/systolic.md):
-# the stationary IS ifmap is read bottom row first, and SCALE-Sim finds im2col duplicates of
-# an address anywhere in its buffer window, which the set-position walk does not model.
-KNOWN_MISSES = {
-    "a16x16_is_user_bw2-conv_a",
-    "a16x16_is_user_bw2-conv_c",
-    "a16x16_is_user_bw2-conv_d",
-    "a16x16_is_user_bw2-gemm_b",
-}
-STALLED = [
-    pytest.param(
-        r,
-        id=_case_id(r),
-        marks=pytest.mark.xfail(strict=True, reason="IS ifmap duplicate hits not modelled")
-        if _case_id(r) in KNOWN_MISSES
-        else (),
-    )
-    for r in GOLDEN_ROWS
-    if int(r["stall_cycles"]) > 0
-]
+STALLED = [r for r in GOLDEN_ROWS if int(r["stall_cycles"]) > 0]
 
 
-@pytest.mark.parametrize("row", STALLED)
+@pytest.mark.parametrize("row", STALLED, ids=_case_id)
 def test_total_cycles_match_scalesim_where_it_stalls(row):
     """Where SCALE-Sim stalls (USER bandwidth), compute plus stall cycles within 5%."""
     cost = _estimate(row["config"], row["topology"])[row["layer"]]
@@ -156,6 +137,29 @@ def test_fold_formulas_per_dataflow():
         spec = array_spec(profile)
         spec = type(spec)(16, 8, df, 1.0, spec.sram_words, spec.scalesim)
         assert gemm_timing(g, spec).compute_cycles == expected
+
+
+def test_read_buffer_hits_any_copy_of_an_address():
+    """A 4-word buffer (sets of 1 word: a 2-set active window moving 2 sets per fetch, 5 sets
+    in the cycle) read one stationary column bottom row first. Distinct addresses: row 3 moves
+    the window once (line 0), row 1 twice, round the cycle (line 2), row 0 twice (line 3).
+    Rows 2 and 3 repeating rows 0 and 1: the copies in the first window serve every request."""
+    kwargs = dict(
+        diagonal=False, by_col_fold=True, rows=4, row_folds=1, col_folds=1, prefix=0,
+        fold_lines=9, buffer_words=4,
+    )  # fmt: skip
+    distinct = miss_lines(np.arange(4).reshape(4, 1), n_addr=0, **kwargs)
+    assert distinct.tolist() == [0, 2, 2, 3, 3]
+    assert miss_lines(np.array([[0], [1], [0], [1]]), n_addr=2, **kwargs).size == 0
+
+
+def test_line_stalls_replay_scalesim_accounting():
+    """Fetches of 10 cycles complete at 9, 19, 29, ... Line 0 waits for 9: late by 8, counted
+    twice (16). Line 2 (asked at 18) needs fetches 2 and 3: the first is on time, the second
+    ends at 29 and counts its 10 cycles twice (stall 20). Line 3 (39): 19 more. Two buffers
+    missing on the same line stall it by the worse of the two, not the sum."""
+    assert line_stalls(np.array([0, 2, 2, 3, 3]), 10, np.array([], dtype=np.int64), 10) == 55
+    assert line_stalls(np.array([0]), 10, np.array([0]), 10) == 16
 
 
 # --- weights on chip or streamed ------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ..cost import Bound, OpCost
+from ..cost import OpCost
 from ..graph import OpGraph
 from ..ops import MAC_KINDS, Op, OpKind
 from . import roofline as rl
@@ -71,20 +71,14 @@ def _price(op: Op, ctx: PricingContext, compute: float) -> OpCost:
         ideal = op.flops / profile.vector_ops_per_cycle
     compute = max(compute, ideal)
     cycles = max(compute, memory) + overhead
-    bound = Bound.COMPUTE if compute >= memory else Bound.MEMORY
-    if overhead > max(compute, memory):
-        bound = Bound.LAUNCH
-    notes: tuple[str, ...] = ()
-    wanted = ctx.precision or op.precision
-    if op.kind in MAC_KINDS and precision != wanted:
-        notes = (f"{wanted} not supported: run as {precision}",)
+    notes = rl.precision_notes(op, ctx, precision)
     if op.kind in MAC_KINDS and ctx.options.get("quant") is not None:
         notes = (*notes, "the overlay computes in int8 whatever --quant says")
     return OpCost(
         cycles=cycles,
         compute_cycles=compute,
         clock_hz=profile.clock_hz,
-        bound=bound,
+        bound=rl.classify_bound(compute, memory, overhead),
         ideal_cycles=ideal,
         memory_cycles=memory,
         overhead_cycles=overhead,

@@ -164,18 +164,11 @@ def price(
     mem = memory_cycles(profile, reads, writes)
     overhead = 0.0 if op.fused_into else profile.per_op_overhead_cycles + extra_overhead_cycles
     cycles = max(compute, mem) + overhead
-    if overhead > max(compute, mem):
-        bound = Bound.LAUNCH
-    else:
-        bound = Bound.COMPUTE if compute >= mem else Bound.MEMORY
-    wanted = ctx.precision or op.precision
-    if op.kind in MAC_KINDS and precision != wanted:
-        notes = (*notes, f"{wanted} not supported: run as {precision}")
     return OpCost(
         cycles=cycles,
         compute_cycles=compute,
         clock_hz=profile.clock_hz,
-        bound=bound,
+        bound=classify_bound(compute, mem, overhead),
         ideal_cycles=ideal,
         memory_cycles=mem,
         overhead_cycles=overhead,
@@ -184,8 +177,23 @@ def price(
         bytes_written=writes,
         energy_j=energy(op, profile, precision, reads, writes, cycles),
         precision=precision,
-        notes=notes,
+        notes=(*notes, *precision_notes(op, ctx, precision)),
     )
+
+
+def classify_bound(compute: float, memory: float, overhead: float) -> Bound:
+    """Launch-bound when the fixed overhead outweighs the work, else the larger of the two."""
+    if overhead > max(compute, memory):
+        return Bound.LAUNCH
+    return Bound.COMPUTE if compute >= memory else Bound.MEMORY
+
+
+def precision_notes(op: Op, ctx: PricingContext, precision: str) -> tuple[str, ...]:
+    """Say so when a MAC op runs at another precision than it asked for."""
+    wanted = ctx.precision or op.precision
+    if op.kind in MAC_KINDS and precision != wanted:
+        return (f"{wanted} not supported: run as {precision}",)
+    return ()
 
 
 def roofline(op: Op, ctx: PricingContext) -> OpCost:

@@ -28,9 +28,10 @@ flavours:
   that port needs beyond its compute, plus the first weight tile it cannot prefetch.
 - SCALE-Sim profiles (``.cfg``, ``arch.scalesim``): every operand comes from DRAM through its
   own port, as in SCALE-Sim. In USER bandwidth mode the read buffers fetch half-buffer chunks
-  back to back whenever the demand leaves the buffer's window (``hwsim.kernels.miss_times``
-  walks each fold's demanded sets), and a late chunk delays the rest of the layer
-  (``hwsim.kernels.stall_walk``); in CALC mode nothing stalls.
+  back to back whenever a request's address (any im2col copy of it) is outside the buffer's
+  window (``hwsim.kernels.miss_lines`` walks the requests in SCALE-Sim's order), and the
+  layer stalls line by line as SCALE-Sim counts it (``hwsim.kernels.line_stalls``); in CALC
+  mode nothing stalls.
 
 Sparsity (profile ``sparsity.patterns``): ``2:4`` / ``4:8`` is SCALE-Sim v3's row-wise N:M
 scheme (the reduction axis compresses by N/M when the real weights conform); ``unstructured``
@@ -218,86 +219,89 @@ def _drain_lag(d: _Demand, fold_len: int, buffer_words: float, bw: float) -> flo
     return max(0.0, float(np.max(done - needed)))
 
 
-def _ranges(
-    kind: str, sr: int, sc: int, t: int, rows: int, cols: int, f_len: int, offset: float
-) -> tuple[np.ndarray, ...]:
-    """Per fold (SCALE-Sim's order), the stream range ``[lo, hi)`` an operand demands.
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A conv's ifmap as SCALE-Sim addresses it (no padding): ``h x w x c`` pixels, ``r x s``
+    windows at ``stride``, ``out_w`` outputs per row. im2col entry (output ``m``, window
+    ``k = (ri, si, ci)``) reads pixel ``((oy*stride + ri)*w + ox*stride + si)*c + ci``."""
 
-    ``stationary``: column blocks of ``Sr x cols`` words, each fold's ``rows`` rows read
-    backwards (WS filter, IS ifmap). ``per_row_fold``: blocks of ``T x rows`` per row fold,
-    re-read for every column fold (WS and OS ifmap, IS filter). ``per_col_fold``: blocks of
-    ``T x cols`` per column fold, re-read for every row fold (OS filter).
-    """
-    rf, cf = math.ceil(sr / rows), math.ceil(sc / cols)
-    r_used, c_used = _used(sr, rows), _used(sc, cols)
-    fr = np.tile(np.arange(rf), cf)
-    fc = np.repeat(np.arange(cf), rf)
-    ru, cu = r_used[fr], c_used[fc]
-    if kind == "stationary":
-        block = np.concatenate(([0.0], np.cumsum(sr * c_used)))[fc]
-        lo = block + fr * rows * cu
-        hi, desc, dur = lo + ru * cu, True, float(rows)
-    elif kind == "per_row_fold":
-        # SCALE-Sim rolls this stream out along anti-diagonals (matching the skew), so each
-        # fold's words spread about half a tile's diagonal into its neighbours' ranges.
-        block = np.concatenate(([0.0], np.cumsum(t * r_used)))
-        spread = ru * (rows - 1) / 2
-        lo = np.maximum(block[fr] - spread, 0.0)
-        hi = np.minimum(block[fr] + t * ru + spread, block[-1])
-        desc, dur = False, float(t)
-    else:
-        block = np.concatenate(([0.0], np.cumsum(t * c_used)))[fc]
-        lo, hi, desc, dur = block, block + t * cu, False, float(t)
-    start = np.arange(rf * cf) * float(f_len) + offset
-    return lo, hi, np.full(lo.shape, desc), start, np.full(lo.shape, dur)
+    h: int
+    w: int
+    c: int
+    r: int
+    s: int
+    stride: int
+    out_w: int
 
 
-_RANGE_KINDS = {  # dataflow: (ifmap kind, ifmap offset, filter kind, filter offset) in rows
-    "ws": ("per_row_fold", 1.0, "stationary", 0.0),
-    "os": ("per_row_fold", 0.0, "per_col_fold", 0.0),
-    "is": ("stationary", 0.0, "per_row_fold", 1.0),
+def _ifmap_addresses(m: int, k: int, geometry: ConvGeometry | None) -> tuple[np.ndarray, int]:
+    """The ``m x k`` im2col matrix of ifmap addresses (-1 past the edge), and the number of
+    distinct addresses when they repeat (0 when every entry is its own address)."""
+    if geometry is None or geometry.r * geometry.s * geometry.c != k:
+        return np.arange(m * k, dtype=np.int64).reshape(m, k), 0
+    gm = geometry
+    oy, ox = np.divmod(np.arange(m, dtype=np.int64), gm.out_w)
+    ri, rest = np.divmod(np.arange(k, dtype=np.int64), gm.s * gm.c)
+    si, ci = np.divmod(rest, gm.c)
+    iy = (oy * gm.stride)[:, None] + ri[None, :]
+    ix = (ox * gm.stride)[:, None] + si[None, :]
+    addr = (iy * gm.w + ix) * gm.c + ci[None, :]
+    return np.where((iy < gm.h) & (ix < gm.w), addr, -1), gm.h * gm.w * gm.c
+
+
+def _blocks(x: np.ndarray, width: int) -> np.ndarray:
+    """SCALE-Sim's prefetch matrix before flattening: ``x``'s columns cut into blocks of
+    ``width`` (the last padded with -1) and the blocks stacked vertically."""
+    rows, cols = x.shape
+    n = max(math.ceil(cols / width), 1)
+    padded = np.full((rows, n * width), -1, dtype=np.int64)
+    padded[:, :cols] = x
+    return padded.reshape(rows, n, width).transpose(1, 0, 2).reshape(n * rows, width)
+
+
+# (dataflow, operand): (matrix the operand streams from, block width, anti-diagonal stream,
+# blocks per column fold, prefix lines before a fold's first request). The matrices are the
+# im2col ifmap (M x K) and the filter (K x N), transposed where SCALE-Sim transposes them.
+_PORTS = {
+    ("ws", "ifmap"): ("ifmap", "rows", True, False, "rows"),
+    ("ws", "filter"): ("filter", "cols", False, True, "none"),
+    ("os", "ifmap"): ("ifmap_t", "rows", True, False, "none"),
+    ("os", "filter"): ("filter", "cols", True, True, "none"),
+    ("is", "ifmap"): ("ifmap_t", "cols", False, True, "none"),
+    ("is", "filter"): ("filter_t", "rows", True, False, "rows"),
 }
 
 
-def _user_port(
-    kind: str,
-    offset: float,
-    dims: tuple[int, int, int, int, int, int],
-    buffer_words: float,
-    bw: float,
-    valid: float,
-) -> tuple[np.ndarray, float, float]:
-    """Arrival time and nominal demand time of every chunk a SCALE-Sim USER-mode read buffer
-    fetches, and the words it fetches in all (the active half first, then one prefetch half
-    per window move)."""
-    sr, sc, t, rows, cols, f_len = dims
-    lo, hi, desc, start, dur = _ranges(kind, sr, sc, t, rows, cols, f_len, offset)
-    lo, hi = np.floor(lo * valid), np.floor(hi * valid)
-    total = float(hi.max()) if len(hi) else 0.0
-    words = int(buffer_words)
-    active = math.ceil(words / 2)
-    prefetch = words - active
-    set_words = max(math.ceil(words / 100), 1)
-    n_sets = int(total // set_words) + 1
-    active_sets = min(math.ceil(active / set_words), n_sets)
-    prefetch_sets = min(math.ceil(prefetch / set_words), n_sets - active_sets)
-    from ..kernels import miss_times
+def _user_misses(
+    g: GemmShape,
+    spec: ArraySpec,
+    geometry: ConvGeometry | None,
+) -> dict[str, np.ndarray]:
+    """Demand line of every DRAM fetch of the ifmap and filter buffers (SCALE-Sim USER mode)."""
+    rows, cols, df = spec.rows, spec.cols, spec.dataflow
+    sr, sc, t = spatial_temporal(g, df)
+    ifmap, n_ifmap = _ifmap_addresses(g.m, g.k, geometry)
+    filt = np.arange(g.k * g.n, dtype=np.int64).reshape(g.k, g.n)
+    matrices = {"ifmap": ifmap, "ifmap_t": ifmap.T, "filter": filt, "filter_t": filt.T}
+    from ..kernels import miss_lines
 
-    needed = miss_times(
-        lo,
-        hi,
-        desc,
-        start,
-        dur,
-        set_words=set_words,
-        n_sets=n_sets,
-        active_sets=active_sets,
-        prefetch_sets=prefetch_sets,
-    )
-    chunk = math.ceil(prefetch / bw)
-    arrival = -1.0 + np.arange(1, len(needed) + 1) * (chunk + 1)
-    fetched = min(math.ceil(active / bw), math.ceil(total / bw)) * bw + len(needed) * chunk * bw
-    return np.stack((needed, arrival)), float(fetched), float(len(needed) * (chunk + 1))
+    out = {}
+    for operand in ("ifmap", "filter"):
+        matrix, width, diagonal, by_col, prefix = _PORTS[(df, operand)]
+        w = rows if width == "rows" else cols
+        out[operand] = miss_lines(
+            _blocks(matrices[matrix], w),
+            diagonal=diagonal,
+            by_col_fold=by_col,
+            rows=rows,
+            row_folds=math.ceil(sr / rows),
+            col_folds=math.ceil(sc / cols),
+            prefix=rows if prefix == "rows" else 0,
+            fold_lines=fold_cycles(rows, cols, t, df),
+            buffer_words=int(spec.sram_words[operand]),
+            n_addr=n_ifmap if operand == "ifmap" else 0,
+        )
+    return out
 
 
 def gemm_timing(
@@ -311,6 +315,7 @@ def gemm_timing(
     offchip_words_per_cycle: float = math.inf,
     filter_dram_scale: float = 1.0,
     ifmap_valid_fraction: float = 1.0,
+    ifmap_geometry: ConvGeometry | None = None,
 ) -> LayerTiming:
     """SCALE-Sim's accounting of ``g`` (all its groups) on the array ``spec``."""
     rows, cols, df = spec.rows, spec.cols, spec.dataflow
@@ -358,27 +363,27 @@ def gemm_timing(
             (dram_writes["ofmap"] / ports["ofmap"]),
         )
         if ss.get("mode") == "USER":
-            dims = (sr, sc, t, rows, cols, f_len)
-            i_kind, i_off, f_kind, f_off = _RANGE_KINDS[df]
-            i_valid = ifmap_valid_fraction
-            i_lag, i_words, i_busy = _user_port(
-                i_kind, i_off * rows, dims, spec.sram_words["ifmap"], ports["ifmap"], i_valid
-            )
-            f_lag, f_words, f_busy = _user_port(
-                f_kind, f_off * rows, dims, spec.sram_words["filter"], ports["filter"], 1.0
-            )
-            from ..kernels import stall_walk
+            misses = _user_misses(g, spec, ifmap_geometry)
+            chunks, fetched = {}, {}
+            total_words = {"ifmap": float(m * k) * ifmap_valid_fraction, "filter": float(k * n)}
+            for o in ("ifmap", "filter"):
+                words = spec.sram_words[o]
+                active = math.ceil(words / 2)
+                chunks[o] = math.ceil((words - active) / ports[o])
+                first = min(math.ceil(active / ports[o]), math.ceil(total_words[o] / ports[o]))
+                fetched[o] = (first + len(misses[o]) * chunks[o]) * ports[o]
+            from ..kernels import line_stalls
 
-            events = np.concatenate((i_lag, f_lag), axis=1)
-            events = events[:, np.argsort(events[0], kind="stable")]
             lag = max(
-                stall_walk(events[0], events[1]),
+                line_stalls(
+                    misses["ifmap"], chunks["ifmap"] + 1, misses["filter"], chunks["filter"] + 1
+                ),
                 _drain_lag(demand["ofmap"], f_len, spec.sram_words["ofmap"], ports["ofmap"]),
             )
             stall = groups * lag
-            dram_reads = {"ifmap": groups * i_words, "filter": groups * f_words}
+            dram_reads = {o: groups * fetched[o] for o in ("ifmap", "filter")}
             dram_writes = {"ofmap": groups * float(sum(sram_writes.values()))}
-            dram_cycles = groups * max(i_busy, f_busy)
+            dram_cycles = groups * max(len(misses[o]) * (chunks[o] + 1) for o in misses)
         if ss.get("mode") == "USER":
             first_fill = max(
                 min(math.ceil(spec.sram_words[o] / 2), float(demand[o].words.sum())) / ports[o]
@@ -518,6 +523,25 @@ def _ifmap_unique(op: Op) -> float | None:
     return None
 
 
+def _conv_geometry(op: Op, g: GemmShape) -> ConvGeometry | None:
+    """SCALE-Sim's ifmap addressing of a plain conv (one group, batch 1, no padding or
+    dilation); ``None`` where it does not apply, and every im2col entry counts as distinct."""
+    if op.kind is not OpKind.CONV or g.groups != 1 or not op.inputs or not op.outputs:
+        return None
+    shape, out = op.inputs[0].shape, op.outputs[0].shape
+    kernel, stride = op.attr("kernel"), op.attr("stride", (1, 1))
+    padding, dilation = op.attr("padding", 0), op.attr("dilation", (1, 1))
+    plain = padding in (0, (0, 0), "valid") and dilation in (1, (1,), (1, 1))
+    if len(shape) != 4 or shape[0] != 1 or len(out) != 4 or not plain:
+        return None
+    if not (isinstance(kernel, tuple) and isinstance(stride, tuple) and len(kernel) == 2):
+        return None
+    if len(set(stride)) != 1 or g.m != out[2] * out[3]:
+        return None
+    _, c, h, w = shape
+    return ConvGeometry(h, w, c, int(kernel[0]), int(kernel[1]), int(stride[0]), int(out[3]))
+
+
 def _valid_fraction(op: Op) -> float:
     value = op.attr("scalesim_valid_fraction", 1.0)
     return float(value) if isinstance(value, (int, float)) else 1.0
@@ -538,6 +562,7 @@ def _layer(
     in_fits = op.input_bytes * act_bytes <= spec.sram_words["ifmap"] * spec.word_bytes
     out_fits = op.output_bytes * act_bytes <= spec.sram_words["ofmap"] * spec.word_bytes
     bw_words = backing.bandwidth_bytes_per_cycle / spec.word_bytes
+    user = spec.scalesim is not None and spec.scalesim.get("mode") == "USER"
     total: LayerTiming | None = None
     for g in gemm_shapes(op):
         sparse = sparse_mapping(op, ctx, g, spec.cols) if op.kind in MAC_KINDS else None
@@ -566,6 +591,7 @@ def _layer(
                 offchip_words_per_cycle=bw_words,
                 filter_dram_scale=filter_dram_scale,
                 ifmap_valid_fraction=_valid_fraction(op),
+                ifmap_geometry=_conv_geometry(op, piece) if user and piece is g else None,
             )
             total = timing if total is None else _add_timing(total, timing)
     assert total is not None

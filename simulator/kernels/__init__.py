@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .scalesim_buffer import miss_times, stall_walk
+from .scalesim_buffer import line_stalls, miss_lines
 from .tile_nonzeros import column_nonzeros, column_tile_nonzeros
 
-__all__ = ["column_nonzeros", "column_tile_nonzeros", "miss_times", "stall_walk"]
+__all__ = ["column_nonzeros", "column_tile_nonzeros", "line_stalls", "miss_lines"]
