@@ -232,6 +232,22 @@ def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
     return out
 
 
+def measure_eager_loops(budget_s: float) -> dict[str, float]:
+    """Bytes per second eager PyTorch's own loops reach on an L2-to-L3-sized tensor (64 x 56 x
+    56 fp32, 800 KB): batch-norm (``norm``) and clamp (``pointwise``), read plus write, with an
+    output allocated per call as in a model. They run slower than the triad."""
+    import torch
+    from torch import nn
+
+    x = torch.randn(1, 64, 56, 56)
+    bn = nn.BatchNorm2d(64).eval()
+    moved = 2 * x.numel() * 4
+    out = {}
+    for key, call in (("norm", bn), ("pointwise", functools.partial(torch.clamp, min=0, max=6))):
+        out[f"eager_{key}"] = moved / _time_s(functools.partial(call, x), budget_s / 2)
+    return out
+
+
 def measure_stream(
     facts: HostFacts, threads: int, budget_s: float, dispatch_s: float = 0.0
 ) -> dict[str, float]:
@@ -241,6 +257,7 @@ def measure_stream(
 
     out = {}
     sizes = stream_sizes(facts, threads)
+    out.update(measure_eager_loops(budget_s / 4))
     for name, ws in sizes.items():
         n = ws // 12
         a, b, c = torch.empty(n), torch.rand(n), torch.rand(n)
@@ -434,6 +451,8 @@ def build_profile_text(
         caps[f"l{level}"] = size if sharing > 1 else size * cores
     energy_pj = {"l1": 0.75, "l2": 2.7, "l3": 7.5, "dram": 120}
     for lvl, bw in full.stream_bytes_per_s.items():
+        if lvl.startswith("eager_"):
+            continue
         cap = caps.get(lvl)
         lines += [
             f"  - name: {lvl}",

@@ -134,8 +134,13 @@ def totals_lines(est: Estimate) -> list[str]:
         if d["throughput_per_s"]
         else "latency —",
         f"energy {_si(d['energy_j'], 'J')}  ({energy})",
-        f"MACs {_si(d['macs'], '')}  params {_si(d['params'], '')}  weights "
-        f"{_si(d['device_weight_bytes'], 'B')} on device, resident in '{d['weight_home']}'",
+        f"MACs {_si(d['macs'], '')}  params {_si(d['params'], '')}  "
+        + (
+            "weights: in each layer's own memories (see resources)"
+            if est.graph_cost is not None
+            else f"weights {_si(d['device_weight_bytes'], 'B')} on device, "
+            f"resident in '{d['weight_home']}'"
+        ),
         f"peak activations {_si(d['peak_activation_bytes'], 'B')}  utilization "
         f"{_pct(d['utilization'])}  bytes moved: {moved}",
     ]

@@ -122,6 +122,15 @@ def _bandwidths(ctx: PricingContext, threads: int) -> dict[str, float]:
     return out
 
 
+def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: float) -> float:
+    """Cycles of an eager loop of ``kind`` moving ``moved`` bytes at the rate calibration
+    measured for that kind (``stream_bytes_per_s.eager_<kind>``, dispatch included), else 0."""
+    stream = _entry(ctx.profile, threads).get("stream_bytes_per_s")
+    if not isinstance(stream, Mapping) or f"eager_{kind}" not in stream:
+        return 0.0
+    return moved / float(stream[f"eager_{kind}"]) * ctx.profile.clock_hz
+
+
 def _memory_cycles(
     reads: Mapping[str, float], writes: Mapping[str, float], bandwidth: Mapping[str, float]
 ) -> float:
@@ -218,7 +227,10 @@ def _unfolded_batchnorm(
     moved = 2.0 * op.output_bytes
     level = rl.activation_home(ctx.profile, moved)
     inner = [lvl.name for lvl in ctx.profile.memory[: ctx.profile.memory.index(level) + 1]]
-    mem = max(moved / bandwidth[name] for name in inner)
+    mem = max(
+        max(moved / bandwidth[name] for name in inner),
+        _eager_loop_cycles(ctx, threads, "norm", moved),
+    )
     table = _entry(ctx.profile, threads).get("dispatch_s")
     dispatch = (
         float(table["norm"]) * ctx.profile.clock_hz
@@ -252,6 +264,9 @@ def price_op(op: Op, ctx: PricingContext) -> OpCost:
     reads, writes = rl.memory_bytes(op, ctx, t)
     bandwidth = _bandwidths(ctx, threads)
     mem = _memory_cycles(reads, writes, bandwidth)
+    if op.kind in (OpKind.POINTWISE, OpKind.NORM) and not ctx.fuse:
+        moved = float(op.input_bytes + op.output_bytes)
+        mem = max(mem, _eager_loop_cycles(ctx, threads, str(op.kind), moved))
     dispatched = not (op.fused_into and ctx.fuse)
     overhead = dispatch_cycles(op, ctx, threads) if dispatched else 0.0
     bn_mem, bn_dispatch, bn_bytes, bn_level = _unfolded_batchnorm(op, ctx, bandwidth, threads)

@@ -1,0 +1,160 @@
+"""The calibrated CPU model: calibration output, efficiency tables, threads, eager batch-norm,
+sparse kernels, and the recorded validation against torch on the test machine."""
+
+from __future__ import annotations
+
+import csv
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import hwsim
+from hwsim.calibrate import write_host_profile
+from hwsim.costmodels.cpu import efficiency, kernel_cycles
+from hwsim.costmodels.gemm_view import GemmShape
+from hwsim.ops import OpKind
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+CPU = """
+name: tiny_calibrated
+hw_class: cpu
+clock_hz: 1.0e9
+peak_macs_per_cycle: {fp32: 32, int8: 64}
+vector_ops_per_cycle: 32
+default_precision: fp32
+memory:
+  - {name: l1, capacity_bytes: 65536, bandwidth_bytes_per_cycle: 64, read_energy_pj_per_byte: 1}
+  - {name: dram, capacity_bytes: null, bandwidth_bytes_per_s: 8.0e9, read_energy_pj_per_byte: 9}
+energy: {mac_pj: {fp32: 1, int8: 0.5}, vector_op_pj: 1, static_power_w: 0}
+overhead: {per_op_s: 1.0e-6}
+sparsity: {patterns: [unstructured], compressed_weights: true}
+fuse_pointwise: false
+arch:
+  cores: 2
+  vector_bits: 256
+  fold_batchnorm: false
+  efficiency:
+    - threads: 1
+      dispatch_s: {conv: 1.0e-5, norm: 2.0e-5, pointwise: 1.0e-6}
+      stream_bytes_per_s: {l1: 3.2e10, dram: 4.0e9}
+      gemm: [[64, 64, 64, 0.5], [1024, 1024, 1024, 0.8]]
+      conv: [[256, 16, 144, 9, 0.25], [4096, 256, 2304, 9, 0.9]]
+      depthwise: [[16, 256, 9, 0.1]]
+    - threads: 2
+      dispatch_s: {conv: 1.0e-5, norm: 2.0e-5, pointwise: 1.0e-6}
+      stream_bytes_per_s: {l1: 6.4e10, dram: 8.0e9}
+      gemm: [[64, 64, 64, 0.5]]
+      conv: [[256, 16, 144, 9, 0.25]]
+      depthwise: [[16, 256, 9, 0.1]]
+  kernels:
+    dense_fp32: 0.2
+    int8: 0.1
+    csr: [[0.1, 10.0], [0.5, 1.5]]
+"""
+
+
+@pytest.fixture
+def calibrated(tmp_path) -> hwsim.Profile:
+    path = tmp_path / "tiny_calibrated.yaml"
+    path.write_text(textwrap.dedent(CPU))
+    return hwsim.load_profile(path)
+
+
+def _conv_bn_graph() -> hwsim.OpGraph:
+    model = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16)).eval()
+    return hwsim.trace(model, example_inputs=(torch.zeros(1, 16, 16, 16),))
+
+
+def test_efficiency_is_exact_on_a_measured_point_and_between_neighbours(calibrated):
+    assert efficiency(calibrated, 1, "gemm", 64, 64, 64) == 0.5
+    mid = efficiency(calibrated, 1, "gemm", 256, 256, 256)
+    assert 0.5 < mid < 0.8
+
+
+def test_conv_on_one_thread_with_unfolded_batchnorm(calibrated):
+    """Conv 16->16 3x3 on 16x16: m=256, n=16, k=144, the measured point (eff 0.25). One thread
+    has half the 32 MACs/cycle: 589,824 MACs / (16 x 0.25) = 147,456 cycles. Eager batch-norm
+    reads and writes the 16 KiB output once more at the 1-thread l1 triad (32 B/cycle):
+    32,768 / 32 = 1,024 cycles, and dispatches a conv (10 us) and a norm (20 us)."""
+    est = hwsim.estimate(_conv_bn_graph(), calibrated, threads=1)
+    (_, cost) = next((o, c) for o, c in est.costs if o.kind is OpKind.CONV)
+    assert cost.compute_cycles == pytest.approx(589_824 / (16 * 0.25))
+    assert cost.overhead_cycles == pytest.approx(10_000 + 20_000)
+    assert cost.cycles == pytest.approx(147_456 + 1_024 + 30_000)
+    assert "batch-norm runs unfolded (eager)" in cost.notes
+
+
+def test_two_threads_halve_compute_at_equal_efficiency(calibrated):
+    one = hwsim.estimate(_conv_bn_graph(), calibrated, threads=1)
+    two = hwsim.estimate(_conv_bn_graph(), calibrated, threads=2)
+    assert one.total.compute_cycles == pytest.approx(2 * two.total.compute_cycles)
+
+
+def test_sparse_weights_use_the_kernel_curve_when_it_is_faster(calibrated):
+    """A linear 512->512 at batch 64 with 10% of weights kept: the CSR kernel's measured speedup
+    at 0.1 stored is 10x over the dense kernel, which runs at 0.2 of one core's 16 MACs/cycle:
+    16.8M MACs / (16 x 0.2) / 10 cycles, half the dense op's time."""
+    linear = nn.Linear(512, 512, bias=False)
+    with torch.no_grad():
+        mask = torch.rand_like(linear.weight) < 0.1
+        linear.weight.mul_(mask)
+    graph = hwsim.trace(linear, example_inputs=(torch.zeros(64, 512),))
+    est = hwsim.estimate(graph, calibrated)
+    (op, cost) = next((o, c) for o, c in est.costs if o.kind is OpKind.GEMM)
+    density = op.weight_stats.density
+    macs = 64 * 512 * 512
+    assert cost.compute_cycles == pytest.approx(
+        kernel_cycles(calibrated, "csr", GemmShape(64, 512, 512), density)
+    )
+    assert cost.compute_cycles < macs / (32 * 0.5)
+    assert any("sparse csr" in n for n in cost.notes)
+    assert kernel_cycles(calibrated, "csr", GemmShape(64, 512, 512), 0.1) == pytest.approx(
+        macs / (16 * 0.2) / 10
+    )
+
+
+def test_calibrate_writes_a_valid_profile_on_a_tiny_budget(tmp_path):
+    path = write_host_profile(tmp_path / "host.yaml", budget_s=0.5, threads=[1], quick=True)
+    profile = hwsim.load_profile(path)
+    assert profile.hw_class == "cpu" and profile.name == "host"
+    entry = profile.arch["efficiency"][0]
+    assert entry["threads"] == 1
+    assert {"gemm", "conv", "depthwise", "dispatch_s", "stream_bytes_per_s"} <= set(entry)
+    assert all(row[-1] > 0 for row in entry["gemm"])
+    assert "measured by hwsim calibrate on" in path.read_text()
+    est = hwsim.estimate(_conv_bn_graph(), profile)
+    assert est.complete and est.latency_s > 0
+
+
+def test_host_profile_is_found_by_name(tmp_path, monkeypatch):
+    target = tmp_path / "cache" / "host.yaml"
+    write_host_profile(target, budget_s=0.3, threads=[1], quick=True)
+    monkeypatch.setenv("HWSIM_HOST_PROFILE", str(target))
+    assert hwsim.load_profile("host").source == str(target)
+
+
+def _recorded() -> list[dict[str, str]]:
+    with (RESULTS / "cpu_validation.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_recorded_validation_covers_at_least_twelve_models():
+    """benchmarks/cpu_validation.py's recorded run has every model at 1 and 2 threads. The
+    accuracy targets are reported in docs/cpu.md, not asserted: the recorded run was taken on
+    a shared, loaded machine."""
+    rows = _recorded()
+    assert len(rows) >= 12
+    assert all(float(r["measured_1t_ms"]) > 0 and float(r["predicted_1t_ms"]) > 0 for r in rows)
+
+
+def test_recorded_host_profile_reproduces_the_recorded_prediction(graph_of):
+    """The profile the validation ran with is kept beside its CSV; estimating resnet18 on it
+    gives the recorded 2-thread prediction."""
+    profile = hwsim.load_profile(RESULTS / "cpu_host_profile.yaml")
+    row = next(r for r in _recorded() if r["model"] == "resnet18")
+    est = hwsim.estimate(graph_of("resnet18"), profile, threads=2)
+    assert est.latency_s * 1e3 == pytest.approx(float(row["predicted_2t_ms"]), rel=1e-6)
