@@ -135,8 +135,13 @@ def peak_macs_per_core_cycle(facts: HostFacts) -> dict[str, float]:
 # ---- timing ---------------------------------------------------------------------------------
 
 
-def _time_s(call: Callable[[], object], budget_s: float, max_runs: int = 200) -> float:
-    """Median seconds of ``call`` after one warm-up, run for about ``budget_s``."""
+def _time_s(
+    call: Callable[[], object],
+    budget_s: float,
+    max_runs: int = 200,
+    stat: Callable[[list[float]], float] = statistics.median,
+) -> float:
+    """Median (or ``stat``) seconds of ``call`` after one warm-up, run for about ``budget_s``."""
     call()
     start = time.perf_counter()
     call()
@@ -147,7 +152,7 @@ def _time_s(call: Callable[[], object], budget_s: float, max_runs: int = 200) ->
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return stat(times)
 
 
 @contextmanager
@@ -165,17 +170,39 @@ def _torch_threads(n: int) -> Iterator[None]:
 
 # Grids of shape classes. Chosen to span what CNNs and transformers run, not taken from any
 # model that the validation benchmark uses.
-GEMM_M = (1, 16, 64, 256, 1024)
-GEMM_N = (64, 256, 1024, 4096)
+# Small M and N (a token batch, a narrow layer) are sampled densely: they scale worst with
+# threads.
+GEMM_M = (1, 16, 64, 128, 256, 1024)
+GEMM_N = (64, 128, 256, 1024, 4096)
 GEMM_K = (64, 256, 1024, 4096)
 CONV_SIDES = (7, 14, 28, 56, 112)
-CONV_CHANNELS = ((16, 16), (32, 96), (64, 64), (128, 128), (256, 256), (160, 640), (512, 512))
+# Square, expanding (x3, x4) and projecting (/3, /4) channel classes.
+CONV_CHANNELS = (
+    (16, 16),
+    (32, 96),
+    (96, 32),
+    (64, 64),
+    (64, 256),
+    (256, 64),
+    (128, 128),
+    (256, 256),
+    (160, 640),
+    (640, 160),
+    (512, 512),
+)
 CONV_KERNELS = (1, 3)
+# Strided classes (a stage's first conv or downsampling shortcut): input side, channels, kernel.
+CONV_STRIDED_SIDES = (14, 28, 56, 112)
+CONV_STRIDED_CHANNELS = ((16, 32), (32, 64), (64, 128), (128, 256), (256, 512))
 DW_CHANNELS = (32, 128, 384, 960)
-DW_SIDES = (7, 14, 28, 56, 112)
+DW_SIDES = (7, 14, 28, 56, 112)  # input side
 DW_KERNELS = (3, 5)
+DW_STRIDES = (1, 2)
 MAX_POINT_MACS = 4e8  # skip grid points slower than ~10 ms: they add time, not information
-KERNEL_SHAPE = (256, 1152, 196)  # N, K, M of the kernel calibration (a 3x3 conv, 128 -> 256)
+# N, K, M of the kernel calibration: an early 3x3 conv (32 -> 32 at 56x56), a middle one
+# (128 -> 256 at 14x14) and a late 1x1 (512 -> 1024 at 7x7). They span the kernels' mean
+# inner-loop length (M in tiles of 128 columns), by which the model interpolates between them.
+KERNEL_SHAPES = ((32, 288, 3136), (256, 1152, 196), (1024, 512, 49))
 KERNEL_DENSITIES = (0.7, 0.4, 0.2, 0.08, 0.03)
 SPARSE_FORMATS = ("csr", "bsr1x4", "bsr4x4")
 
@@ -188,8 +215,8 @@ class ThreadCalibration:
     dispatch_s: dict[str, float] = field(default_factory=dict)
     stream_bytes_per_s: dict[str, float] = field(default_factory=dict)
     gemm: list[list[float]] = field(default_factory=list)  # m, n, k, efficiency
-    conv: list[list[float]] = field(default_factory=list)  # m, n, k, taps, efficiency
-    depthwise: list[list[float]] = field(default_factory=list)  # channels, pixels, taps, eff
+    conv: list[list[float]] = field(default_factory=list)  # m, n, k, taps, stride, efficiency
+    depthwise: list[list[float]] = field(default_factory=list)  # chans, pixels, taps, stride, eff
 
 
 def measure_dispatch(budget_s: float) -> dict[str, float]:
@@ -232,19 +259,30 @@ def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
     return out
 
 
+EAGER_LOOP_SHAPES = {"": (64, 56, 56), "_large": (128, 112, 112)}  # 800 KB and 6.4 MB
+
+
 def measure_eager_loops(budget_s: float) -> dict[str, float]:
     """Bytes per second eager PyTorch's own loops reach on an L2-to-L3-sized tensor (64 x 56 x
-    56 fp32, 800 KB): batch-norm (``norm``) and clamp (``pointwise``), read plus write, with an
-    output allocated per call as in a model. They run slower than the triad."""
+    56 fp32, 800 KB) and on a large one (128 x 112 x 112, 6.4 MB, key suffix ``_large``):
+    batch-norm (``norm``), clamp (``pointwise``) and SiLU (``transcendental``: an exp per
+    element, as sigmoid, tanh and GELU), read plus write, with an output allocated per call as
+    in a model. They run slower than the triad."""
     import torch
     from torch import nn
 
-    x = torch.randn(1, 64, 56, 56)
-    bn = nn.BatchNorm2d(64).eval()
-    moved = 2 * x.numel() * 4
     out = {}
-    for key, call in (("norm", bn), ("pointwise", functools.partial(torch.clamp, min=0, max=6))):
-        out[f"eager_{key}"] = moved / _time_s(functools.partial(call, x), budget_s / 2)
+    for suffix, (c, h, w) in EAGER_LOOP_SHAPES.items():
+        x = torch.randn(1, c, h, w)
+        moved = 2 * x.numel() * 4
+        loops: tuple[tuple[str, Callable[[torch.Tensor], object]], ...] = (
+            ("norm", nn.BatchNorm2d(c).eval()),
+            ("pointwise", functools.partial(torch.clamp, min=0, max=6)),
+            ("transcendental", torch.nn.functional.silu),
+        )
+        each = budget_s / len(loops) / len(EAGER_LOOP_SHAPES)
+        for key, call in loops:
+            out[f"eager_{key}{suffix}"] = moved / _time_s(functools.partial(call, x), each)
     return out
 
 
@@ -257,7 +295,7 @@ def measure_stream(
 
     out = {}
     sizes = stream_sizes(facts, threads)
-    out.update(measure_eager_loops(budget_s / 4))
+    out.update(measure_eager_loops(budget_s / 3))
     for name, ws in sizes.items():
         n = ws // 12
         a, b, c = torch.empty(n), torch.rand(n), torch.rand(n)
@@ -289,21 +327,30 @@ def measure_conv(facts: HostFacts, threads: int, budget_s: float, quick: bool) -
     import torch
 
     pts = [
-        (side, cin, cout, kk)
+        (side, cin, cout, kk, 1)
         for side in CONV_SIDES
         for cin, cout in CONV_CHANNELS
         for kk in CONV_KERNELS
-        if side * side * cin * cout * kk * kk <= MAX_POINT_MACS
     ]
+    pts += [
+        (side, cin, cout, kk, 2)
+        for side in CONV_STRIDED_SIDES
+        for cin, cout in CONV_STRIDED_CHANNELS
+        for kk in CONV_KERNELS
+    ]
+    pts = [p for p in pts if (p[0] // p[4]) ** 2 * p[1] * p[2] * p[3] ** 2 <= MAX_POINT_MACS]
     if quick:
         pts = pts[::9]
     peak = _peak_per_s(facts, threads)
     rows = []
-    for side, cin, cout, kk in pts:
+    for side, cin, cout, kk, stride in pts:
         x, w = torch.randn(1, cin, side, side), torch.randn(cout, cin, kk, kk)
-        t = _time_s(functools.partial(torch.conv2d, x, w, padding=kk // 2), budget_s / len(pts))
-        macs = side * side * cin * cout * kk * kk
-        rows.append([side * side, cout, cin * kk * kk, kk * kk, round(macs / t / peak, 4)])
+        conv = functools.partial(torch.conv2d, x, w, stride=stride, padding=kk // 2)
+        t = _time_s(conv, budget_s / len(pts))
+        pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
+        macs = pixels * cin * cout * kk * kk
+        eff = round(macs / t / peak, 4)
+        rows.append([pixels, cout, cin * kk * kk, kk * kk, stride, eff])
     return rows
 
 
@@ -312,39 +359,52 @@ def measure_depthwise(
 ) -> list[list[float]]:
     import torch
 
-    pts = [(c, s, k) for c in DW_CHANNELS for s in DW_SIDES for k in DW_KERNELS]
+    pts = [
+        (c, s, k, st)
+        for c in DW_CHANNELS
+        for s in DW_SIDES
+        for k in DW_KERNELS
+        for st in DW_STRIDES
+    ]
     if quick:
         pts = pts[::9]
     peak = _peak_per_s(facts, threads)
     rows = []
-    for c, side, kk in pts:
+    for c, side, kk, stride in pts:
         x, w = torch.randn(1, c, side, side), torch.randn(c, 1, kk, kk)
         t = _time_s(
-            functools.partial(torch.conv2d, x, w, padding=kk // 2, groups=c),
+            functools.partial(torch.conv2d, x, w, stride=stride, padding=kk // 2, groups=c),
             budget_s / len(pts),
         )
-        rows.append([c, side * side, kk * kk, round(c * side * side * kk * kk / t / peak, 4)])
+        pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
+        rows.append([c, pixels, kk * kk, stride, round(c * pixels * kk * kk / t / peak, 4)])
     return rows
 
 
-def measure_kernels(facts: HostFacts, budget_s: float, quick: bool) -> dict[str, Any]:
-    """Efficiency of hwsim's numba kernels (single thread) on ``KERNEL_SHAPE``: dense fp32 and
-    int8 as a fraction of one core's peak, and each sparse format's speedup over the dense
-    kernel against the fraction of weights it stores."""
+def measure_kernels_on(
+    facts: HostFacts, shape: tuple[int, int, int], budget_s: float, quick: bool
+) -> dict[str, Any]:
+    """Efficiency of hwsim's numba kernels (single thread) on one ``shape`` (N, K, M): dense
+    fp32 and int8 as a fraction of one core's peak, and each sparse format's speedup over the
+    dense kernel against the fraction of weights it stores."""
     from .kernels import gemm, sparse
 
-    n, k, m = KERNEL_SHAPE if not quick else (32, 64, 64)
+    n, k, m = shape if not quick else (32, 64, 64)
     rng = np.random.default_rng(0)
     w = rng.standard_normal((n, k)).astype(np.float32)
     b = rng.standard_normal((k, m)).astype(np.float32)
     densities = KERNEL_DENSITIES if not quick else KERNEL_DENSITIES[::2]
-    calls = 3 + len(densities) * len(SPARSE_FORMATS) + 2
+    # Best of the runs: on a shared VM the median of one kernel swings by a third between
+    # runs, the best by a few percent, and every figure here is a ratio of two timings.
+    time_s = functools.partial(_time_s, stat=min)
+    calls = 3 + len(densities) * len(SPARSE_FORMATS) + 2 + 2
     each = budget_s / calls
-    dense_s = _time_s(lambda: gemm.dense_gemm(w, b), each)
+    # Every speedup divides by the dense time: it gets three shares of the budget.
+    dense_s = time_s(lambda: gemm.dense_gemm(w, b), 3 * each)
     wq, bq = gemm.quantize(w, 0.02), gemm.quantize(b, 0.02)
-    int8_s = _time_s(lambda: gemm.int8_gemm(wq, bq), each)
+    int8_s = time_s(lambda: gemm.int8_gemm(wq, bq), each)
     packed = gemm.pack_int4(np.clip(wq, -8, 7))
-    int4_s = _time_s(lambda: gemm.int4_gemm(packed, bq), each)
+    int4_s = time_s(lambda: gemm.int4_gemm(packed, bq), each)
     peak = peak_macs_per_core_cycle(facts)
     macs = n * k * m
     out: dict[str, Any] = {
@@ -358,21 +418,30 @@ def measure_kernels(facts: HostFacts, budget_s: float, quick: bool) -> dict[str,
         rows = []
         for d in densities:
             ws = sparse.prune_random(w, d, block=blocks[fmt])
-            stored = np.count_nonzero(ws) / ws.size if fmt == "csr" else d
             if fmt == "csr":
                 enc = sparse.to_csr(ws)
-                t = _time_s(functools.partial(sparse.csr_gemm, enc, b), each)
+                stored = np.count_nonzero(ws) / ws.size
+                t = time_s(functools.partial(sparse.csr_gemm, enc, b), each)
             else:
                 benc = sparse.to_bsr(ws, blocks[fmt])
                 stored = benc.data.shape[0] * blocks[fmt][0] * blocks[fmt][1] / ws.size
-                t = _time_s(functools.partial(sparse.bsr_gemm, benc, b), each)
+                t = time_s(functools.partial(sparse.bsr_gemm, benc, b), each)
             rows.append([round(stored, 4), round(dense_s / t, 3)])
         out[fmt] = rows
     for nn_, mm in ((2, 4), (4, 8)):
         enc_nm = sparse.to_nm(sparse.prune_nm(w, nn_, mm), nn_, mm)
-        t = _time_s(functools.partial(sparse.nm_gemm, enc_nm, b), each)
+        t = time_s(functools.partial(sparse.nm_gemm, enc_nm, b), each)
         out[f"{nn_}:{mm}"] = [[nn_ / mm, round(dense_s / t, 3)]]
     return out
+
+
+def measure_kernels(facts: HostFacts, budget_s: float, quick: bool) -> dict[str, Any]:
+    """``measure_kernels_on`` each of ``KERNEL_SHAPES``: the middle shape's figures at the top
+    level (read by models that know one shape), all of them under ``by_shape``."""
+    shapes = KERNEL_SHAPES if not quick else KERNEL_SHAPES[:1]
+    by_shape = [measure_kernels_on(facts, s, budget_s / len(shapes), quick) for s in shapes]
+    main = by_shape[len(by_shape) // 2]
+    return {**main, "by_shape": by_shape}
 
 
 def calibrate(
@@ -386,9 +455,9 @@ def calibrate(
     say = progress or (lambda _: None)
     facts = host_facts()
     counts = threads or list(range(1, facts.cores + 1))
-    share = budget_s / (len(counts) + 0.5)
+    share = budget_s / (len(counts) + 0.7)
     say("compiling and timing the numba kernels")
-    kernels = measure_kernels(facts, share * 0.5, quick)
+    kernels = measure_kernels(facts, share * 0.7, quick)
     results = []
     for t in counts:
         with _torch_threads(t):
@@ -502,17 +571,32 @@ def build_profile_text(
             lines += [f"        - [{', '.join(_num(x) for x in row)}]" for row in getattr(cal, key)]
     lines.append(f"  # hwsim's numba kernels, one thread, {measured[2:]}: dense fp32/int8/int4 as")
     lines.append("  # a fraction of one core's peak; sparse formats as [stored fraction, speedup")
-    lines.append("  # over the dense fp32 kernel] on the calibration shape [N, K, M].")
+    lines.append(
+        "  # over the dense fp32 kernel] on the calibration shape [N, K, M]; by_shape: the"
+    )
+    lines.append("  # same on each calibration shape (interpolated by the mean inner-loop length).")
     lines.append("  kernels:")
     for key, value in kernels.items():
+        if key == "by_shape":
+            lines.append(f"    by_shape:  # {measured[2:]}")
+            lines += [f"      - {{{', '.join(_kernel_items(entry))}}}" for entry in value]
+        else:
+            lines.append(f"    {_kernel_items({key: value})[0]}  # {measured[2:]}")
+    return "\n".join(lines) + "\n"
+
+
+def _kernel_items(entry: dict[str, Any]) -> list[str]:
+    """``key: value`` flow-YAML items of one kernel entry (numbers, lists, lists of rows)."""
+    items = []
+    for key, value in entry.items():
         if isinstance(value, list) and value and isinstance(value[0], list):
             rows = ", ".join(f"[{', '.join(_num(x) for x in r)}]" for r in value)
-            lines.append(f"    '{key}': [{rows}]  # {measured[2:]}")
+            items.append(f"'{key}': [{rows}]")
         elif isinstance(value, list):
-            lines.append(f"    {key}: [{', '.join(_num(x) for x in value)}]  # {measured[2:]}")
+            items.append(f"{key}: [{', '.join(_num(x) for x in value)}]")
         else:
-            lines.append(f"    {key}: {_num(value)}  # {measured[2:]}")
-    return "\n".join(lines) + "\n"
+            items.append(f"{key}: {_num(value)}")
+    return items
 
 
 def write_host_profile(

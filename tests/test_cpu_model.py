@@ -158,3 +158,76 @@ def test_recorded_host_profile_reproduces_the_recorded_prediction(graph_of):
     row = next(r for r in _recorded() if r["model"] == "resnet18")
     est = hwsim.estimate(graph_of("resnet18"), profile, threads=2)
     assert est.latency_s * 1e3 == pytest.approx(float(row["predicted_2t_ms"]), rel=1e-6)
+
+
+def test_stride_picks_neighbours_measured_at_the_same_stride(tmp_path):
+    """A stride step weighs as much as a factor 8 in a size: a stride-2 conv at the unstrided
+    point's size is 2 log2 steps (4x pixels) from the strided point and 3 from the unstrided
+    one, so inverse-square weights 1/4 and 1/9; a table without a stride column ignores it."""
+    text = textwrap.dedent(CPU).replace(
+        "conv: [[256, 16, 144, 9, 0.25], [4096, 256, 2304, 9, 0.9]]",
+        "conv: [[256, 16, 144, 9, 1, 0.25], [1024, 16, 144, 9, 2, 0.05]]",
+    )
+    path = tmp_path / "strided.yaml"
+    path.write_text(text)
+    profile = hwsim.load_profile(path)
+    expected = (0.05 / 4 + 0.25 / 9) / (1 / 4 + 1 / 9)
+    assert efficiency(profile, 1, "conv", 256, 16, 144, 9, 2) == pytest.approx(expected)
+    assert efficiency(profile, 1, "conv", 256, 16, 144, 9, 1) == 0.25
+    assert efficiency(profile, 2, "conv", 256, 16, 144, 9, 2) == 0.25  # 4 columns: no stride
+
+
+def test_kernel_figures_interpolate_between_calibration_shapes(tmp_path):
+    """With ``by_shape``, the dense efficiency and the speedup curves are read from the
+    calibration shape with the same mean inner-loop length (M in tiles of 128), and
+    interpolated in its log between shapes."""
+    text = textwrap.dedent(CPU) + textwrap.indent(
+        textwrap.dedent("""\
+            by_shape:
+              - {shape: [32, 288, 3136], dense_fp32: 0.4, 'csr': [[0.1, 8.0], [0.5, 2.0]]}
+              - {shape: [1024, 512, 49], dense_fp32: 0.1, 'csr': [[0.1, 4.0], [0.5, 1.0]]}
+        """),
+        "    ",
+    )
+    path = tmp_path / "shapes.yaml"
+    path.write_text(text)
+    profile = hwsim.load_profile(path)
+    wide, narrow = GemmShape(m=3136, n=64, k=576), GemmShape(m=49, n=512, k=512)
+    assert kernel_cycles(profile, "dense", wide) == pytest.approx(wide.macs / (16 * 0.4))
+    assert kernel_cycles(profile, "dense", narrow) == pytest.approx(narrow.macs / (16 * 0.1))
+    dense = kernel_cycles(profile, "dense", narrow)
+    assert kernel_cycles(profile, "csr", narrow, 0.5) == pytest.approx(dense / 1.0)
+    middle = GemmShape(m=98, n=256, k=256)  # tile length 98, between 49 and 125.4
+    assert 0.1 < 16 * middle.macs / kernel_cycles(profile, "dense", middle) / 16 / 16 < 0.4
+
+
+def test_transcendental_pointwise_runs_at_the_eager_silu_rate(calibrated, tmp_path):
+    """SiLU is priced at ``eager_transcendental`` where calibration measured it, and clamp
+    (ReLU6) at ``eager_pointwise``."""
+    text = textwrap.dedent(CPU).replace(
+        "stream_bytes_per_s: {l1: 3.2e10, dram: 4.0e9}",
+        "stream_bytes_per_s: {l1: 3.2e10, dram: 4.0e9, eager_pointwise: 3.2e10, "
+        "eager_transcendental: 1.0e9}",
+    )
+    path = tmp_path / "silu.yaml"
+    path.write_text(text)
+    profile = hwsim.load_profile(path)
+    x = torch.zeros(1, 16, 32, 32)
+    costs = {}
+    for name, module in (("silu", nn.SiLU()), ("relu6", nn.ReLU6())):
+        graph = hwsim.trace(nn.Sequential(module), example_inputs=(x,))
+        est = hwsim.estimate(graph, profile, threads=1)
+        (_, cost) = next((o, c) for o, c in est.costs if o.kind is OpKind.POINTWISE)
+        costs[name] = cost.memory_cycles
+    moved = 2 * x.numel() * 4
+    assert costs["silu"] == pytest.approx(moved / 1.0e9 * 1e9)
+    assert costs["relu6"] < costs["silu"] / 2
+
+
+def test_pool_window_larger_than_the_input_covers_only_the_input():
+    """``AvgPool2d(1280, ceil_mode=True)`` on 7x7 (EfficientNet's pooler in transformers) sums
+    49 taps per output, not 1280 x 1280."""
+    model = nn.AvgPool2d(1280, ceil_mode=True)
+    graph = hwsim.trace(model, example_inputs=(torch.zeros(1, 8, 7, 7),))
+    (op,) = [o for o in graph.ops if o.kind is OpKind.POOL]
+    assert op.flops == 8 * 49

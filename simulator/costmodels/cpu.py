@@ -8,20 +8,26 @@ Time of one op on ``t`` threads of a profile with ``cores`` cores:
 
   ``peak`` is the vector-FMA peak of all cores, ``lanes_used`` the fraction of vector lanes the
   output columns fill (``padded_fraction``), and ``eff`` the achieved fraction of peak for the
-  op's shape class: ``gemm`` (m, n, k), dense ``conv`` (pixels, out channels, reduction, taps)
-  or ``depthwise`` (channels, pixels, taps). A calibrated profile (``hwsim calibrate``) holds
-  measured tables per thread count in ``arch.efficiency``; ``eff`` is the inverse-distance
-  average of the four nearest measured points in log2 space. A preset gives one number per
-  class; a profile with neither runs at 100% (the roofline).
+  op's shape class: ``gemm`` (m, n, k), dense ``conv`` (pixels, out channels, reduction, taps,
+  stride) or ``depthwise`` (channels, pixels, taps, stride). A calibrated profile (``hwsim
+  calibrate``) holds measured tables per thread count in ``arch.efficiency``; ``eff`` is the
+  inverse-distance average of the four nearest measured points in log2 space, where a stride
+  step weighs as much as a factor 8 in a size (tables without a stride column ignore it). A
+  preset gives one number per class; a profile with neither runs at 100% (the roofline).
 - Every other op is a loop bound by memory: ``bytes / bandwidth`` of the level its working set
-  lives in, at the triad bandwidth measured for ``t`` threads when the profile has one.
+  lives in, at the triad bandwidth measured for ``t`` threads when the profile has one. Eager
+  pointwise and norm loops run no faster than the rate calibration measured for their class
+  (``stream_bytes_per_s.eager_norm``, ``eager_pointwise``, ``eager_transcendental`` for ops that
+  take an exp per element: SiLU, GELU, sigmoid, tanh...).
 - Each op that eager execution dispatches on its own pays ``dispatch_s[kind]`` (measured on tiny
   tensors), or else the profile's ``per_op_s``. ``cycles = max(compute, memory) + dispatch``.
 - ``arch.fold_batchnorm: false`` (eager PyTorch): a batch-norm the frontend folded into its
   conv is priced again as its own memory-bound op, reading and writing the conv's output.
 - Weights with zeros run on hwsim's sparse kernels (``hwsim.kernels``) when the profile lists a
   pattern they fit and ``arch.kernels`` holds that kernel's measured speedup curve, if that is
-  faster than the dense op.
+  faster than the dense op. With ``arch.kernels.by_shape`` (curves on several calibration
+  shapes) each figure is interpolated between shapes in the log of the kernels' mean inner-loop
+  length (``kernel_tile_length``: M split into tiles of 128 columns).
 
 ``--threads N`` arrives as ``ctx.options["threads"]`` (default: ``arch.threads``, else cores).
 """
@@ -29,7 +35,7 @@ Time of one op on ``t`` threads of a profile with ``cores`` cores:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +48,13 @@ from .base import PricingContext
 from .gemm_view import GemmShape, gemm_shapes
 
 _NEIGHBOURS = 4
+KERNEL_M_TILE = 128  # column tile of hwsim.kernels (gemm._M_TILE, sparse._M_TILE)
+# Weight of each log2 coordinate in the neighbour distance: a stride step counts as 8x in size.
+_COORD_SCALE = {"conv": (1.0, 1.0, 1.0, 1.0, 3.0), "depthwise": (1.0, 1.0, 1.0, 3.0)}
+# Pointwise ops that evaluate an exp (or similar) per element: priced at the eager SiLU rate.
+_TRANSCENDENTAL = frozenset(
+    {"silu", "gelu", "sigmoid", "tanh", "erf", "exp", "elu", "selu", "mish", "softplus", "log"}
+)
 _TableKey = tuple[str, str, int, str]
 _TABLES: dict[_TableKey, tuple[np.ndarray, np.ndarray] | float] = {}
 # Stored fraction of the weights each sparse format needs, from the op's weight statistics.
@@ -81,7 +94,9 @@ def _table(profile: Profile, threads: int, key: str) -> tuple[np.ndarray, np.nda
             _TABLES[cache_key] = float(raw)
         else:
             rows = np.asarray(raw, dtype=np.float64)
-            _TABLES[cache_key] = (np.log2(np.maximum(rows[:, :-1], 1.0)), rows[:, -1])
+            scale = np.asarray(_COORD_SCALE.get(key, ()) + (1.0,) * rows.shape[1])
+            points = np.log2(np.maximum(rows[:, :-1], 1.0)) * scale[: rows.shape[1] - 1]
+            _TABLES[cache_key] = (points, rows[:, -1])
     return _TABLES[cache_key]
 
 
@@ -91,7 +106,9 @@ def efficiency(profile: Profile, threads: int, key: str, *coords: float) -> floa
     if isinstance(table, float):
         return table
     points, values = table
-    x = np.log2(np.maximum(np.asarray(coords, dtype=np.float64), 1.0))
+    dims = points.shape[1]  # a table without the trailing coordinates ignores them
+    scale = np.asarray(_COORD_SCALE.get(key, ()) + (1.0,) * dims)[:dims]
+    x = np.log2(np.maximum(np.asarray(coords[:dims], dtype=np.float64), 1.0)) * scale
     d2 = ((points - x) ** 2).sum(axis=1)
     nearest = np.argsort(d2)[:_NEIGHBOURS]
     if d2[nearest[0]] < 1e-12:
@@ -124,11 +141,30 @@ def _bandwidths(ctx: PricingContext, threads: int) -> dict[str, float]:
 
 def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: float) -> float:
     """Cycles of an eager loop of ``kind`` moving ``moved`` bytes at the rate calibration
-    measured for that kind (``stream_bytes_per_s.eager_<kind>``, dispatch included), else 0."""
+    measured for that kind (``stream_bytes_per_s.eager_<kind>`` at 1.6 MB moved and
+    ``eager_<kind>_large`` at 12.8 MB, interpolated in log bytes and clamped; dispatch
+    included), else 0."""
+    from ..calibrate import EAGER_LOOP_SHAPES, log_interp
+
     stream = _entry(ctx.profile, threads).get("stream_bytes_per_s")
     if not isinstance(stream, Mapping) or f"eager_{kind}" not in stream:
         return 0.0
-    return moved / float(stream[f"eager_{kind}"]) * ctx.profile.clock_hz
+    points = [
+        (8.0 * math.prod(shape), float(stream[f"eager_{kind}{suffix}"]))
+        for suffix, shape in EAGER_LOOP_SHAPES.items()
+        if f"eager_{kind}{suffix}" in stream
+    ]
+    return moved / log_interp(points, max(moved, 1.0)) * ctx.profile.clock_hz
+
+
+def _loop_class(op: Op) -> str:
+    """The eager loop class calibration measured for ``op``: ``transcendental``, else its kind."""
+    name = op.target.removeprefix("aten.").split(".")[0].rstrip("_")
+    return (
+        "transcendental"
+        if op.kind is OpKind.POINTWISE and name in _TRANSCENDENTAL
+        else str(op.kind)
+    )
 
 
 def _memory_cycles(
@@ -140,12 +176,19 @@ def _memory_cycles(
     )
 
 
+def _stride(op: Op) -> int:
+    stride = op.attr("stride")
+    if isinstance(stride, (list, tuple)) and stride:
+        return max(int(s) for s in stride)
+    return int(stride) if isinstance(stride, int) else 1
+
+
 def _shape_efficiency(op: Op, g: GemmShape, profile: Profile, threads: int) -> float:
     if op.is_depthwise:
-        return efficiency(profile, threads, "depthwise", g.groups, g.m, g.k)
+        return efficiency(profile, threads, "depthwise", g.groups, g.m, g.k, _stride(op))
     if op.kind is OpKind.CONV and op.weight is not None:
         taps = math.prod(op.weight.shape[2:])
-        return efficiency(profile, threads, "conv", g.m, g.n, g.k, taps)
+        return efficiency(profile, threads, "conv", g.m, g.n, g.k, taps, _stride(op))
     return efficiency(profile, threads, "gemm", g.m, g.n, g.k)
 
 
@@ -161,15 +204,52 @@ def dense_compute_cycles(op: Op, ctx: PricingContext, precision: str, threads: i
     return cycles
 
 
-def kernel_speedup(profile: Profile, fmt: str, stored: float) -> float | None:
-    """Measured speedup of hwsim's ``fmt`` kernel over its dense kernel at ``stored`` fraction
-    of the weights (``arch.kernels``), interpolated in log density; None if not measured."""
+def kernel_tile_length(n: int, k: int, m: int) -> float:
+    """Mean length of the kernels' innermost loop on N x K x M: the M columns split into tiles
+    of ``KERNEL_M_TILE``. Each weight's load and index decode is amortized over one tile, so
+    this sets how far a sparse kernel gains on the dense one."""
+    return m / max(math.ceil(m / KERNEL_M_TILE), 1)
+
+
+def _kernel_figure(
+    profile: Profile,
+    shape: GemmShape | None,
+    figure: Callable[[Mapping[str, Any]], float | None],
+) -> float | None:
+    """``figure(entry)`` of the ``arch.kernels`` entry for ``shape``: interpolated between the
+    ``by_shape`` entries in log tile length (clamped at the ends), else the top level's."""
     from ..calibrate import log_interp
 
-    rows = profile.arch.get("kernels", {}).get(fmt)
-    if not rows:
-        return None
-    return log_interp([(float(d), float(s)) for d, s in rows], max(stored, 1e-4))
+    kernels = profile.arch.get("kernels", {})
+    by_shape = kernels.get("by_shape") if shape is not None else None
+    if not by_shape:
+        return figure(kernels)
+    points = []
+    for entry in by_shape:
+        value = figure(entry)
+        if value is not None:
+            points.append((kernel_tile_length(*(int(x) for x in entry["shape"])), value))
+    if not points:
+        return figure(kernels)
+    assert shape is not None
+    return log_interp(points, kernel_tile_length(shape.n, shape.k, shape.m))
+
+
+def kernel_speedup(
+    profile: Profile, fmt: str, stored: float, shape: GemmShape | None = None
+) -> float | None:
+    """Measured speedup of hwsim's ``fmt`` kernel over its dense kernel at ``stored`` fraction
+    of the weights (``arch.kernels``), interpolated in log density (and between calibration
+    shapes when ``shape`` is given); None if not measured."""
+    from ..calibrate import log_interp
+
+    def curve(entry: Mapping[str, Any]) -> float | None:
+        rows = entry.get(fmt)
+        if not rows:
+            return None
+        return log_interp([(float(d), float(s)) for d, s in rows], max(stored, 1e-4))
+
+    return _kernel_figure(profile, shape, curve)
 
 
 def kernel_cycles(
@@ -177,16 +257,25 @@ def kernel_cycles(
 ) -> float:
     """Predicted cycles of one of hwsim's single-threaded numba kernels on ``shape``:
     ``dense`` (fp32 or int8 by ``precision``), ``int4``, or a sparse format at ``stored``."""
-    kernels = profile.arch.get("kernels", {})
     per_core = {p: v / _cores(profile) for p, v in profile.peak_macs_per_cycle.items()}
+
+    def eff(key: str) -> float:
+        value = _kernel_figure(profile, shape, lambda e: e.get(key))
+        return float(value) if value is not None else 1.0
+
     if fmt == "dense" and precision == "fp32":
-        return shape.macs / (per_core["fp32"] * float(kernels.get("dense_fp32", 1.0)))
+        return shape.macs / (per_core["fp32"] * eff("dense_fp32"))
     if fmt in ("dense", "int4"):
         key = "int8" if fmt == "dense" else "int4"
-        return shape.macs / (per_core["int8"] * float(kernels.get(key, 1.0)))
-    speedup = kernel_speedup(profile, fmt, stored)
+        return shape.macs / (per_core["int8"] * eff(key))
+    speedup = kernel_speedup(profile, fmt, stored, shape)
     dense = kernel_cycles(profile, "dense", shape)
     return dense / speedup if speedup else dense * stored
+
+
+def _op_kernel_shape(op: Op) -> GemmShape | None:
+    shapes = gemm_shapes(op)
+    return max(shapes, key=lambda g: g.macs) if shapes else None
 
 
 def _sparse_option(op: Op, profile: Profile) -> tuple[str, float] | None:
@@ -209,7 +298,7 @@ def _sparse_option(op: Op, profile: Profile) -> tuple[str, float] | None:
             candidates.append(("4:8", 0.5))
     best = None
     for fmt, stored in candidates:
-        speedup = kernel_speedup(profile, fmt, stored)
+        speedup = kernel_speedup(profile, fmt, stored, _op_kernel_shape(op))
         if speedup is not None and (best is None or speedup > best[2]):
             best = (fmt, stored, speedup)
     return (best[0], best[1]) if best else None
@@ -266,7 +355,8 @@ def price_op(op: Op, ctx: PricingContext) -> OpCost:
     mem = _memory_cycles(reads, writes, bandwidth)
     if op.kind in (OpKind.POINTWISE, OpKind.NORM) and not ctx.fuse:
         moved = float(op.input_bytes + op.output_bytes)
-        mem = max(mem, _eager_loop_cycles(ctx, threads, str(op.kind), moved))
+        loop = _eager_loop_cycles(ctx, threads, _loop_class(op), moved)
+        mem = max(mem, loop or _eager_loop_cycles(ctx, threads, str(op.kind), moved))
     dispatched = not (op.fused_into and ctx.fuse)
     overhead = dispatch_cycles(op, ctx, threads) if dispatched else 0.0
     bn_mem, bn_dispatch, bn_bytes, bn_level = _unfolded_batchnorm(op, ctx, bandwidth, threads)

@@ -125,8 +125,15 @@ def pointwise(flops_per_element: int) -> object:
 
 
 def pool(s: NodeShapes) -> Work:
-    """Windowed pooling: one compare/add per window tap per output element."""
+    """Windowed pooling: one compare/add per window tap per output element. A window larger
+    than the padded input (``AvgPool2d(1280, ceil_mode=True)`` on 7x7) only covers the input."""
     kernel = _as_tuple(s.arg(1, "kernel_size", 1))
+    padding = _as_tuple(s.arg(3, "padding", 0)) or (0,)
+    spatial = s.inputs[0].shape[-len(kernel) :] if kernel and s.inputs else ()
+    if len(padding) == 1:
+        padding = padding * len(kernel)
+    if len(spatial) == len(kernel):
+        kernel = tuple(min(k, d + 2 * p) for k, d, p in zip(kernel, spatial, padding, strict=False))
     taps = math.prod(kernel) if kernel else 1
     return Work(flops=_out_numel(s) * taps, attrs=(("kernel", kernel),))
 
