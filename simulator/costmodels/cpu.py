@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cost import Bound, OpCost
+from ..cost import OpCost
 from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
 from ..profile import Profile
 from . import roofline as rl
@@ -367,13 +367,8 @@ def price_op(op: Op, ctx: PricingContext) -> OpCost:
             writes[lvl.name] = writes.get(lvl.name, 0.0) + bn_bytes / 2
     overhead += bn_dispatch
     cycles = max(compute, mem) + bn_mem + overhead
-    if overhead > max(compute, mem + bn_mem):
-        bound = Bound.LAUNCH
-    else:
-        bound = Bound.COMPUTE if compute >= mem + bn_mem else Bound.MEMORY
-    wanted = ctx.precision or op.precision
-    if op.kind in MAC_KINDS and precision != wanted:
-        notes.append(f"{wanted} not supported: run as {precision}")
+    bound = rl.classify_bound(compute, mem + bn_mem, overhead)
+    notes.extend(rl.precision_notes(op, ctx, precision))
     return OpCost(
         cycles=cycles,
         compute_cycles=compute,
