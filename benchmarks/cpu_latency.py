@@ -17,12 +17,12 @@ import datetime as dt
 import math
 import os
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from cpu_validation import median_s  # the timing helper both CPU benchmarks share
 from scipy.stats import kendalltau
 from torch import nn
 
@@ -69,16 +69,6 @@ def cpu_model_name() -> str:
     return "unknown"
 
 
-def median_seconds(call: Callable[[], object], runs: int) -> float:
-    """Median wall time of ``runs`` calls, by ``time.perf_counter``."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def measure_forward_s(
     model: nn.Module, inputs: Sequence[torch.Tensor], threads: int
 ) -> tuple[float, int]:
@@ -88,9 +78,9 @@ def measure_forward_s(
     """
     torch.set_num_threads(threads)
     with torch.inference_mode():
-        warm_s = median_seconds(lambda: model(*inputs), WARMUP_RUNS)
+        warm_s = median_s(lambda: model(*inputs), WARMUP_RUNS)
         runs = min(MAX_RUNS, max(MIN_RUNS, math.ceil(TARGET_TIMED_S / warm_s)))
-        return median_seconds(lambda: model(*inputs), runs), runs
+        return median_s(lambda: model(*inputs), runs), runs
 
 
 def benchmark_workload(name: str, cpu: str, date: str) -> Row:
@@ -101,7 +91,7 @@ def benchmark_workload(name: str, cpu: str, date: str) -> Row:
     measured = {t: measure_forward_s(model, inputs, t) for t in THREAD_COUNTS}
     graph = hwsim.trace(model, example_inputs=inputs)
     predicted_s = hwsim.estimate(graph, PROFILE).latency_s
-    estimate_s = median_seconds(lambda: hwsim.estimate(graph, PROFILE), ESTIMATE_CALLS)
+    estimate_s = median_s(lambda: hwsim.estimate(graph, PROFILE), ESTIMATE_CALLS)
     (t1_s, runs_1t), (t2_s, runs_2t) = measured[1], measured[2]
     return Row(
         workload=name,
