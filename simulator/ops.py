@@ -144,6 +144,11 @@ class Op:
     folded: tuple[str, ...] = ()  # ops folded into this one (e.g. batch_norm)
     fused_into: str | None = None  # id of the producer this pointwise op fuses into
     module_type: str = ""  # class name of the innermost nn.Module, when known
+    # Compression already in the model file: the integer width the weight is stored at when
+    # it comes through a dequantize or fake-quant subgraph, and the width of a quantized
+    # activation input (from a quantize -> dequantize pair or a fake-quant op).
+    weight_bits: int | None = None
+    act_bits: int | None = None
 
     def attr(self, key: str, default: object = None) -> object:
         return dict(self.attrs).get(key, default)
@@ -175,7 +180,10 @@ class Op:
 
     @cached_property
     def precision(self) -> str:
-        """The precision the op computes in, from its weight dtype or else its first input."""
+        """The precision the op computes in: int8/int4 when its weight is stored quantized,
+        else from its weight dtype or else its first input."""
+        if self.weight_bits is not None and self.weight_bits <= 8:
+            return "int4" if self.weight_bits <= 4 else "int8"
         source = self.weight or (self.inputs[0] if self.inputs else None)
         if source is None and self.outputs:
             source = self.outputs[0]

@@ -187,6 +187,34 @@ _VIEW = (
     "lift",
 )
 
+# Quantize, dequantize and fake-quant ops: name -> (FLOPs per element, position of the
+# quant_min argument; quant_max follows it). They are real elementwise work on most hardware,
+# and their integer range is how the builder learns a tensor is stored quantized. A position
+# of None means the range is not an argument (the ATen ops read it from a quantized dtype).
+QUANT_OPS: dict[str, tuple[int, int | None]] = {
+    "quantize_per_tensor": (4, 3),  # quantized_decomposed: (x, scale, zp, qmin, qmax, dtype)
+    "dequantize_per_tensor": (2, 3),
+    "quantize_per_channel": (4, 4),  # (x, scales, zps, axis, qmin, qmax, dtype)
+    "dequantize_per_channel": (2, 4),
+    "quantize_per_channel_group": (4, 3),  # (x, scales, zps, qmin, qmax, dtype, group)
+    "dequantize_per_channel_group": (2, 3),
+    "quantize_per_token": (4, 3),
+    "dequantize_per_token": (2, 3),
+    "fake_quantize_per_tensor_affine": (6, 3),  # aten: (x, scale, zp, qmin, qmax)
+    "fake_quantize_per_channel_affine": (6, 4),  # aten: (x, scale, zp, axis, qmin, qmax)
+    "_fake_quantize_per_tensor_affine_cachemask_tensor_qparams": (6, 4),
+    "fake_quantize_per_tensor_affine_cachemask": (6, 3),
+    "fake_quantize_per_channel_affine_cachemask": (6, 4),
+    "_fake_quantize_learnable_per_tensor_affine": (6, 3),
+    "_fake_quantize_learnable_per_channel_affine": (6, 4),
+    "fused_moving_avg_obs_fake_quant": (8, 8),  # QAT FakeQuantize: (..., qmin, qmax, axis)
+    "_fused_moving_avg_obs_fq_helper": (8, 8),
+    "quantize_affine": (4, 5),  # torchao: (x, block_size, scale, zp, dtype, qmin, qmax)
+    "dequantize_affine": (2, 5),
+    "quantize_per_tensor_dynamic": (6, None),
+    "dequantize": (2, None),
+}
+
 _TABLE: dict[str, tuple[OpKind, Handler]] = {}
 
 
@@ -206,6 +234,8 @@ def _fill_defaults() -> dict[str, tuple[OpKind, Handler]]:
     for name, flops in _POINTWISE_FLOPS.items():
         put((name,), OpKind.POINTWISE, h.pointwise(flops))
     put(_CREATION, OpKind.POINTWISE, h.no_work)
+    for name, (flops, _) in QUANT_OPS.items():
+        put((name,), OpKind.POINTWISE, h.pointwise(flops))
     put(_POOL, OpKind.POOL, h.pool)
     put(_ADAPTIVE_POOL, OpKind.POOL, h.adaptive_pool)
     for name, flops in _NORM.items():

@@ -17,8 +17,8 @@ import torch
 from torch import fx
 
 from ..graph import OpGraph
-from ..ops import MAC_KINDS, GraphInfo, Op, OpKind, TensorSpec
-from .aten_table import lookup
+from ..ops import DTYPE_BITS, MAC_KINDS, GraphInfo, Op, OpKind, TensorSpec
+from .aten_table import QUANT_OPS, lookup
 from .handlers import NodeShapes, Work
 from .weight_stats import weight_stats
 
@@ -124,6 +124,66 @@ class _Constants:
         return value.clone() if value is not None else None
 
 
+def _storage_bits(span: int) -> int:
+    """Bits of the narrowest storage type holding ``span + 1`` integer levels."""
+    needed = span.bit_length()
+    return next((b for b in (4, 8, 16) if needed <= b), 32)
+
+
+def _quant_bits(node: fx.Node) -> int | None:
+    """The integer width a quantize, dequantize or fake-quant node stores its tensor at, read
+    from its ``quant_min``/``quant_max`` (or else its integer dtype); None for other nodes."""
+    entry = QUANT_OPS.get(_target_name(node)) if node.op == "call_function" else None
+    if entry is None:
+        return None
+    pos = entry[1]
+    args = node.args[pos : pos + 2] if pos is not None else ()
+    qmin, qmax = (*args, None, None)[:2]
+    qmin = node.kwargs.get("quant_min", qmin)
+    qmax = node.kwargs.get("quant_max", qmax)
+    if isinstance(qmin, int) and isinstance(qmax, int) and qmax > qmin:
+        return _storage_bits(qmax - qmin)
+    operands = [a.meta.get("val") for a in _flat_nodes(node.args[:1])]
+    for spec in (*(_spec(v) for v in operands), *_output_specs(node)):
+        if spec and not spec.dtype.startswith(("float", "bfloat")):
+            return DTYPE_BITS.get(spec.dtype, 8)
+    return 8
+
+
+def _weight_bits(node: fx.Node, constants: _Constants) -> int | None:
+    """The width a weight is stored at when its constant subgraph (de)quantizes it: the
+    narrowest quant op found walking up from ``node``, never past a quant op."""
+    found: list[int] = []
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if current.name in seen or current not in constants:
+            continue
+        seen.add(current.name)
+        bits = _quant_bits(current)
+        if bits is not None:
+            found.append(bits)
+        else:
+            stack.extend(_flat_nodes((current.args, current.kwargs)))
+    return min(found, default=None)
+
+
+def _act_bits(activations: list[fx.Node], kinds: dict[str, OpKind]) -> int | None:
+    """The width of a quantized activation input: one produced by a dequantize or fake-quant
+    op, looking through free view ops on the way."""
+    found = []
+    for node in activations:
+        while node.op == "call_function" and kinds.get(node.name) is OpKind.VIEW and node.args:
+            first = node.args[0]
+            if not isinstance(first, fx.Node):
+                break
+            node = first
+        bits = _quant_bits(node)
+        if bits is not None:
+            found.append(bits)
+    return min(found, default=None)
+
+
 def _display_names(
     nodes: list[fx.Node], kinds: dict[str, OpKind], owns_params: dict[str, bool]
 ) -> dict[str, str]:
@@ -174,6 +234,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             tensor = constants.value(weights[0])
             stats = weight_stats(tensor) if tensor is not None else None
         moves_data = kind is not OpKind.VIEW
+        is_quant = _target_name(node) in QUANT_OPS
         op = Op(
             id=node.name,
             name=names[node.name],
@@ -191,6 +252,10 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             attrs=work.attrs,
             weight_stats=stats,
             module_type=_module_of(node)[1],
+            weight_bits=_weight_bits(weights[0], constants)
+            if kind in MAC_KINDS and weights
+            else None,
+            act_bits=None if is_quant else _act_bits(activations, kinds),
         )
         # The real weight tensor (not part of the frozen Op): models that count per-tile
         # non-zeros, such as the systolic array's zero-skipping, read it from here.
