@@ -203,6 +203,23 @@ def miss_lines(
 
 
 @numba.njit(cache=True, nogil=True)
+def _port_lateness(
+    lines: np.ndarray, i: int, k: int, chunk: float, line: int, cycle: float
+) -> tuple[int, int, float]:  # pragma: no cover - jitted
+    """Replay the fetches one read port chains for ``line``: (next index, fetches so far,
+    cycles the last one finishes after the line wanted it; 0 when the port fetched nothing)."""
+    x = cycle + 1.0
+    hit = False
+    while i < lines.shape[0] and lines[i] == line:
+        k += 1
+        ready = -1.0 + k * chunk
+        x = ready + max(ready - x, 0.0)
+        i += 1
+        hit = True
+    return i, k, (x - cycle - 1.0) if hit else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
 def _line_stalls(
     lines_a: np.ndarray, chunk_a: float, lines_b: np.ndarray, chunk_b: float
 ) -> float:  # pragma: no cover - jitted
@@ -215,28 +232,9 @@ def _line_stalls(
         if ib < nb and lines_b[ib] < line:
             line = lines_b[ib]
         cycle = line + stall
-        worst = 0.0
-        x = cycle + 1.0
-        hit = False
-        while ia < na and lines_a[ia] == line:
-            ka += 1
-            ready = -1.0 + ka * chunk_a
-            x = ready + max(ready - x, 0.0)
-            ia += 1
-            hit = True
-        if hit:
-            worst = max(worst, x - cycle - 1.0)
-        x = cycle + 1.0
-        hit = False
-        while ib < nb and lines_b[ib] == line:
-            kb += 1
-            ready = -1.0 + kb * chunk_b
-            x = ready + max(ready - x, 0.0)
-            ib += 1
-            hit = True
-        if hit:
-            worst = max(worst, x - cycle - 1.0)
-        stall += worst
+        ia, ka, late_a = _port_lateness(lines_a, ia, ka, chunk_a, line, cycle)
+        ib, kb, late_b = _port_lateness(lines_b, ib, kb, chunk_b, line, cycle)
+        stall += max(late_a, late_b, 0.0)
     return stall
 
 
