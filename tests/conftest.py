@@ -3,9 +3,12 @@ slow part; estimating a traced graph takes milliseconds)."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 import hwsim
+from hwsim import cli
 from hwsim.graph import OpGraph
 
 _GRAPHS: dict[str, OpGraph] = {}
@@ -20,3 +23,19 @@ def traced(name: str) -> OpGraph:
 @pytest.fixture(scope="session")
 def graph_of():
     return traced
+
+
+@pytest.fixture
+def hwsim_cli(monkeypatch, capsys):
+    """Run ``hwsim ARGS...`` in-process through ``cli.main`` (so the one-line error handling
+    and exit codes are the real ones) and return (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+        out, err = capsys.readouterr()
+        code = exit_info.value.code
+        return (code if isinstance(code, int) else 1), out, err
+
+    return run

@@ -5,13 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 
 import pytest
 import torch
 from torch import nn
-
-from hwsim import cli
 
 
 class Tiny(nn.Module):
@@ -27,17 +24,8 @@ class Tiny(nn.Module):
 TINY_MACS = 1 * 8 * 16 * 16 * 27 + 8 * 4  # conv outputs x taps + fc
 
 
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
-def fails_with(monkeypatch, capsys, *args: str) -> str:
-    code, out, err = run(monkeypatch, capsys, *args)
+def fails_with(hwsim_cli, *args: str) -> str:
+    code, out, err = hwsim_cli(*args)
     assert code == 2, (out, err)
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err  # one line, no traceback
@@ -59,10 +47,8 @@ def tiny_files(tmp_path_factory):
     return root
 
 
-def test_pt2_json(monkeypatch, capsys, tiny_files):
-    code, out, _ = run(
-        monkeypatch,
-        capsys,
+def test_pt2_json(hwsim_cli, tiny_files):
+    code, out, _ = hwsim_cli(
         "estimate",
         str(tiny_files / "tiny.pt2"),
         "--hw",
@@ -77,10 +63,8 @@ def test_pt2_json(monkeypatch, capsys, tiny_files):
     assert {layer["op"] for layer in data["layers"]} >= {"conv", "gemm", "pointwise"}
 
 
-def test_pt2_with_batch(monkeypatch, capsys, tiny_files):
-    code, out, _ = run(
-        monkeypatch,
-        capsys,
+def test_pt2_with_batch(hwsim_cli, tiny_files):
+    code, out, _ = hwsim_cli(
         "estimate",
         str(tiny_files / "tiny.pt2"),
         "--hw",
@@ -94,13 +78,11 @@ def test_pt2_with_batch(monkeypatch, capsys, tiny_files):
     assert json.loads(out)["total"]["macs"] == 4 * TINY_MACS
 
 
-def test_torchscript_needs_and_takes_an_input_shape(monkeypatch, capsys, tiny_files):
+def test_torchscript_needs_and_takes_an_input_shape(hwsim_cli, tiny_files):
     path = str(tiny_files / "tiny_ts.pt")
-    line = fails_with(monkeypatch, capsys, "estimate", path, "--hw", "tpu_edge")
+    line = fails_with(hwsim_cli, "estimate", path, "--hw", "tpu_edge")
     assert path in line and "--input-shape" in line
-    code, out, _ = run(
-        monkeypatch,
-        capsys,
+    code, out, _ = hwsim_cli(
         "estimate",
         path,
         "--hw",
@@ -114,13 +96,11 @@ def test_torchscript_needs_and_takes_an_input_shape(monkeypatch, capsys, tiny_fi
     assert json.loads(out)["total"]["macs"] == TINY_MACS
 
 
-def test_pickled_module_needs_trust(monkeypatch, capsys, tiny_files):
+def test_pickled_module_needs_trust(hwsim_cli, tiny_files):
     path = str(tiny_files / "tiny_pickle.pt")
-    line = fails_with(monkeypatch, capsys, "estimate", path, "--hw", "gpu_a100")
+    line = fails_with(hwsim_cli, "estimate", path, "--hw", "gpu_a100")
     assert path in line and "--trust-pickle" in line and "torch.export" in line
-    code, out, _ = run(
-        monkeypatch,
-        capsys,
+    code, out, _ = hwsim_cli(
         "estimate",
         path,
         "--hw",
@@ -135,16 +115,15 @@ def test_pickled_module_needs_trust(monkeypatch, capsys, tiny_files):
     assert json.loads(out)["total"]["macs"] == TINY_MACS
 
 
-def test_bare_state_dict_is_refused_with_arch_hint(monkeypatch, capsys, tiny_files):
+def test_bare_state_dict_is_refused_with_arch_hint(hwsim_cli, tiny_files):
     path = str(tiny_files / "tiny_state.pt")
-    line = fails_with(monkeypatch, capsys, "estimate", path, "--hw", "gpu_a100")
+    line = fails_with(hwsim_cli, "estimate", path, "--hw", "gpu_a100")
     assert path in line and "--arch" in line
 
 
-def test_state_dict_that_does_not_fit_arch(monkeypatch, capsys, tiny_files):
+def test_state_dict_that_does_not_fit_arch(hwsim_cli, tiny_files):
     line = fails_with(
-        monkeypatch,
-        capsys,
+        hwsim_cli,
         "estimate",
         str(tiny_files / "tiny_state.pt"),
         "--hw",
@@ -170,16 +149,14 @@ def test_state_dict_that_does_not_fit_arch(monkeypatch, capsys, tiny_files):
         ("tiny.pt2", "cpu_x86_avx2", ["--precision", "int4"], "precision 'int4' is not supported"),
     ],
 )
-def test_bad_input_is_one_line(monkeypatch, capsys, tiny_files, target, hw, extra, expected):
+def test_bad_input_is_one_line(hwsim_cli, tiny_files, target, hw, extra, expected):
     target_path = str(tiny_files / target) if target.endswith((".pt", ".pt2")) else target
-    line = fails_with(monkeypatch, capsys, "estimate", target_path, "--hw", hw, *extra)
+    line = fails_with(hwsim_cli, "estimate", target_path, "--hw", hw, *extra)
     assert expected in line
 
 
-def test_bad_format_is_a_usage_error(monkeypatch, capsys, tiny_files):
-    code, _, err = run(
-        monkeypatch,
-        capsys,
+def test_bad_format_is_a_usage_error(hwsim_cli, tiny_files):
+    code, _, err = hwsim_cli(
         "estimate",
         str(tiny_files / "tiny.pt2"),
         "--hw",
@@ -190,10 +167,8 @@ def test_bad_format_is_a_usage_error(monkeypatch, capsys, tiny_files):
     assert code == 2 and "xml" in err
 
 
-def test_several_profiles_and_csv(monkeypatch, capsys, tiny_files):
-    code, out, _ = run(
-        monkeypatch,
-        capsys,
+def test_several_profiles_and_csv(hwsim_cli, tiny_files):
+    code, out, _ = hwsim_cli(
         "estimate",
         str(tiny_files / "tiny.pt2"),
         "--hw",
@@ -208,30 +183,26 @@ def test_several_profiles_and_csv(monkeypatch, capsys, tiny_files):
     assert len(convs) == 3 and all(float(r["cycles"]) > 0 for r in convs)
 
 
-def test_table_goes_to_stderr(monkeypatch, capsys, tiny_files):
-    code, out, err = run(
-        monkeypatch, capsys, "estimate", str(tiny_files / "tiny.pt2"), "--hw", "gpu_h100,eyeriss"
-    )
+def test_table_goes_to_stderr(hwsim_cli, tiny_files):
+    code, out, err = hwsim_cli("estimate", str(tiny_files / "tiny.pt2"), "--hw", "gpu_h100,eyeriss")
     assert code == 0 and out == ""
     assert "conv" in err and "latency" in err and "comparison" in err
 
 
-def test_profiles_list_and_show(monkeypatch, capsys):
-    code, out, _ = run(monkeypatch, capsys, "profiles")
+def test_profiles_list_and_show(hwsim_cli):
+    code, out, _ = hwsim_cli("profiles")
     assert code == 0
     for name in ("cpu_x86_avx2", "gpu_a100", "tpu_edge", "fpga_zcu104"):
         assert name in out
-    code, out, _ = run(monkeypatch, capsys, "profiles", "tpu_v1")
+    code, out, _ = hwsim_cli("profiles", "tpu_v1")
     assert code == 0 and "hw_class: systolic" in out and "#" in out
 
 
-def test_export_then_estimate_the_file(monkeypatch, capsys, tmp_path):
+def test_export_then_estimate_the_file(hwsim_cli, tmp_path):
     """The .pt2 written by `hwsim export` traces to the same MACs as the workload name."""
     path = tmp_path / "r18.pt2"
-    code, _, _ = run(monkeypatch, capsys, "export", "resnet18", "-o", str(path))
+    code, _, _ = hwsim_cli("export", "resnet18", "-o", str(path))
     assert code == 0 and path.exists()
-    code, out, _ = run(
-        monkeypatch, capsys, "estimate", str(path), "--hw", "tpu_edge", "--format", "json"
-    )
+    code, out, _ = hwsim_cli("estimate", str(path), "--hw", "tpu_edge", "--format", "json")
     assert code == 0
     assert json.loads(out)["total"]["macs"] == 1_814_073_344

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import torch
 from torch import nn
 
 import hwsim
-from hwsim import cli
 from hwsim.costmodels.fpga_streaming import Quant, Window, window_cycles
 from hwsim.errors import ProfileError
 from hwsim.graph import OpGraph
@@ -335,15 +333,6 @@ def test_dpu_reports_per_layer_time_with_tiling_waste(graph_of) -> None:
 # --- the command line -------------------------------------------------------------------------
 
 
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
 @pytest.fixture(scope="module")
 def tfc_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fpga") / "tfc.pt2"
@@ -351,11 +340,17 @@ def tfc_file(tmp_path_factory) -> Path:
     return path
 
 
-def test_cli_quant_reports_fps_folding_and_resources(monkeypatch, capsys, tfc_file) -> None:
-    code, out, _ = _cli(
-        monkeypatch, capsys, "estimate", str(tfc_file), "--hw", "fpga_zcu104", "--quant", "w4a4",
-        "--format", "json",
-    )  # fmt: skip
+def test_cli_quant_reports_fps_folding_and_resources(hwsim_cli, tfc_file) -> None:
+    code, out, _ = hwsim_cli(
+        "estimate",
+        str(tfc_file),
+        "--hw",
+        "fpga_zcu104",
+        "--quant",
+        "w4a4",
+        "--format",
+        "json",
+    )
     assert code == 0
     data = json.loads(out)
     total = data["total"]
@@ -367,27 +362,37 @@ def test_cli_quant_reports_fps_folding_and_resources(monkeypatch, capsys, tfc_fi
     assert all(g["precision"] == "w4a4" for g in gemms)
 
 
-def test_cli_says_when_the_design_does_not_fit(monkeypatch, capsys, tfc_file) -> None:
-    code, _, err = _cli(
-        monkeypatch, capsys, "estimate", str(tfc_file), "--hw", "fpga_pynq_z1", "--quant", "w8a8",
-        "--target-fps", "1e9",
-    )  # fmt: skip
+def test_cli_says_when_the_design_does_not_fit(hwsim_cli, tfc_file) -> None:
+    code, _, err = hwsim_cli(
+        "estimate",
+        str(tfc_file),
+        "--hw",
+        "fpga_pynq_z1",
+        "--quant",
+        "w8a8",
+        "--target-fps",
+        "1e9",
+    )
     assert code == 0
     assert "DOES NOT FIT" in err
 
 
-def test_cli_bad_quant_is_one_error_line(monkeypatch, capsys, tfc_file) -> None:
-    code, _, err = _cli(
-        monkeypatch, capsys, "estimate", str(tfc_file), "--hw", "fpga_zcu104", "--quant", "w4"
-    )
+def test_cli_bad_quant_is_one_error_line(hwsim_cli, tfc_file) -> None:
+    code, _, err = hwsim_cli("estimate", str(tfc_file), "--hw", "fpga_zcu104", "--quant", "w4")
     assert code == 2
     assert err.strip().startswith("error: --quant 'w4'")
 
 
-def test_cli_precision_still_works_on_fpga(monkeypatch, capsys, tfc_file) -> None:
-    code, out, _ = _cli(
-        monkeypatch, capsys, "estimate", str(tfc_file), "--hw", "fpga_zcu104_dpu",
-        "--precision", "int8", "--format", "json",
-    )  # fmt: skip
+def test_cli_precision_still_works_on_fpga(hwsim_cli, tfc_file) -> None:
+    code, out, _ = hwsim_cli(
+        "estimate",
+        str(tfc_file),
+        "--hw",
+        "fpga_zcu104_dpu",
+        "--precision",
+        "int8",
+        "--format",
+        "json",
+    )
     assert code == 0
     assert json.loads(out)["total"]["throughput_fps"] > 0
