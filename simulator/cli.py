@@ -6,14 +6,22 @@ keeps its traceback.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from .errors import HwsimError, InputShapeError
+
+if TYPE_CHECKING:
+    from .compression import Rule
+    from .compression.sqnr import Sqnr
+    from .graph import OpGraph
 
 app = typer.Typer(
     add_completion=False,
@@ -83,12 +91,31 @@ def estimate(
     top: Annotated[
         int | None, typer.Option(help="Show only the N slowest ops in the table.")
     ] = None,
-    quant: Annotated[
+    prune: Annotated[
         str | None,
         typer.Option(
-            help="FPGA profiles only: weight/activation bits like w4a4 or w1a2 (see docs/fpga.md)."
+            help="What-if pruning of the real weights: 0.8 (unstructured), 2:4, 4:8, "
+            "block4x4:0.75, block1x4:0.5, channel:0.5."
         ),
     ] = None,
+    quant: Annotated[
+        str | None,
+        typer.Option(help="What-if quantization: int8, int4, binary, fp16, bf16 or wNaM (w4a8)."),
+    ] = None,
+    layers: Annotated[
+        str | None,
+        typer.Option(help="Apply --prune/--quant only to ops whose name matches this regex."),
+    ] = None,
+    recipe: Annotated[
+        Path | None,
+        typer.Option(help="YAML recipe of per-layer prune/quant rules (docs/compression.md)."),
+    ] = None,
+    sqnr: Annotated[
+        bool,
+        typer.Option(
+            "--sqnr", help="Accuracy proxy: output SQNR of the compressed model, per layer too."
+        ),
+    ] = False,
     folding: Annotated[
         Path | None,
         typer.Option(help="FPGA streaming only: a folding JSON (FINN's format or op names)."),
@@ -105,7 +132,7 @@ def estimate(
     ] = None,
 ) -> None:
     """Estimate per-op latency and energy of TARGET on one or more hardware profiles."""
-    from .estimate import fpga_options, price_graph
+    from .estimate import compression_rules, fpga_options, price_graph
     from .frontend.trace import trace
     from .profile import load_profile
     from .render import print_tables, to_csv, to_json
@@ -118,24 +145,45 @@ def estimate(
     profiles = [load_profile(name) for name in _split(hw)]
     if not profiles:
         raise typer.BadParameter("no profile given", param_hint="--hw")
-    options = fpga_options(quant=quant, folding=folding, target_fps=target_fps)
+    options = fpga_options(folding=folding, target_fps=target_fps)
     if options and not any(p.hw_class == "fpga" for p in profiles):
-        _err.print("note: --quant, --folding and --target-fps apply to FPGA profiles only")
+        _err.print("note: --folding and --target-fps apply to FPGA profiles only")
     if threads is not None:
         options["threads"] = threads
+    rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
+    if sqnr and not rules:
+        raise typer.BadParameter("needs --prune, --quant or --recipe", param_hint="--sqnr")
     estimates = []
     for b in _batches(batch):
         with _err.status(f"tracing {target}" + (f" at batch {b}" if b else ""), spinner="dots"):
             graph = trace(
                 target, batch=b, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
             )
-        estimates += [price_graph(graph, p, precision=precision, options=options) for p in profiles]
+        priced, proxy = _compressed(graph, rules, sqnr)
+        for p in profiles:
+            est = price_graph(priced, p, precision=precision, options=options)
+            estimates.append(dataclasses.replace(est, sqnr=proxy) if proxy else est)
     if fmt == "json":
         sys.stdout.write(to_json(estimates) + "\n")
     elif fmt == "csv":
         sys.stdout.write(to_csv(estimates))
     else:
         print_tables(estimates, _err, all_ops=all_ops, top=top)
+
+
+def _compressed(graph: OpGraph, rules: Sequence[Rule], sqnr: bool) -> tuple[OpGraph, Sqnr | None]:
+    """The graph the rules make (the traced one if none) and, if asked, its SQNR."""
+    if not rules:
+        return graph, None
+    from .compression import compress
+    from .compression.sqnr import output_sqnr
+
+    with _err.status("compressing the weights", spinner="dots"):
+        compressed = compress(graph, rules)
+    if not sqnr:
+        return compressed, None
+    with _err.status("running the accuracy proxy", spinner="dots"):
+        return compressed, output_sqnr(graph, compressed)
 
 
 def _calibrate_host_if_needed(names: list[str]) -> None:
@@ -147,6 +195,77 @@ def _calibrate_host_if_needed(names: list[str]) -> None:
         _err.print("calibrating this machine for --hw host (first use, under a minute)...")
         path = write_host_profile(progress=lambda msg: _err.print(f"  {msg}"))
         _err.print(f"wrote {path}")
+
+
+@app.command()
+def compare(
+    target: Annotated[
+        str, typer.Argument(help="Model file (.pt2, TorchScript, .pt) or built-in workload name.")
+    ],
+    hw: Annotated[
+        str, typer.Option("--hw", help="Profile preset(s) or YAML path(s), comma-separated.")
+    ],
+    variants: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated variants: dense, 2:4, 0.8, block4x4:0.75, channel:0.5, int8, "
+            "int4, fp16, w4a8, and '+' to combine (int8+2:4)."
+        ),
+    ] = "dense,2:4,0.8,int8,int8+2:4",
+    layers: Annotated[
+        str, typer.Option(help="Compress only ops whose name matches this regex.")
+    ] = ".*",
+    batch: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    input_shape: Annotated[
+        list[str] | None, typer.Option("--input-shape", help="Input shape like 1,3,224,224.")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Run every op at this precision (e.g. fp16).")
+    ] = None,
+    sqnr: Annotated[
+        bool, typer.Option("--sqnr", help="Add the accuracy proxy (output SQNR in dB).")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="Allow loading a pickled nn.Module (runs code from the file)."
+        ),
+    ] = False,
+    arch: Annotated[
+        str | None,
+        typer.Option(help="Built-in workload whose architecture a bare state_dict belongs to."),
+    ] = None,
+) -> None:
+    """Latency, energy, weight bytes and speedup of compression variants on several profiles."""
+    from .compare import compare as run_compare
+    from .frontend.trace import trace
+    from .render import comparison_rows_table
+
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"'{fmt}' is not one of table, json, csv", param_hint="--format")
+    _calibrate_host_if_needed(_split(hw))
+    with _err.status(f"tracing {target}", spinner="dots"):
+        graph = trace(
+            target, batch=batch, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
+        )
+    with _err.status("pricing variants", spinner="dots") as status:
+        frame = run_compare(
+            graph,
+            _split(hw),
+            _split(variants),
+            precision=precision,
+            layers=layers,
+            sqnr=sqnr,
+            progress=lambda msg: status.update(msg),
+        )
+    if fmt == "json":
+        rows = json.loads(frame.to_json(orient="records"))
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        _err.print(comparison_rows_table(frame, f"{graph.info.source} (batch {graph.info.batch})"))
 
 
 @app.command()

@@ -7,6 +7,7 @@ left out of the totals, which then say they are incomplete — it is never count
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, reduce
@@ -17,6 +18,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .compression.spec import Rule
+from .compression.sqnr import Sqnr
 from .cost import OpCost
 from .costmodels.base import GraphCost, PricingContext, cost_table, graph_pricer
 from .costmodels.roofline import device_weight_bytes, weight_home
@@ -39,6 +42,9 @@ class Estimate:
     # Set when the class model prices the whole graph (a streaming FPGA pipeline): the totals
     # then come from it, since a pipeline's latency is not the sum of its layers' times.
     graph_cost: GraphCost | None = None
+    # The accuracy proxy, when asked for: SQNR of this (compressed) graph against the model as
+    # traced, end to end and per op (docs/compression.md).
+    sqnr: Sqnr | None = None
 
     @cached_property
     def unsupported(self) -> list[UnsupportedOp]:
@@ -95,6 +101,7 @@ class Estimate:
         rows = []
         for op, cost in self.costs:
             stats = op.weight_stats
+            applied = self.graph.dag.nodes[op.id].get("compression")
             row: dict[str, Any] = {
                 "id": op.id,
                 "name": op.name,
@@ -108,6 +115,8 @@ class Estimate:
                 "weight_density": stats.density if stats else None,
                 "fused_into": op.fused_into,
                 "folded": ",".join(op.folded),
+                "compression": applied.label if applied else "",
+                "sqnr_db": self.sqnr.layers_db.get(op.id) if self.sqnr else None,
             }
             if cost is None:
                 row.update(bound="unsupported", cycles=None, latency_s=None, energy_j=None)
@@ -123,7 +132,7 @@ class Estimate:
                     bound=str(cost.bound),
                     utilization=cost.utilization,
                     precision=cost.precision,
-                    notes="; ".join(cost.notes),
+                    notes="; ".join(op_notes(op, cost, self.profile, applied)),
                 )
                 for lvl in levels:
                     row[f"bytes_{lvl}"] = cost.bytes_at(lvl)
@@ -154,6 +163,7 @@ class Estimate:
         for op, cost in self.costs:
             if op.kind is OpKind.VIEW:
                 continue
+            applied = self.graph.dag.nodes[op.id].get("compression")
             layer: dict[str, Any] = {
                 "id": op.id,
                 "name": op.name,
@@ -164,6 +174,8 @@ class Estimate:
                 "flops": op.flops,
                 "weight_bytes": op.weight_bytes,
                 "fused_into": op.fused_into,
+                "compression": applied.label if applied else None,
+                "sqnr_db": _finite(self.sqnr.layers_db.get(op.id)) if self.sqnr else None,
             }
             if op.weight_stats is not None or (op.kind in MAC_KINDS and op.params):
                 layer["weight_density"] = op.weight_stats.density if op.weight_stats else None
@@ -192,7 +204,7 @@ class Estimate:
                     bound=str(cost.bound),
                     utilization=cost.utilization,
                     precision=cost.precision,
-                    notes=list(cost.notes),
+                    notes=op_notes(op, cost, self.profile, applied),
                 )
             if self.graph_cost is not None and op.id in self.graph_cost.layer_details:
                 layer.update(self.graph_cost.layer_details[op.id])
@@ -235,6 +247,7 @@ class Estimate:
                 if graph_cost and graph_cost.resources
                 else None,
                 "notes": list(graph_cost.notes) if graph_cost else [],
+                "sqnr_db": _finite(self.sqnr.output_db) if self.sqnr else None,
             },
             "layers": self.layers(),
             "unsupported": [
@@ -242,6 +255,22 @@ class Estimate:
                 for u in self.unsupported
             ],
         }
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: an unchanged output (infinite SQNR) is written as null."""
+    return value if value is None or math.isfinite(value) else None
+
+
+def op_notes(op: Op, cost: OpCost, profile: Profile, applied: Any) -> list[str]:
+    """The cost model's notes, plus what compression did and why zeros did not pay off."""
+    from .compression.explain import sparsity_note
+
+    notes = list(cost.notes)
+    if applied is not None and applied.note:
+        notes.append(applied.note)
+    why = sparsity_note(op, cost, profile)
+    return [*notes, why] if why else notes
 
 
 def price_graph(
@@ -308,16 +337,21 @@ def estimate(
     example_inputs: tuple[torch.Tensor, ...] | None = None,
     trust_pickle: bool = False,
     arch: str | None = None,
+    prune: str | None = None,
     quant: str | None = None,
+    layers: str | None = None,
+    recipe: str | Path | None = None,
     folding: str | Path | Mapping[str, Any] | None = None,
     target_fps: float | None = None,
     threads: int | None = None,
 ) -> Estimate:
     """Estimate ``target`` (a traced graph, model, file or workload name) on ``hw``.
 
-    ``quant`` ("w4a4"), ``folding`` (a FINN-style folding JSON) and ``target_fps`` apply to
-    FPGA profiles only; see docs/fpga.md. ``threads`` applies to CPU profiles (default: the
-    profile's cores); see docs/cpu.md.
+    ``prune`` ("0.8", "2:4", "block4x4:0.75", "channel:0.5") and ``quant`` ("int8", "w4a8",
+    "fp16"...) compress a copy of the graph first, restricted to op names matching the regex
+    ``layers``; ``recipe`` is a YAML file of per-layer rules instead (docs/compression.md).
+    ``folding`` (a FINN-style folding JSON) and ``target_fps`` apply to FPGA profiles only;
+    see docs/fpga.md. ``threads`` applies to CPU profiles (default: the profile's cores).
     """
     profile = load_profile(hw)
     graph = (
@@ -332,7 +366,12 @@ def estimate(
             arch=arch,
         )
     )
-    options = fpga_options(quant=quant, folding=folding, target_fps=target_fps)
+    rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
+    if rules:
+        from .compression import compress
+
+        graph = compress(graph, rules)
+    options = fpga_options(folding=folding, target_fps=target_fps)
     if threads is not None:
         if threads < 1:
             raise ProfileError(f"threads must be a positive integer, got {threads}")
@@ -340,18 +379,43 @@ def estimate(
     return price_graph(graph, profile, precision=precision, options=options)
 
 
+def compression_rules(
+    *,
+    prune: str | None = None,
+    quant: str | None = None,
+    layers: str | None = None,
+    recipe: str | Path | None = None,
+) -> tuple[Rule, ...]:
+    """The rules that ``--prune``/``--quant``/``--layers`` or ``--recipe`` ask for."""
+    from .compression import Rule, compile_layers, load_recipe, parse_prune, parse_quant
+    from .compression.spec import CompressionError
+
+    if recipe is not None:
+        if prune is not None or quant is not None or layers is not None:
+            raise CompressionError("--recipe replaces --prune, --quant and --layers; give one")
+        return load_recipe(recipe)
+    if prune is None and quant is None:
+        if layers is not None:
+            raise CompressionError("--layers restricts --prune/--quant; give one of them")
+        return ()
+    return (
+        Rule(
+            layers=compile_layers(layers or ".*", "--layers"),
+            prune=parse_prune(prune) if prune is not None else None,
+            quant=parse_quant(quant) if quant is not None else None,
+        ),
+    )
+
+
 def fpga_options(
     *,
-    quant: str | None = None,
     folding: str | Path | Mapping[str, Any] | None = None,
     target_fps: float | None = None,
 ) -> dict[str, Any]:
-    """The FPGA model's options, validated: ``--quant wNaM``, a folding file, a target FPS."""
-    from .costmodels.fpga_streaming import Quant, load_folding
+    """The FPGA model's options, validated: a folding file, a target FPS."""
+    from .costmodels.fpga_streaming import load_folding
 
     options: dict[str, Any] = {}
-    if quant is not None:
-        options["quant"] = Quant.parse(quant)
     if folding is not None:
         options["folding"] = load_folding(folding)
     if target_fps is not None:

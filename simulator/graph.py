@@ -6,9 +6,10 @@ across estimates, so a NAS loop or a sweep traces once and prices many times.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import networkx as nx
 
@@ -22,6 +23,13 @@ class OpGraph:
 
     dag: nx.DiGraph
     info: GraphInfo
+    # The torch.export program the graph came from (None for SCALE-Sim topologies): the
+    # accuracy proxy runs it with compressed weights. Not part of the graph's identity.
+    program: Any = field(default=None, compare=False, repr=False)
+
+    def with_dag(self, dag: nx.DiGraph) -> OpGraph:
+        """The same model with rewritten ops: passes and compression keep info and program."""
+        return OpGraph(dag=dag, info=self.info, program=self.program)
 
     @cached_property
     def order(self) -> tuple[str, ...]:
@@ -93,23 +101,28 @@ class OpGraph:
 
     @cached_property
     def peak_activation_bytes(self) -> int:
-        """Largest sum of live activations during a sequential run: a tensor is live from the
+        """Largest sum of live activations during a sequential run, at the model's dtypes."""
+        return int(self.peak_activation(lambda op: op.write_bytes))
+
+    def peak_activation(self, written: Callable[[Op], float]) -> float:
+        """Largest sum of live activations during a sequential run, each op's output taking
+        ``written(op)`` bytes (a device may store them narrower): a tensor is live from the
         op that writes it to its last reader; fused intermediates never reach memory, and the
         model's inputs are live until the last op that reads them."""
         remaining = {i: len(set(self.real_consumers(i))) for i in self.order}
-        live: dict[str, int] = {}
+        live: dict[str, float] = {}
         inputs_live = sum(t.nbytes for t in self.info.inputs)
         last_input_reader = max(
             (i for i, op_id in enumerate(self.order) if self._reads_model_input(op_id)), default=-1
         )
-        current = peak = inputs_live
+        current = peak = float(inputs_live)
         for step, op_id in enumerate(self.order):
             op = self[op_id]
             if op.kind is OpKind.VIEW:
                 continue
             if op.write_bytes:
-                live[op_id] = op.write_bytes
-                current += op.write_bytes
+                live[op_id] = written(op)
+                current += live[op_id]
             peak = max(peak, current)
             if step == last_input_reader:
                 current -= inputs_live

@@ -97,6 +97,11 @@ PRECISION_BITS: dict[str, int] = {
 }
 
 
+def integer_precision(bits: int) -> str:
+    """The narrowest integer precision name that holds ``bits``-bit values."""
+    return "binary" if bits <= 1 else "int4" if bits <= 4 else "int8"
+
+
 @dataclass(frozen=True)
 class WeightStats:
     """What the real weight tensor of an op looks like, read once at trace time.
@@ -180,10 +185,20 @@ class Op:
 
     @cached_property
     def precision(self) -> str:
-        """The precision the op computes in: int8/int4 when its weight is stored quantized,
-        else from its weight dtype or else its first input."""
-        if self.weight_bits is not None and self.weight_bits <= 8:
-            return "int4" if self.weight_bits <= 4 else "int8"
+        """The precision the op computes in.
+
+        Integer when its weight (or, for an op without weights, its input) is quantized, at
+        the wider of the weight and activation widths, since a w4a8 layer multiplies int8
+        operands; fp16 for weight-only quantization with 16-bit activations (w4a16); else its
+        weight dtype or first input's dtype.
+        """
+        widths = [b for b in (self.weight_bits, self.act_bits) if b is not None]
+        if self.weight_bits is not None or (widths and self.kind not in MAC_KINDS):
+            widest = max(widths)
+            if widest <= 8:
+                return integer_precision(widest)
+            if widest == 16:
+                return "fp16"
         source = self.weight or (self.inputs[0] if self.inputs else None)
         if source is None and self.outputs:
             source = self.outputs[0]

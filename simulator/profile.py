@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import ProfileError
+from .errors import HwsimError, ProfileError
 from .profile_schema import PROFILE_SCHEMA
 
 PRESET_PACKAGE = "hwsim.hw_profiles"
@@ -112,19 +112,23 @@ _ProfileLoader.add_implicit_resolver(
 )
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, what: str = "profile", error: type[HwsimError] = ProfileError) -> Any:
+    """Parse a YAML file with the safe loader above; errors name the file (and line)."""
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ProfileError(f"{path}: cannot read profile ({exc.strerror})") from None
+        raise error(f"{path}: cannot read {what} ({exc.strerror})") from None
     try:
         data = yaml.load(text, Loader=_ProfileLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}:" if mark is not None else ""
-        raise ProfileError(
-            f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
+        raise error(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile must be a YAML mapping of fields")
     return data

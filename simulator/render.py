@@ -16,7 +16,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from .estimate import Estimate
+from .estimate import Estimate, op_notes
 from .ops import OpKind
 
 
@@ -37,6 +37,12 @@ def _si(value: float | None, unit: str) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.3g} {prefix}{unit}"
     return f"0 {unit}"
+
+
+def _db(value: float | None) -> str:
+    if value is None:
+        return ""
+    return "exact" if math.isinf(value) else f"{value:.1f} dB"
 
 
 def _pct(value: float | None) -> str:
@@ -83,9 +89,24 @@ def layer_table(est: Estimate, *, all_ops: bool = False, top: int | None = None)
     details = est.graph_cost.layer_details if est.graph_cost else {}
     if details:
         table.add_column("PE x SIMD", justify="right", footer="")
+    nodes = est.graph.dag.nodes
+    compressed = any(nodes[op.id].get("compression") is not None for op, _ in rows)
+    if compressed:
+        table.add_column("compression", footer="")
+    if est.sqnr is not None:
+        table.add_column("SQNR", justify="right", footer=_db(est.sqnr.output_db))
+    if compressed:
+        table.add_column("why", footer="", overflow="fold", max_width=60)
     for op, cost in rows:
         fold = details.get(op.id, {})
         extra = [f"{fold['pe']} x {fold.get('simd') or 1}" if fold else ""] if details else []
+        applied = nodes[op.id].get("compression")
+        if compressed:
+            extra.append(applied.label if applied is not None else "")
+        if est.sqnr is not None:
+            extra.append(_db(est.sqnr.layers_db.get(op.id)))
+        if compressed:
+            extra.append("; ".join(op_notes(op, cost, est.profile, applied)) if cost else "")
         name = op.name.removeprefix(prefix)
         density = f"{op.weight_stats.density:.2f}" if op.weight_stats else ""
         kind = f"{op.kind}" + (" (fused)" if op.fused_into else "")
@@ -144,6 +165,11 @@ def totals_lines(est: Estimate) -> list[str]:
         f"peak activations {_si(d['peak_activation_bytes'], 'B')}  utilization "
         f"{_pct(d['utilization'])}  bytes moved: {moved}",
     ]
+    if est.sqnr is not None:
+        lines.append(
+            f"accuracy proxy: output SQNR {_db(est.sqnr.output_db)} against the uncompressed "
+            "model on one seeded sample input (a proxy, not task accuracy)"
+        )
     lines += fpga_lines(est)
     notes = sorted({n for _, cost in est.costs if cost for n in cost.notes})
     lines += [f"note: {n}" for n in notes]
@@ -241,3 +267,28 @@ def to_csv(estimates: Sequence[Estimate]) -> str:
     buffer = io.StringIO()
     pd.concat(frames, ignore_index=True).to_csv(buffer, index=False)
     return buffer.getvalue()
+
+
+def comparison_rows_table(frame: pd.DataFrame, title: str) -> Table:
+    """``hwsim compare``'s rows: one line per (hardware, variant), grouped by hardware."""
+    table = Table(title=f"compression variants: {title}", header_style="bold")
+    sqnr = "sqnr_db" in frame and frame["sqnr_db"].notna().any()
+    columns = ["hw", "variant", "latency", "speedup", "energy", "x energy", "weights", "formats"]
+    for col in [*columns, "peak act.", *(["SQNR"] if sqnr else [])]:
+        table.add_column(col, justify="left" if col in ("hw", "variant", "formats") else "right")
+    for _, row in frame.sort_values(["hw"], kind="stable").iterrows():
+        cells = [
+            row["hw"],
+            row["variant"],
+            _si(row["latency_s"], "s"),
+            f"{row['speedup']:.2f}x",
+            _si(row["energy_j"], "J"),
+            f"{row['energy_ratio']:.2f}",
+            _si(row["weight_bytes"], "B"),
+            row["weight_formats"],
+            _si(row["peak_activation_bytes"], "B"),
+        ]
+        if sqnr:
+            cells.append(_db(row["sqnr_db"]) if pd.notna(row["sqnr_db"]) else "")
+        table.add_row(*cells, end_section=False)
+    return table

@@ -121,20 +121,22 @@ class ManualFakeQuant(nn.Module):
 
 
 def test_manual_fake_quant_detects_int4_weights():
+    """w4a8: the weights are 4-bit but the multiplies take int8 operands, so the op computes
+    in int8 and stores its weights packed only where something unpacks them."""
     graph = hwsim.trace(ManualFakeQuant(), example_inputs=(torch.zeros(2, 16),))
     (fc,) = _gemms(graph)
-    assert (fc.weight_bits, fc.act_bits, fc.precision) == (4, 8, "int4")
+    assert (fc.weight_bits, fc.act_bits, fc.precision) == (4, 8, "int8")
     fq = next(op for op in graph if op.target == "aten.fake_quantize_per_tensor_affine")
     assert fq.kind is OpKind.POINTWISE
-    # A100 has int4 tensor cores: weight and bias at half a byte each, (16x8 + 8) / 2.
+    # A100 runs int8 tensor cores and its kernels unpack 4-bit weights: (16x8 + 8) / 2 bytes.
     a100 = hwsim.load_profile("gpu_a100")
     assert device_weight_bytes(fc, a100, None) == (16 * 8 + 8) / 2
-    # The Edge TPU has no int4: it runs int8, so 1 byte/element, and says so.
+    # The Edge TPU's array reads whole int8 words: 1 byte/element.
     tpu = hwsim.load_profile("tpu_edge")
     assert device_weight_bytes(fc, tpu, None) == 16 * 8 + 8
     row = _row(hwsim.estimate(graph, tpu), fc.name)
     assert row["precision"] == "int8"
-    assert "int4 not supported: run as int8" in row["notes"]
+    assert "not supported" not in row["notes"]
 
 
 class DecomposedQdq(nn.Module):

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import hwsim
-from hwsim.costmodels.fpga_streaming import Quant, Window, window_cycles
+from hwsim.costmodels.fpga_streaming import Window, window_cycles
 from hwsim.errors import ProfileError
 from hwsim.graph import OpGraph
 
@@ -284,17 +284,6 @@ def test_folding_file_by_op_name(tfc_graph: OpGraph, tmp_path: Path) -> None:
 def test_bad_folding_names_the_layer(tfc_graph: OpGraph) -> None:
     with pytest.raises(ProfileError, match="PE=7 must divide 64"):
         hwsim.estimate(tfc_graph, "fpga_pynq_z1", folding={"MVAU_hls_0": {"PE": 7, "SIMD": 1}})
-
-
-@pytest.mark.parametrize("text", ["w4", "4a4", "w0a4", "int8"])
-def test_bad_quant_is_rejected(text: str) -> None:
-    with pytest.raises(ProfileError, match="--quant"):
-        Quant.parse(text)
-
-
-def test_quant_parses() -> None:
-    assert Quant.parse("w1a2") == Quant(1, 2)
-    assert Quant.parse(" W8A8 ") == Quant(8, 8)
 
 
 def test_fpga_presets_match_their_datasheets() -> None:

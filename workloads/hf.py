@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .inputs import image_batch, token_batch
+from .settle import settle_batchnorm
 from .spec import Workload
 
 # Keywords every PreTrainedConfig takes through **kwargs; the per-model config dataclasses do
@@ -47,7 +48,7 @@ def _build_resnet18() -> nn.Module:
         hidden_sizes=[64, 128, 256, 512],
         **IMAGENET_HEAD,
     )
-    return TensorOutput(ResNetForImageClassification(config), "logits").eval()
+    return settle_batchnorm(TensorOutput(ResNetForImageClassification(config), "logits"))
 
 
 def _build_resnet50() -> nn.Module:
@@ -60,7 +61,7 @@ def _build_resnet50() -> nn.Module:
         hidden_sizes=[256, 512, 1024, 2048],
         **IMAGENET_HEAD,
     )
-    return TensorOutput(ResNetForImageClassification(config), "logits").eval()
+    return settle_batchnorm(TensorOutput(ResNetForImageClassification(config), "logits"))
 
 
 def _build_mobilenet_v2() -> nn.Module:
@@ -75,7 +76,7 @@ def _build_mobilenet_v2() -> nn.Module:
         classifier_dropout_prob=0.2,
         **IMAGENET_HEAD,
     )
-    return TensorOutput(MobileNetV2ForImageClassification(config), "logits").eval()
+    return settle_batchnorm(TensorOutput(MobileNetV2ForImageClassification(config), "logits"))
 
 
 def _build_efficientnet_b0() -> nn.Module:
@@ -92,7 +93,7 @@ def _build_efficientnet_b0() -> nn.Module:
         drop_connect_rate=0.2,
         **IMAGENET_HEAD,
     )
-    return TensorOutput(EfficientNetForImageClassification(config), "logits").eval()
+    return settle_batchnorm(TensorOutput(EfficientNetForImageClassification(config), "logits"))
 
 
 def _build_vit_tiny() -> nn.Module:

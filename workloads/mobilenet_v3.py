@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .inputs import image_batch
+from .settle import settle_batchnorm
 from .spec import Workload
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"RE": nn.ReLU, "HS": nn.Hardswish}
@@ -141,7 +142,7 @@ class MobileNetV3(nn.Module):
 
 
 def _build_large() -> nn.Module:
-    return MobileNetV3(LARGE).eval()
+    return settle_batchnorm(MobileNetV3(LARGE))
 
 
 def mobilenet_v3_large() -> Workload:

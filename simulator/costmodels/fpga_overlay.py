@@ -72,8 +72,8 @@ def _price(op: Op, ctx: PricingContext, compute: float) -> OpCost:
     compute = max(compute, ideal)
     cycles = max(compute, memory) + overhead
     notes = rl.precision_notes(op, ctx, precision)
-    if op.kind in MAC_KINDS and ctx.options.get("quant") is not None:
-        notes = (*notes, "the overlay computes in int8 whatever --quant says")
+    if op.kind in MAC_KINDS and op.weight_bits not in (None, 8):
+        notes = (*notes, f"the overlay computes in int8: w{op.weight_bits} runs as w8")
     return OpCost(
         cycles=cycles,
         compute_cycles=compute,

@@ -106,32 +106,16 @@ class Fold:
     swg_simd: int = 1
 
 
-@dataclass(frozen=True)
-class Quant:
-    """Weight and activation bit widths (``--quant w4a4``)."""
-
-    weight_bits: int
-    act_bits: int
-
-    @staticmethod
-    def parse(text: str) -> Quant:
-        import re
-
-        match = re.fullmatch(r"w(\d+)a(\d+)", text.strip().lower())
-        if match is None or not all(0 < int(g) <= 32 for g in match.groups()):
-            raise ProfileError(
-                f"--quant '{text}': expected weight and activation bits like w4a4, w1a2 or w8a8"
-            )
-        return Quant(int(match[1]), int(match[2]))
-
-
 # --- turning ops into stages -----------------------------------------------------------------
 
 
 def _bits(op: Op, ctx: PricingContext) -> tuple[int, int]:
-    quant = ctx.options.get("quant")
-    if isinstance(quant, Quant):
-        return quant.weight_bits, quant.act_bits
+    """(weight, activation) bits of a stage: the op's own quantization (from the model file
+    or ``--quant``) where it has one, else the width of its execution precision."""
+    if op.weight_bits is not None or op.act_bits is not None:
+        act = op.act_bits or op.weight_bits
+        assert act is not None
+        return op.weight_bits or act, act
     bits = PRECISION_BITS.get(rl.op_precision(op, ctx), 8)
     return bits, bits
 

@@ -15,6 +15,7 @@ from ..cost import Bound, OpCost
 from ..ops import DTYPE_BITS, MAC_KINDS, PRECISION_BITS, Op, OpKind
 from ..profile import MemoryLevel, Profile
 from .base import CostFn, PricingContext
+from .weight_storage import value_bits, weight_format
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def op_precision(op: Op, ctx: PricingContext) -> str:
     return execution_precision(op, ctx.profile, ctx.precision)
 
 
-def _byte_scale(op: Op, precision: str) -> float:
+def activation_scale(op: Op, precision: str) -> float:
     """Device bytes per model byte: a float32 model run as int8 moves a quarter of the bytes."""
     source = op.weight or (op.inputs[0] if op.inputs else None)
     if source is None or not source.dtype.startswith(("float", "bfloat")):
@@ -61,17 +62,30 @@ def _byte_scale(op: Op, precision: str) -> float:
     return PRECISION_BITS.get(precision, 32) / DTYPE_BITS.get(source.dtype, 32)
 
 
+def _weight_scale(op: Op, profile: Profile, precision: str) -> float:
+    """Device bytes per model byte of weights: the activation scale, times the packing of
+    quantized weights narrower than the execution width where the hardware unpacks them."""
+    exec_bits = PRECISION_BITS.get(precision, 32)
+    return activation_scale(op, precision) * value_bits(op, profile, precision) / exec_bits
+
+
 def device_weight_bytes(op: Op, profile: Profile, forced: str | None) -> float:
-    """Bytes of ``op``'s weights as stored on this hardware, at its execution precision."""
-    return op.weight_bytes * _byte_scale(op, execution_precision(op, profile, forced))
+    """Bytes of ``op``'s weights as stored on this hardware: at its execution precision (or
+    packed narrower), the main weight in the sparse format the hardware reads, if any."""
+    precision = execution_precision(op, profile, forced)
+    scale = _weight_scale(op, profile, precision)
+    if op.weight is None:
+        return op.weight_bytes * scale
+    main = op.weight.nbytes * weight_format(op, profile, precision).fraction
+    return (main + op.weight_bytes - op.weight.nbytes) * scale
 
 
 def traffic(op: Op, ctx: PricingContext, precision: str) -> Traffic:
-    scale = _byte_scale(op, precision)
+    scale = activation_scale(op, precision)
     read, write = (op.read_bytes, op.write_bytes) if ctx.fuse else (op.input_bytes, op.output_bytes)
     gathered = op.attr("gathered_bytes")
     weights = float(gathered) if isinstance(gathered, (int, float)) else float(op.weight_bytes)
-    return Traffic(read * scale, write * scale, weights * scale)
+    return Traffic(read * scale, write * scale, weights * _weight_scale(op, ctx.profile, precision))
 
 
 def _levels_through(profile: Profile, home: MemoryLevel) -> list[MemoryLevel]:
@@ -86,7 +100,7 @@ def memory_bytes(
     """Bytes read and written at each memory level."""
     reads: dict[str, float] = {}
     writes: dict[str, float] = {}
-    scale = _byte_scale(op, op_precision(op, ctx))
+    scale = activation_scale(op, op_precision(op, ctx))
     act_home = activation_home(ctx.profile, (op.input_bytes + op.output_bytes) * scale)
     for level in _levels_through(ctx.profile, act_home):
         reads[level.name] = reads.get(level.name, 0.0) + t.activation_read

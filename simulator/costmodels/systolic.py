@@ -558,7 +558,7 @@ def _layer(
     stats = op.weight_stats
     if profile.compressed_weights and stats is not None and stats.density < 1.0:
         filter_dram_scale = stats.density + 1.0 / (8.0 * spec.word_bytes)
-    act_bytes = rl._byte_scale(op, precision)
+    act_bytes = rl.activation_scale(op, precision)
     in_fits = op.input_bytes * act_bytes <= spec.sram_words["ifmap"] * spec.word_bytes
     out_fits = op.output_bytes * act_bytes <= spec.sram_words["ofmap"] * spec.word_bytes
     bw_words = backing.bandwidth_bytes_per_cycle / spec.word_bytes

@@ -268,4 +268,4 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
                     dag.edges[src.name, node.name]["bytes"] += nbytes
                 else:
                     dag.add_edge(src.name, node.name, bytes=nbytes)
-    return OpGraph(dag=dag, info=info)
+    return OpGraph(dag=dag, info=info, program=ep)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import networkx as nx
-
 from ..graph import OpGraph
 from ..ops import Op, OpKind, TensorSpec
 
@@ -26,10 +24,6 @@ _BATCH_NORMS = frozenset(
 _FUSION_HEADS = frozenset(
     {OpKind.CONV, OpKind.GEMM, OpKind.ATTENTION, OpKind.NORM, OpKind.POINTWISE}
 )
-
-
-def _relabel(graph: OpGraph, dag: nx.DiGraph) -> OpGraph:
-    return OpGraph(dag=dag, info=graph.info)
 
 
 def fold_batchnorm(graph: OpGraph) -> OpGraph:
@@ -63,7 +57,7 @@ def fold_batchnorm(graph: OpGraph) -> OpGraph:
         for succ in list(dag.successors(op_id)):
             dag.add_edge(preds[0], succ, **dag.edges[op_id, succ])
         dag.remove_node(op_id)
-    return _relabel(graph, dag)
+    return graph.with_dag(dag)
 
 
 def fuse_pointwise(graph: OpGraph) -> OpGraph:
@@ -75,7 +69,7 @@ def fuse_pointwise(graph: OpGraph) -> OpGraph:
     relu) all point at the conv.
     """
     dag = graph.dag.copy()
-    view = OpGraph(dag=dag, info=graph.info)
+    view = graph.with_dag(dag)
     for op_id in graph.order:
         op: Op = dag.nodes[op_id]["op"]
         if op.kind is not OpKind.POINTWISE or not op.inputs:
@@ -94,7 +88,7 @@ def fuse_pointwise(graph: OpGraph) -> OpGraph:
                 op, fused_into=root, read_bytes=max(op.read_bytes - carried, 0)
             )
             break
-    return _relabel(graph, dag)
+    return graph.with_dag(dag)
 
 
 def run_inference_passes(graph: OpGraph, *, fold_bn: bool = True, fuse: bool = True) -> OpGraph:
