@@ -181,3 +181,61 @@ def test_plain_fp32_model_has_no_quant_facts():
 
 def test_every_quant_op_is_pointwise():
     assert all(lookup(name)[0] is OpKind.POINTWISE for name in QUANT_OPS)
+
+
+class _StaticQuantized(nn.Module):
+    """Eager post-training static quantization: QuantStub -> conv+relu -> add -> DeQuantStub."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+        self.conv, self.relu = nn.Conv2d(3, 8, 3), nn.ReLU()
+        self.skip = nn.quantized.FloatFunctional()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.conv(self.quant(x)))
+        return self.dequant(self.skip.add(y, y))
+
+
+def _converted() -> nn.Module:
+    torch.manual_seed(0)
+    model = _StaticQuantized().eval()
+    model.qconfig = tq.get_default_qconfig("fbgemm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tq.fuse_modules(model, [["conv", "relu"]], inplace=True)
+        tq.prepare(model, inplace=True)
+        model(torch.randn(1, 3, 8, 8))
+        tq.convert(model, inplace=True)
+    return model
+
+
+def test_eager_converted_modules_are_read_as_int8():
+    """``torch.ao.quantization.convert`` packs weights export cannot trace; the frontend
+    rewrites them into the PT2E pattern: the fused conv is int8 with int8 inputs, its 8x3x3x3
+    weights and 8 biases priced at 1 byte each, and the user's model is left as it was."""
+    model = _converted()
+    graph = hwsim.trace(model, example_inputs=(torch.zeros(1, 3, 8, 8),))
+    (conv,) = _gemms(graph)
+    assert (conv.weight_bits, conv.act_bits, conv.precision) == (8, 8, "int8")
+    assert device_weight_bytes(conv, hwsim.load_profile("cpu_x86_avx2"), None) == 8 * 27 + 8
+    assert type(model.conv).__name__ == "ConvReLU2d"  # untouched
+
+
+def test_dynamic_quantized_linear_is_read_as_int8():
+    """``quantize_dynamic``: qint8 weights, activations quantized per batch at run time."""
+    model = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 4)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dynamic = tq.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    graph = hwsim.trace(dynamic, example_inputs=(torch.zeros(2, 16),))
+    assert [(op.weight_bits, op.act_bits, op.precision) for op in _gemms(graph)] == [
+        (8, 8, "int8"),
+        (8, 8, "int8"),
+    ]
+
+
+def test_unsupported_quantized_module_is_one_clear_error():
+    model = nn.Sequential(nn.quantized.Hardswish(0.1, 0))
+    with pytest.raises(hwsim.TraceError, match="0: quantized module Hardswish is not supported"):
+        hwsim.trace(model, example_inputs=(torch.zeros(1, 4),))

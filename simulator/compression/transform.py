@@ -23,7 +23,7 @@ from ..frontend.weight_stats import reduction_matrix, weight_stats
 from ..graph import OpGraph
 from ..ops import MAC_KINDS, Op, OpKind, TensorSpec
 from .prune import channel_keep, prune
-from .quantize import quantize_weight
+from .quantize import quantize_weight, to_float_format
 from .spec import PruneSpec, QuantSpec, Rule
 
 # Ops that run on integer activations in an integer deployment; softmax, norms and embedding
@@ -79,17 +79,14 @@ def compress(graph: OpGraph, rules: Sequence[Rule]) -> OpGraph:
 
 def _compress_op(op: Op, weight: torch.Tensor | None, rule: Rule) -> tuple[Op, Applied | None]:
     quant = rule.quant
-    has_weight = op.kind in MAC_KINDS and weight is not None
-    if quant is not None and quant.float_format is not None:
-        return _to_float(op, quant.float_format), Applied(
-            quant=quant.label, float_format=quant.float_format, weight=weight
-        )
-    if not has_weight:
+    fmt = quant.float_format if quant is not None else None
+    if op.kind not in MAC_KINDS or weight is None:
+        if fmt is not None:
+            return _to_float(op, fmt), Applied(quant=fmt, float_format=fmt)
         if quant is not None and quant.act_bits is not None and op.kind in _INT_ACT_KINDS:
             bits = quant.act_bits if quant.act_bits <= 8 else None
             return dataclasses.replace(op, act_bits=bits), None
         return op, None
-    assert weight is not None
     new_weight = weight.detach()
     kept = None
     note = ""
@@ -103,18 +100,23 @@ def _compress_op(op: Op, weight: torch.Tensor | None, rule: Rule) -> tuple[Op, A
             kept = channel_keep(reduction_matrix(weight), prune_spec.sparsity)
     if quant is not None and quant.weight_bits is not None:
         new_weight = quantize_weight(new_weight, quant.weight_bits)
-    changes: dict[str, object] = {"weight_stats": weight_stats(new_weight)}
-    if quant is not None:
-        changes.update(weight_bits=quant.weight_bits, act_bits=quant.act_bits)
+    if fmt is not None:
+        new_weight = to_float_format(new_weight, fmt)
+    new_op = dataclasses.replace(op, weight_stats=weight_stats(new_weight))
+    if fmt is not None:
+        new_op = _to_float(new_op, fmt)
+    elif quant is not None:
+        new_op = dataclasses.replace(new_op, weight_bits=quant.weight_bits, act_bits=quant.act_bits)
     applied = Applied(
         prune=prune_spec.label if prune_spec else None,
         quant=quant.label if quant else None,
         weight=new_weight,
         act_bits=quant.act_bits if quant else None,
+        float_format=fmt,
         channels_kept=kept,
         note=note,
     )
-    return dataclasses.replace(op, **changes), applied  # type: ignore[arg-type]
+    return new_op, applied
 
 
 def _float_spec(spec: TensorSpec, dtype: str) -> TensorSpec:

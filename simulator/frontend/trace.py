@@ -8,6 +8,7 @@ trace; the few in-place variants it contains map to their out-of-place kinds.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from torch import nn
 from ..errors import InputShapeError, TraceError
 from ..graph import OpGraph
 from ..ops import GraphInfo, TensorSpec
+from .ao_modules import dequantize_ao_modules, has_ao_quantized_modules
 from .builder import build_graph
 from .loader import Loaded, load_target, make_inputs, parse_input_shapes, with_batch
 from .passes import run_inference_passes
@@ -95,6 +97,10 @@ def _retraceable(program: torch.export.ExportedProgram) -> nn.Module:
 
 def _export(loaded: Loaded, inputs: tuple[torch.Tensor, ...]) -> torch.export.ExportedProgram:
     shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+    if isinstance(loaded.module, nn.Module) and has_ao_quantized_modules(loaded.module):
+        loaded = dataclasses.replace(
+            loaded, module=dequantize_ao_modules(loaded.module, loaded.source)
+        )
     try:
         with torch.no_grad(), _quiet_export():
             if isinstance(loaded.module, torch.jit.ScriptModule):
