@@ -439,3 +439,30 @@ def test_pruning_is_deterministic():
     assert np.array_equal(
         a.dag.nodes[op.id]["weight"].numpy(), b.dag.nodes[op.id]["weight"].numpy()
     )
+
+
+@pytest.mark.parametrize(
+    ("recipe", "workload", "compressed"),
+    [
+        # ResNet-18: 20 convs + fc; all int8, all but the stem conv and fc also 2:4.
+        ("resnet_2of4_int8", "resnet18", {"int8": 2, "int8+2:4": 19}),
+        # MobileNetV2: 52 convs + classifier; the 34 1x1 convs (16 expand, 17 reduce/project
+        # counting the stem's, and the final conv_1x1) get 4x4 blocks; the first conv, the 17
+        # depthwise convs and the classifier are int8 only.
+        ("mobilenet_int8_pointwise_blocks", "mobilenet_v2", {"int8": 19, "int8+block4x4:0.75": 34}),
+    ],
+)
+def test_builtin_recipes_apply_to_their_workloads(graph_of, recipe, workload, compressed):
+    graph = compress(graph_of(workload), load_recipe(recipe))
+    labels: dict[str, int] = {}
+    for op in _macs_ops(graph):
+        applied = graph.dag.nodes[op.id].get("compression")
+        if applied is not None:
+            labels[applied.label] = labels.get(applied.label, 0) + 1
+    assert labels == compressed
+
+
+def test_a_rule_that_matches_nothing_is_an_error():
+    graph = _trace(_seeded(nn.Linear(4, 4)), 1, 4)
+    with pytest.raises(CompressionError, match="rule 0 \\(layers 'encoder'\\) matches no op"):
+        compress(graph, parse_variant("int8", layers="encoder").rules)

@@ -15,6 +15,7 @@ whose ``layers`` regex matches its name, so specific rules go before catch-alls:
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,31 @@ def _rule(entry: Any, origin: str) -> Rule:
     return Rule(layers=layers, prune=prune, quant=quant, skip=skip)
 
 
+RECIPE_PACKAGE = "hwsim.workloads"
+
+
+def recipe_names() -> list[str]:
+    """The built-in recipes (``workloads/recipes/*.yaml``)."""
+    root = resources.files(RECIPE_PACKAGE).joinpath("recipes")
+    return sorted(p.name.removesuffix(".yaml") for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def recipe_path(name: str | Path) -> Path:
+    """A recipe file, or the built-in recipe of that name."""
+    path = Path(name)
+    if path.exists() or path.suffix in (".yaml", ".yml"):
+        return path
+    builtin = Path(str(resources.files(RECIPE_PACKAGE).joinpath("recipes", f"{name}.yaml")))
+    if builtin.exists():
+        return builtin
+    raise CompressionError(
+        f"no recipe file or built-in recipe '{name}' (built-in: {', '.join(recipe_names())})"
+    )
+
+
 def load_recipe(path: str | Path) -> tuple[Rule, ...]:
-    """The rules of a recipe file (a list, or a mapping with a ``rules`` list)."""
-    path = Path(path)
+    """The rules of a recipe file or built-in recipe (a list, or a mapping with ``rules``)."""
+    path = recipe_path(path)
     data = read_yaml(path, "recipe", CompressionError)
     rules = data.get("rules") if isinstance(data, dict) else data
     if isinstance(data, dict) and set(data) - {"rules", "description"}:

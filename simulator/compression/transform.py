@@ -24,7 +24,7 @@ from ..graph import OpGraph
 from ..ops import MAC_KINDS, Op, OpKind, TensorSpec
 from .prune import channel_keep, prune
 from .quantize import quantize_weight, to_float_format
-from .spec import PruneSpec, QuantSpec, Rule
+from .spec import CompressionError, Rule
 
 # Ops that run on integer activations in an integer deployment; softmax, norms and embedding
 # tables stay in floating point in the toolchains we model (TFLite, TensorRT, FINN).
@@ -57,9 +57,13 @@ def compress(graph: OpGraph, rules: Sequence[Rule]) -> OpGraph:
         return graph
     dag = graph.dag.copy()
     shrink: list[tuple[str, np.ndarray]] = []
+    used: set[int] = set()
     for op_id in graph.order:
         op = graph[op_id]
-        rule = next((r for r in rules if r.matches(op.name)), None)
+        index = next((i for i, r in enumerate(rules) if r.matches(op.name)), None)
+        if index is not None:
+            used.add(index)
+        rule = rules[index] if index is not None else None
         if rule is None or rule.skip or op.kind is OpKind.UNSUPPORTED:
             continue
         node = dag.nodes[op_id]
@@ -71,10 +75,22 @@ def compress(graph: OpGraph, rules: Sequence[Rule]) -> OpGraph:
                 node["weight"] = applied.weight
             if applied.channels_kept is not None:
                 shrink.append((op_id, applied.channels_kept))
+    _check_all_used(graph, rules, used)
     out = graph.with_dag(dag)
     for op_id, kept in shrink:
         _remove_channels(out, op_id, kept)
     return out
+
+
+def _check_all_used(graph: OpGraph, rules: Sequence[Rule], used: set[int]) -> None:
+    """A rule that matches nothing is almost always a typo in its regex: say so."""
+    for i, rule in enumerate(rules):
+        if i not in used:
+            names = [op.name for op in graph if op.kind in MAC_KINDS][:3]
+            raise CompressionError(
+                f"rule {i} (layers '{rule.layers}') matches no op of {graph.info.source}; "
+                f"op names look like: {', '.join(names)}"
+            )
 
 
 def _compress_op(op: Op, weight: torch.Tensor | None, rule: Rule) -> tuple[Op, Applied | None]:
@@ -280,17 +296,3 @@ def _shrink_input_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None
         node["compression"] = dataclasses.replace(applied, weight=full * mask)
     new = _scaled(op, ratio, **changes)
     node["op"] = dataclasses.replace(new, write_bytes=op.write_bytes)
-
-
-def describe(rules: Sequence[Rule]) -> str:
-    parts = []
-    for rule in rules:
-        what = (
-            "skip"
-            if rule.skip
-            else "+".join(
-                x.label for x in (rule.quant, rule.prune) if isinstance(x, (QuantSpec, PruneSpec))
-            )
-        )
-        parts.append(f"{rule.layers}: {what}")
-    return "; ".join(parts)
