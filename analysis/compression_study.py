@@ -105,7 +105,7 @@ def zero_skipping(profile: hwsim.Profile) -> hwsim.Profile:
     """A what-if array that skips zero weights (SCALE-Sim v3-style), labelled as such."""
     return dataclasses.replace(
         profile,
-        name=f"{profile.name}+skip",
+        name=f"{profile.name}+zero-skip (what-if)",
         sparsity_patterns=frozenset({"unstructured", "2:4"}),
         compressed_weights=True,
     )
@@ -161,6 +161,7 @@ def plot(rows: pd.DataFrame) -> None:
                     zorder=3,
                 )
         ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_yscale("log", base=2)
         ax.set_title(f"{model}, batch 1")
         ax.set_xlabel("weight sparsity (circles: unstructured, square: 2:4, triangle: 4x4 blocks)")
         ax.grid(alpha=0.3)

@@ -1,12 +1,14 @@
 """Random weights whose activations keep their scale, as a trained network's do.
 
-transformers initialises conv weights at std 0.02 whatever their fan-in, and batch-norm
-statistics default to mean 0, variance 1. Through a MobileNetV2 that shrinks the signal about
-10x per block, to 1e-16 by the last layers (1e-30 in EfficientNet, below batch-norm's eps),
-where fp16 underflows and any rounding study measures nothing. So convs are re-drawn with
-He (fan-in) scaling and one seeded forward pass in training mode sets each batch-norm's
-statistics to its input's, as training would have. Costs are unaffected (they depend on
-shapes and zero patterns, and these weights have no zeros); the accuracy proxy is not.
+transformers initialises conv weights (and EfficientNet's batch-norm scales) at std 0.02
+whatever their fan-in, and batch-norm statistics default to mean 0, variance 1. Through a
+MobileNetV2 that shrinks the signal about 10x per block, to 1e-16 by the last layers (1e-30
+in EfficientNet, below batch-norm's eps), where fp16 underflows and any rounding study
+measures nothing. So convs are re-drawn with He (fan-in) scaling, batch-norm scales and
+shifts are reset to 1 and 0, and one seeded forward pass in training mode sets each
+batch-norm's statistics to its input's, as training would have. Costs are unaffected (they
+depend on shapes and zero patterns, and these weights have no zeros); the accuracy proxy is
+not.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def settle_batchnorm(model: nn.Module) -> nn.Module:
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average: one batch sets the statistics exactly
+        if norm.affine:  # transformers draws EfficientNet's scales at std 0.02 too
+            nn.init.ones_(norm.weight)
+            nn.init.zeros_(norm.bias)
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(0)
         for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
