@@ -12,7 +12,7 @@ from torch import nn
 import hwsim
 from hwsim.cost import Bound, OpCost
 from hwsim.costmodels.gemm_view import GemmShape
-from hwsim.costmodels.gpu import gemm_cycles
+from hwsim.costmodels.gpu_tiles import SmBudget, Tile, plan_gemm, tiled_kernel
 from hwsim.ops import OpKind
 
 SYSTOLIC = """
@@ -137,14 +137,16 @@ def test_gpu_wave_quantization():
     """One 64x64 tile (K=1024) occupies one SM out of 108: the whole GPU waits for one SM,
     so time = 64*64*1024 / (peak/108) and utilization is 1/108."""
     peak = 110_592.0
+    sm = SmBudget(sms=108, macs_per_cycle=peak / 108, smem_bytes=167936, register_bytes=262144)
     small = GemmShape(m=64, n=64, k=1024)
-    cycles = gemm_cycles(small, 108, peak)
+    cycles = plan_gemm(small, sm, 2, split_k=False).cycles
     assert cycles == pytest.approx(64 * 64 * 1024 / (peak / 108))
     assert small.macs / peak / cycles == pytest.approx(1 / 108)
-    # 108 tiles fill exactly one wave; 109 need a second (partial) wave of the best tile.
-    full = GemmShape(m=128 * 108, n=128, k=1024)
-    over = GemmShape(m=128 * 109, n=128, k=1024)
-    assert gemm_cycles(over, 108, peak) > gemm_cycles(full, 108, peak) * 1.2
+    # 216 tiles of 128x128 fill exactly one wave (2 resident per SM); 217 need a second one.
+    tile = Tile(128, 128, 32)
+    full = tiled_kernel(GemmShape(m=128 * 216, n=128, k=1024), tile, 1, sm, 2)
+    over = tiled_kernel(GemmShape(m=128 * 217, n=128, k=1024), tile, 1, sm, 2)
+    assert over.cycles > full.cycles * 1.2
 
 
 def test_unsupported_op_is_listed_not_counted(profile):

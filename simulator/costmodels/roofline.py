@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from ..cost import Bound, OpCost
-from ..ops import DTYPE_BITS, MAC_KINDS, PRECISION_BITS, Op, OpKind
+from ..ops import DTYPE_BITS, MAC_KINDS, PRECISION_BITS, Op, OpKind, TensorSpec
 from ..profile import MemoryLevel, Profile
 from .base import CostFn, PricingContext
 from .weight_storage import value_bits, weight_format
@@ -54,19 +54,27 @@ def op_precision(op: Op, ctx: PricingContext) -> str:
     return execution_precision(op, ctx.profile, ctx.precision)
 
 
-def activation_scale(op: Op, precision: str) -> float:
-    """Device bytes per model byte: a float32 model run as int8 moves a quarter of the bytes."""
-    source = op.weight or (op.inputs[0] if op.inputs else None)
-    if source is None or not source.dtype.startswith(("float", "bfloat")):
+def _dtype_scale(spec: TensorSpec | None, precision: str) -> float:
+    """Device bytes per model byte of a float tensor run at ``precision`` (int8: a quarter of
+    fp32); integer tensors (token ids, masks, quantized buffers) keep their size."""
+    if spec is None or not spec.dtype.startswith(("float", "bfloat")):
         return 1.0
-    return PRECISION_BITS.get(precision, 32) / DTYPE_BITS.get(source.dtype, 32)
+    return PRECISION_BITS.get(precision, 32) / DTYPE_BITS.get(spec.dtype, 32)
+
+
+def activation_scale(op: Op, precision: str) -> float:
+    """Device bytes per model byte of an op's activations, from its first float input (else
+    its output): a float32 model run as int8 moves a quarter of the bytes."""
+    floats = [t for t in (*op.inputs, *op.outputs) if t.dtype.startswith(("float", "bfloat"))]
+    return _dtype_scale(floats[0] if floats else None, precision)
 
 
 def _weight_scale(op: Op, profile: Profile, precision: str) -> float:
     """Device bytes per model byte of weights: the activation scale, times the packing of
     quantized weights narrower than the execution width where the hardware unpacks them."""
     exec_bits = PRECISION_BITS.get(precision, 32)
-    return activation_scale(op, precision) * value_bits(op, profile, precision) / exec_bits
+    source = op.weight or (op.inputs[0] if op.inputs else None)
+    return _dtype_scale(source, precision) * value_bits(op, profile, precision) / exec_bits
 
 
 def device_weight_bytes(op: Op, profile: Profile, forced: str | None) -> float:
@@ -139,10 +147,14 @@ def energy(
     reads: dict[str, float],
     writes: dict[str, float],
     cycles: float,
+    macs: float | None = None,
 ) -> dict[str, float]:
+    """Joules per component; ``macs`` overrides the op's MACs where hardware skips some (2:4
+    sparse tensor cores do half the multiplies)."""
     pj = 1e-12
     if op.kind in MAC_KINDS:
-        compute = op.macs * profile.energy.mac_pj[precision] * pj
+        done = op.macs if macs is None else macs
+        compute = done * profile.energy.mac_pj[precision] * pj
     else:
         compute = op.flops * profile.energy.vector_op_pj * pj
     out = {"compute": compute}

@@ -1,0 +1,265 @@
+"""Compare hwsim's GPU estimates with published inference figures (runs without a GPU).
+
+No GPU has been lent to this work, so the GPU model is checked against figures NVIDIA and
+MLCommons published: TensorRT latency tables from NVIDIA's own repositories and MLPerf
+Inference results. Each reference names its source, the software that produced it, and the
+precision; hwsim prices the same model, batch and precision on the matching preset. The
+on-GPU measurement (``benchmarks/gpu_latency.py``) is still owed.
+
+Run: ``python benchmarks/gpu_published.py``. The table also goes to
+``benchmarks/results/gpu_published.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import hwsim
+from hwsim.estimate import price_graph
+from hwsim.graph import OpGraph
+from hwsim.profile import Profile, load_profile
+
+RESULTS_CSV = Path(__file__).resolve().parent / "results" / "gpu_published.csv"
+
+PADDLE_TRT = (
+    "NVIDIA/DeepLearningExamples PaddlePaddle/Classification/RN50v1.5/README.md, "
+    "'Paddle-TRT performance: NVIDIA DGX A100 (1x A100 80GB)', FP16, average latency"
+)
+PADDLE_AMP = (
+    "NVIDIA/DeepLearningExamples PaddlePaddle/Classification/RN50v1.5/README.md, "
+    "'Inference performance: NVIDIA DGX A100 (1x A100 80GB)', mixed precision, "
+    "PaddlePaddle without TensorRT, average latency"
+)
+DEMO_BERT = (
+    "NVIDIA/TensorRT demo/BERT/README.md @768d994b, 'Inference performance: NVIDIA A100 "
+    "(40GB)', FP16, average latency"
+)
+MLPERF = "MLCommons inference_results_{v} closed/NVIDIA/results/{system}/{bench}/{scenario}"
+
+
+def _mlperf(version: str, system: str, bench: str, scenario: str, stat: str) -> str:
+    where = MLPERF.format(v=version, system=system, bench=bench, scenario=scenario)
+    return f"{where}/performance/run_1/mlperf_log_summary.txt, {stat}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One published figure and the setting hwsim must reproduce to compare with it."""
+
+    model: str  # a key of MODELS
+    batch: int
+    hw: str  # hwsim preset
+    precision: str
+    metric: str  # "latency_ms" or "throughput_per_s"
+    published: float
+    source: str
+    note: str = ""
+
+
+REFERENCES: tuple[Reference, ...] = (
+    *(
+        Reference("resnet50", b, "gpu_a100_trt", "fp16", "latency_ms", ms, PADDLE_TRT)
+        for b, ms in ((1, 0.79), (8, 1.13), (64, 4.35), (256, 15.01))
+    ),
+    *(
+        Reference("bert_base_128", b, "gpu_a100_40gb_trt", "fp16", "latency_ms", ms, DEMO_BERT)
+        for b, ms in ((1, 0.64), (8, 1.36), (64, 8.05), (128, 15.91))
+    ),
+    *(
+        Reference("bert_large_384", b, "gpu_a100_40gb_trt", "fp16", "latency_ms", ms, DEMO_BERT)
+        for b, ms in ((1, 3.06), (8, 11.41), (64, 82.86))
+    ),
+    Reference(
+        "resnet50",
+        1,
+        "gpu_a100_trt",
+        "int8",
+        "latency_ms",
+        0.454689,
+        _mlperf("v3.0", "DGX-A100_A100-SXM-80GBx1_TRT", "resnet50", "SingleStream", "mean"),
+        "TensorRT INT8, CUDA graphs",
+    ),
+    Reference(
+        "resnet50",
+        2048,
+        "gpu_a100_trt",
+        "int8",
+        "throughput_per_s",
+        42379.3,
+        _mlperf("v3.0", "DGX-A100_A100-SXM-80GBx1_TRT", "resnet50", "Offline", "samples/s"),
+        "TensorRT INT8, gpu_batch_size 2048 (configs/resnet50/Offline)",
+    ),
+    Reference(
+        "bert_large_384",
+        256,
+        "gpu_a100_trt",
+        "int8",
+        "throughput_per_s",
+        3590.46,
+        _mlperf("v3.0", "DGX-A100_A100-SXM-80GBx1_TRT", "bert-99", "Offline", "samples/s"),
+        "SQuAD sequences up to 384 run unpadded; hwsim pads all to 384 at batch 256",
+    ),
+    Reference(
+        "resnet50",
+        2048,
+        "gpu_h100_trt",
+        "int8",
+        "throughput_per_s",
+        88714.3,
+        _mlperf("v4.0", "DGX-H100_H100-SXM-80GBx1_TRT", "resnet50", "Offline", "samples/s"),
+        "TensorRT INT8, gpu_batch_size 2048 (configs/resnet50/Offline, v3.0)",
+    ),
+    Reference(
+        "bert_large_384",
+        256,
+        "gpu_h100_trt",
+        "int8",
+        "throughput_per_s",
+        9081.51,
+        _mlperf("v4.0", "DGX-H100_H100-SXM-80GBx1_TRT", "bert-99", "Offline", "samples/s"),
+        "as the A100 row; the engine's precision (INT8 or FP8) is not in the stored files, "
+        "and H100's INT8 and FP8 peaks are equal",
+    ),
+    Reference(
+        "resnet50",
+        1,
+        "gpu_orin_trt",
+        "int8",
+        "latency_ms",
+        0.642130,
+        _mlperf("v2.1", "Orin_TRT", "resnet50", "SingleStream", "mean"),
+        "GPU only, MaxN, CUDA graphs (configs/resnet50/SingleStream, v2.1)",
+    ),
+    *(
+        Reference(
+            "resnet50",
+            b,
+            "gpu_a100",
+            "fp16",
+            "latency_ms",
+            ms,
+            PADDLE_AMP,
+            "a framework without TensorRT, compared with the eager preset; not PyTorch",
+        )
+        for b, ms in ((1, 7.86), (256, 44.58))
+    ),
+)
+
+
+def _bert_large(batch: int) -> OpGraph:
+    """BERT-Large (24 layers, 1024 wide, 16 heads) on 384 tokens, as MLPerf's BERT-99 and
+    demoBERT's large rows run it; built from its config, so nothing is downloaded."""
+    from transformers import BertConfig, BertModel
+
+    from hwsim.workloads.hf import SDPA, TensorOutput
+
+    config = BertConfig(
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        **SDPA,
+    )
+    model = TensorOutput(BertModel(config, add_pooling_layer=False), "last_hidden_state").eval()
+    tokens = torch.zeros(batch, 384, dtype=torch.int64)
+    return hwsim.trace(model, example_inputs=(tokens,))
+
+
+MODELS: dict[str, Callable[[int], OpGraph]] = {
+    "resnet50": lambda batch: hwsim.trace("resnet50", batch=batch),
+    "bert_base_128": lambda batch: hwsim.trace("bert_base", batch=batch),
+    "bert_large_384": _bert_large,
+}
+
+# demoBERT's tables are for the A100 40GB, whose HBM2 gives 1555 GB/s (A100 datasheet) where
+# the 80GB part gives 2039 GB/s; everything else hwsim uses is the same chip.
+A100_40GB_HBM_BYTES_PER_S = 1.555e12
+A100_80GB_HBM_BYTES_PER_S = 2.039e12
+
+
+def a100_40gb(profile: Profile) -> Profile:
+    """``profile`` with the A100 40GB's memory bandwidth, at the same sustained fraction."""
+    dram = profile.memory[-1]
+    scale = A100_40GB_HBM_BYTES_PER_S / A100_80GB_HBM_BYTES_PER_S
+    slower = dataclasses.replace(
+        dram, bandwidth_bytes_per_cycle=dram.bandwidth_bytes_per_cycle * scale
+    )
+    name = profile.name.replace("gpu_a100", "gpu_a100_40gb")
+    return dataclasses.replace(profile, name=name, memory=(*profile.memory[:-1], slower))
+
+
+def profile_for(hw: str) -> Profile:
+    if hw.startswith("gpu_a100_40gb"):
+        return a100_40gb(load_profile(hw.replace("gpu_a100_40gb", "gpu_a100")))
+    return load_profile(hw)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison, in the CSV's column order."""
+
+    model: str
+    batch: int
+    hw: str
+    precision: str
+    metric: str
+    published: float
+    hwsim: float
+    error_pct: float
+    bound: str
+    source: str
+    note: str
+
+
+def compare(ref: Reference, graphs: dict[tuple[str, int], OpGraph]) -> Row:
+    key = (ref.model, ref.batch)
+    if key not in graphs:
+        graphs[key] = MODELS[ref.model](ref.batch)
+    est = price_graph(graphs[key], profile_for(ref.hw), precision=ref.precision)
+    value = est.latency_s * 1e3 if ref.metric == "latency_ms" else ref.batch / est.latency_s
+    by_bound = est.table.groupby("bound")["latency_s"].sum()
+    return Row(
+        model=ref.model,
+        batch=ref.batch,
+        hw=ref.hw,
+        precision=ref.precision,
+        metric=ref.metric,
+        published=ref.published,
+        hwsim=value,
+        error_pct=100.0 * (value - ref.published) / ref.published,
+        bound=str(by_bound.idxmax()),
+        source=ref.source,
+        note=ref.note,
+    )
+
+
+def main() -> None:
+    graphs: dict[tuple[str, int], OpGraph] = {}
+    rows = [compare(ref, graphs) for ref in REFERENCES]
+    header = f"{'model':<15}{'batch':>6}  {'hw':<18}{'prec':<6}{'metric':<17}"
+    print(f"{header}{'published':>11}{'hwsim':>11}{'error':>9}  mostly")
+    for r in rows:
+        print(
+            f"{r.model:<15}{r.batch:>6}  {r.hw:<18}{r.precision:<6}{r.metric:<17}"
+            f"{r.published:>11.4g}{r.hwsim:>11.4g}{r.error_pct:>8.0f}%  {r.bound}"
+        )
+    print(f"MAPE over {len(rows)} rows: {statistics.fmean(abs(r.error_pct) for r in rows):.0f}%")
+    RESULTS_CSV.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS_CSV.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([field.name for field in dataclasses.fields(Row)])
+        for r in rows:
+            writer.writerow(
+                [f"{v:.4g}" if isinstance(v, float) else v for v in dataclasses.astuple(r)]
+            )
+
+
+if __name__ == "__main__":
+    main()
