@@ -2,10 +2,11 @@
 
 The ``cpu_x86_avx2`` profile describes the 2-vCPU machine the tests run on, so its estimates can
 be checked here directly: for every built-in workload this script times eager fp32 inference
-at batch 1 with 1 and 2 torch threads, predicts it with hwsim, and reports the error (MAPE),
-whether the ranking holds (Kendall tau), and how long one estimate takes next to one forward
-pass. The profile models 2 cores and has no thread option, so predictions are compared with
-the 2-thread measurement; the 1-thread one is printed for reference.
+at batch 1 with 1 and 2 torch threads (each in a fresh process, by ``cpu_validation.py --one``),
+predicts it with hwsim, and reports the error (MAPE), whether the ranking holds (Kendall tau),
+and how long one estimate takes next to one forward pass. The profile models 2 cores and has
+no thread option, so predictions are compared with the 2-thread measurement; the 1-thread one
+is printed for reference.
 
 Run: ``python benchmarks/cpu_latency.py``. Rows also go to ``benchmarks/results/cpu_latency.csv``.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import os
 import statistics
 from collections.abc import Sequence
@@ -22,18 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from cpu_validation import median_s  # the timing helper both CPU benchmarks share
+from cpu_validation import in_fresh_process, median_s  # timing shared by both CPU benchmarks
 from scipy.stats import kendalltau
-from torch import nn
 
 import hwsim
 from hwsim.workloads import get_workload, workload_names
 
 PROFILE = "cpu_x86_avx2"
 THREAD_COUNTS = (1, 2)
-WARMUP_RUNS = 3
-TARGET_TIMED_S = 3.0  # timed seconds per (workload, thread count): a few seconds each
-MIN_RUNS, MAX_RUNS = 5, 200
 ESTIMATE_CALLS = 20
 RESULTS_CSV = Path(__file__).resolve().parent / "results" / "cpu_latency.csv"
 
@@ -69,18 +65,13 @@ def cpu_model_name() -> str:
     return "unknown"
 
 
-def measure_forward_s(
-    model: nn.Module, inputs: Sequence[torch.Tensor], threads: int
-) -> tuple[float, int]:
-    """Median eager inference latency with ``threads`` torch threads, and the runs it took.
-
-    The warm-up runs also size the timed loop so it lasts about ``TARGET_TIMED_S``.
-    """
-    torch.set_num_threads(threads)
-    with torch.inference_mode():
-        warm_s = median_s(lambda: model(*inputs), WARMUP_RUNS)
-        runs = min(MAX_RUNS, max(MIN_RUNS, math.ceil(TARGET_TIMED_S / warm_s)))
-        return median_s(lambda: model(*inputs), runs), runs
+def measure_forward_s(name: str, threads: int) -> tuple[float, int]:
+    """Median eager inference latency of workload ``name`` with ``threads`` torch threads, and
+    the timed runs it took: measured in a fresh process, as ``cpu_validation`` measures (a
+    model timed after others in one process inherits their allocator state)."""
+    result, _ = in_fresh_process("--one", name, "--threads", str(threads))
+    assert isinstance(result, dict)
+    return float(result["measured_ms"]) / 1e3, int(result["runs"])
 
 
 def benchmark_workload(name: str, cpu: str, date: str) -> Row:
@@ -88,7 +79,7 @@ def benchmark_workload(name: str, cpu: str, date: str) -> Row:
     workload = get_workload(name)
     model = workload.build()
     inputs = workload.make_inputs(1)
-    measured = {t: measure_forward_s(model, inputs, t) for t in THREAD_COUNTS}
+    measured = {t: measure_forward_s(name, t) for t in THREAD_COUNTS}
     graph = hwsim.trace(model, example_inputs=inputs)
     predicted_s = hwsim.estimate(graph, PROFILE).latency_s
     estimate_s = median_s(lambda: hwsim.estimate(graph, PROFILE), ESTIMATE_CALLS)

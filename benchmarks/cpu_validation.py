@@ -2,27 +2,47 @@
 
 Models: the 7 built-in workloads plus width/depth/kernel-size variants of the kind a NAS
 explores, built from ``transformers`` configs or small ``nn.Module``s here (random weights,
-nothing downloaded). Each is timed in eager fp32 at batch 1 with 1 and 2 torch threads (median
-after warm-up) and predicted by ``hwsim.estimate(graph, "host", threads=t)``. The host profile
-comes from micro-benchmarks only (``hwsim calibrate``); nothing here feeds back into it.
+nothing downloaded). Each model is timed at each thread count in a fresh Python process
+(``--one MODEL --threads T``, which prints JSON): eager fp32, batch 1, warm-up runs, then the
+median of the timed runs. A forward pass's time depends on the state of the process's memory
+allocator, on whether glibc serves each activation from reused heap pages or from fresh ones
+(written at ~1 GB/s here against ~8 GB/s): a model timed after others inherits their state
+(ResNet-18 took 112 ms at 1 thread after five other models in one process, 70 ms in a fresh
+one), and even in a fresh process the state depends on what building the model allocated (the
+built-in CNNs run one batch-2 forward to set their batch-norm statistics, which leaves glibc's
+thresholds high enough that a batch-1 forward faults no page; the variants fault 6-38 MB of
+fresh pages per forward). So each child first calls ``settle_allocator()``, as ``hwsim
+calibrate`` does before its micro-benchmarks, and the model is measured in that defined state:
+activations come from reused pages. The child counts page faults per timed run to show it; at
+1 thread each model is also timed unsettled (``--unsettled``), as it comes, for the record.
+The 1-minute load average is read just before each child starts and kept in the CSV.
 
-A second table times hwsim's numba kernels (best of 7 runs, as calibration times them) at
-densities 0.5, 0.25 and 0.1 (and int8/int4, 2:4, 4:8) on layer shapes other than the
-calibration shapes, and compares the measured speedup over the dense kernel with the one the
-model predicts (``cpu.kernel_cycles``).
+Predictions are ``hwsim.estimate(graph, profile, threads=t)`` on the calibrated host profile
+(``hwsim calibrate``), which comes from micro-benchmarks only; nothing measured here feeds it.
 
-Run: ``python benchmarks/cpu_validation.py`` after ``hwsim calibrate``. Results go to
-``benchmarks/results/cpu_validation.csv`` and ``benchmarks/results/cpu_kernel_speedups.csv``.
+A second table times hwsim's numba kernels at densities 0.5, 0.25 and 0.1 (and int8/int4,
+2:4, 4:8) on layer shapes other than the calibration shapes, each shape in a fresh process
+(``--kernels NxKxM``) after ``settle_allocator()`` and with ``hwsim.kernels.timing``, exactly
+as calibration times its shapes, and compares the measured speedup over the dense kernel with
+the one the model predicts (``cpu.kernel_cycles``).
+
+Run: ``python benchmarks/cpu_validation.py [models] [kernels]`` after ``hwsim calibrate``.
+Results go to ``benchmarks/results/cpu_validation.csv`` and
+``benchmarks/results/cpu_kernel_speedups.csv``.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import functools
+import json
 import math
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,14 +54,17 @@ from scipy.stats import kendalltau
 from torch import nn
 
 import hwsim
+from hwsim.calibrate import settle_allocator
 from hwsim.costmodels.cpu import kernel_cycles
 from hwsim.costmodels.gemm_view import GemmShape
-from hwsim.kernels import gemm, sparse
+from hwsim.kernels import timing
 from hwsim.workloads import get_workload, workload_names
 
 THREADS = (1, 2)
 WARMUP_RUNS = 3
-TARGET_TIMED_S = 1.5
+TARGET_TIMED_S = 2.0
+MIN_RUNS, MAX_RUNS = 5, 200
+KERNEL_BUDGET_S = 8.0  # per shape, as many fresh operand copies as fit (3 to 9)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -181,20 +204,24 @@ VARIANTS: dict[str, tuple[Callable[[], nn.Module], Callable[[], tuple[torch.Tens
 }
 
 
-def models() -> list[tuple[str, nn.Module, tuple[torch.Tensor, ...]]]:
-    out = []
-    for name in workload_names():
-        w = get_workload(name)
-        out.append((name, w.build(), w.make_inputs(1)))
-    for name, (build, inputs) in VARIANTS.items():
-        out.append((name, build(), inputs()))
-    return out
+def model_names() -> list[str]:
+    return [*workload_names(), *VARIANTS]
 
 
-# ---- timing -----------------------------------------------------------------------------------
+def build_model(name: str) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+    """The model and its batch-1 inputs, by built-in workload or variant name."""
+    if name in VARIANTS:
+        build, inputs = VARIANTS[name]
+        return build(), inputs()
+    workload = get_workload(name)
+    return workload.build(), tuple(workload.make_inputs(1))
+
+
+# ---- timing (child processes) -----------------------------------------------------------------
 
 
 def median_s(call: Callable[[], object], runs: int) -> float:
+    """Median wall time of ``runs`` calls of ``call``."""
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -203,31 +230,99 @@ def median_s(call: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def forward_s(model: nn.Module, inputs: Sequence[torch.Tensor], threads: int) -> float:
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def time_forward(name: str, threads: int, settled: bool = True) -> dict[str, object]:
+    """Median eager latency of model ``name`` on ``threads`` threads in this (fresh) process,
+    after ``settle_allocator()`` if ``settled``: ``WARMUP_RUNS`` untimed forwards size the
+    timed loop to about ``TARGET_TIMED_S``."""
+    if settled:
+        settle_allocator()
+    model, inputs = build_model(name)
     torch.set_num_threads(threads)
     with torch.inference_mode():
         warm = median_s(lambda: model(*inputs), WARMUP_RUNS)
-        runs = min(200, max(5, math.ceil(TARGET_TIMED_S / warm)))
-        return median_s(lambda: model(*inputs), runs)
+        runs = min(MAX_RUNS, max(MIN_RUNS, math.ceil(TARGET_TIMED_S / warm)))
+        faults = _minor_faults()
+        measured = median_s(lambda: model(*inputs), runs)
+        faults = _minor_faults() - faults
+    return {
+        "model": name,
+        "threads": threads,
+        "settled": settled,
+        "measured_ms": measured * 1e3,
+        "runs": runs,
+        "faults_per_run": faults / runs,
+    }
 
 
-def validate_models() -> list[dict[str, object]]:
+def _shape(text: str) -> tuple[int, int, int]:
+    n, k, m = (int(x) for x in text.split("x"))
+    return n, k, m
+
+
+def time_kernels(n: int, k: int, m: int) -> list[dict[str, object]]:
+    """Measured speedups over the dense kernel of every case on N x K x M, timed as
+    calibration times its shapes (settled allocator, ``hwsim.kernels.timing``)."""
+    settle_allocator()
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    b = rng.standard_normal((k, m)).astype(np.float32)
+    cases = timing.kernel_cases(w, DENSITIES, seed=2)
+    return [
+        {"kernel": t.case.fmt, "stored": t.case.stored, "measured_speedup": t.speedup}
+        for t in timing.time_cases(cases, b, KERNEL_BUDGET_S)
+    ][1:]
+
+
+def in_fresh_process(*args: str) -> tuple[object, float]:
+    """Run this script with ``args`` in a new Python process; its JSON result and the 1-minute
+    load average read just before it started."""
+    load = os.getloadavg()[0]
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), load
+
+
+# ---- comparison (parent process) --------------------------------------------------------------
+
+
+def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    for name, model, inputs in models():
+    for name in model_names():
+        model, inputs = build_model(name)
         graph = hwsim.trace(model, example_inputs=inputs)
+        del model
         row: dict[str, object] = {"model": name, "macs_g": graph.macs / 1e9}
         for t in THREADS:
-            measured = forward_s(model, inputs, t)
-            predicted = hwsim.estimate(graph, "host", threads=t).latency_s
-            row[f"measured_{t}t_ms"] = measured * 1e3
-            row[f"predicted_{t}t_ms"] = predicted * 1e3
+            result, load = in_fresh_process("--one", name, "--threads", str(t))
+            assert isinstance(result, dict)
+            measured = float(result["measured_ms"])
+            predicted = hwsim.estimate(graph, profile, threads=t).latency_s * 1e3
+            row[f"measured_{t}t_ms"] = measured
+            row[f"predicted_{t}t_ms"] = predicted
             row[f"ratio_{t}t"] = predicted / measured
+            row[f"runs_{t}t"] = result["runs"]
+            row[f"faults_per_run_{t}t"] = result["faults_per_run"]
+            row[f"load_{t}t"] = load
+        result, load = in_fresh_process("--one", name, "--threads", "1", "--unsettled")
+        assert isinstance(result, dict)
+        row["measured_1t_unsettled_ms"] = result["measured_ms"]
+        row["faults_per_run_1t_unsettled"] = result["faults_per_run"]
+        row["load_1t_unsettled"] = load
         print(
             f"{name:<24}"
             + "".join(
                 f"  {t}T meas {row[f'measured_{t}t_ms']:8.2f} pred {row[f'predicted_{t}t_ms']:8.2f}"
+                f" (load {row[f'load_{t}t']:.2f})"
                 for t in THREADS
-            ),
+            )
+            + f"  1T unsettled {row['measured_1t_unsettled_ms']:8.2f}",
             flush=True,
         )
         rows.append(row)
@@ -248,70 +343,41 @@ KERNEL_SHAPES = ((64, 576, 3136), (512, 512, 49), (256, 2304, 196), (1024, 256, 
 DENSITIES = (0.5, 0.25, 0.1)
 
 
-def _best_s(call: Callable[[], object], runs: int = 7) -> float:
-    """Best of ``runs`` after a warm-up: as calibration times the kernels (a shared VM's
-    median of one kernel swings by a third between runs, its best by a few percent)."""
-    call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def predicted_speedup(profile: hwsim.Profile, fmt: str, shape: GemmShape, stored: float) -> float:
+    """The model's speedup of kernel ``fmt`` over the dense fp32 kernel on ``shape``."""
+    if fmt == "int8":
+        cycles = kernel_cycles(profile, "dense", shape, precision="int8")
+    elif fmt == "int4":
+        cycles = kernel_cycles(profile, "int4", shape, precision="int8")
+    else:
+        cycles = kernel_cycles(profile, fmt, shape, stored)
+    return kernel_cycles(profile, "dense", shape) / cycles
 
 
 def validate_kernels(profile: hwsim.Profile) -> list[dict[str, object]]:
-    rng = np.random.default_rng(1)
     rows: list[dict[str, object]] = []
-    blocks = {"csr": (1, 1), "bsr1x4": (1, 4), "bsr4x4": (4, 4)}
     for n, k, m in KERNEL_SHAPES:
         shape = GemmShape(m=m, n=n, k=k)
-        w = rng.standard_normal((n, k)).astype(np.float32)
-        b = rng.standard_normal((k, m)).astype(np.float32)
-        dense_s = _best_s(lambda w=w, b=b: gemm.dense_gemm(w, b))
-        dense_pred = kernel_cycles(profile, "dense", shape)
-        cases: list[tuple[str, float, Callable[[], object]]] = []
-        wq, bq = gemm.quantize(w, 0.02), gemm.quantize(b, 0.02)
-        cases.append(("int8", 1.0, functools.partial(gemm.int8_gemm, wq, bq)))
-        cases.append(
-            ("int4", 1.0, functools.partial(gemm.int4_gemm, gemm.pack_int4(np.clip(wq, -8, 7)), bq))
-        )
-        for fmt, block in blocks.items():
-            for d in DENSITIES:
-                ws = sparse.prune_random(w, d, block=block, seed=2)
-                enc = sparse.to_csr(ws) if fmt == "csr" else sparse.to_bsr(ws, block)
-                stored = (
-                    len(enc.data) / ws.size
-                    if fmt == "csr"
-                    else enc.data.shape[0] * block[0] * block[1] / ws.size
-                )
-                fn = sparse.csr_gemm if fmt == "csr" else sparse.bsr_gemm
-                cases.append((fmt, stored, functools.partial(fn, enc, b)))
-        for nn_, mm in ((2, 4), (4, 8)):
-            enc_nm = sparse.to_nm(sparse.prune_nm(w, nn_, mm), nn_, mm)
-            cases.append((f"{nn_}:{mm}", nn_ / mm, functools.partial(sparse.nm_gemm, enc_nm, b)))
-        for fmt, stored, call in cases:
-            measured = dense_s / _best_s(call)
-            if fmt in ("int8", "int4"):
-                pred_cycles = kernel_cycles(
-                    profile, "dense" if fmt == "int8" else "int4", shape, precision="int8"
-                )
-            else:
-                pred_cycles = kernel_cycles(profile, fmt, shape, stored)
-            predicted = dense_pred / pred_cycles
+        measured, load = in_fresh_process("--kernels", f"{n}x{k}x{m}")
+        assert isinstance(measured, list)
+        for case in measured:
+            fmt, stored = str(case["kernel"]), float(case["stored"])
+            speedup = float(case["measured_speedup"])
+            predicted = predicted_speedup(profile, fmt, shape, stored)
             rows.append(
                 {
                     "shape_nkm": f"{n}x{k}x{m}",
                     "kernel": fmt,
                     "stored": round(stored, 3),
-                    "measured_speedup": measured,
+                    "measured_speedup": speedup,
                     "predicted_speedup": predicted,
-                    "error": predicted / measured - 1,
+                    "error": predicted / speedup - 1,
+                    "load_1m": load,
                 }
             )
             print(
-                f"{n}x{k}x{m:<6} {fmt:<7} stored {stored:5.3f}  measured {measured:6.2f}x  "
-                f"predicted {predicted:6.2f}x  ({predicted / measured - 1:+.0%})",
+                f"{n}x{k}x{m:<6} {fmt:<7} stored {stored:5.3f}  measured {speedup:6.2f}x  "
+                f"predicted {predicted:6.2f}x  ({predicted / speedup - 1:+.0%})",
                 flush=True,
             )
     return rows
@@ -326,14 +392,29 @@ def write_csv(rows: Sequence[dict[str, object]], path: Path, extra: dict[str, ob
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="*", help="models and/or kernels (default: both)")
+    parser.add_argument("--one", metavar="MODEL", help="time one model here, print JSON")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--unsettled", action="store_true", help="--one without settling")
+    parser.add_argument("--kernels", metavar="NxKxM", help="time one kernel shape, print JSON")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(time_forward(args.one, args.threads, settled=not args.unsettled)))
+        return
+    if args.kernels:
+        print(json.dumps(time_kernels(*_shape(args.kernels))))
+        return
     profile = hwsim.load_profile("host")
     extra = {"cpu": profile.description, "torch": torch.__version__, "date": str(dt.date.today())}
     print(f"profile {profile.source} | load average at start {os.getloadavg()[0]:.2f}")
-    only = sys.argv[1:] or ["models", "kernels"]
-    if "kernels" in only:
+    parts = args.parts or ["models", "kernels"]
+    if set(parts) - {"models", "kernels"}:
+        parser.error(f"unknown part(s) {sorted(set(parts) - {'models', 'kernels'})}")
+    if "kernels" in parts:
         write_csv(validate_kernels(profile), RESULTS / "cpu_kernel_speedups.csv", extra)
-    if "models" in only:
-        rows = validate_models()
+    if "models" in parts:
+        rows = validate_models(profile)
         for t in THREADS:
             mape, tau = summary(rows, t)
             print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")

@@ -8,10 +8,13 @@ come from micro-benchmarks, never from the models hwsim is later validated on:
   each cache level and to DRAM;
 - achieved efficiency of ``torch.nn.functional.linear`` over a grid of GEMM shapes, of dense
   ``conv2d`` over a grid of conv shapes (1x1 and 3x3) and of depthwise ``conv2d``;
-- hwsim's numba kernels (``hwsim.kernels``): the dense fp32 and int8 reference, and CSR/BSR
-  sparse and N:M kernels over a density sweep, on one calibration shape.
+- hwsim's numba kernels (``hwsim.kernels``): the dense fp32, int8 and int4 reference, and
+  CSR/BSR sparse and N:M kernels over a density sweep, on three calibration shapes, timed by
+  ``hwsim.kernels.timing`` as the validation times them.
 
-Each measurement is repeated for every thread count from 1 to the number of cores. The result
+Each torch measurement is repeated for every thread count from 1 to the number of cores. All
+run after ``settle_allocator()``, in the allocator state of a model's steady-state forward
+pass (see the note above it). The result
 is a profile (``build_profile_text``) whose every number carries a comment saying where it came
 from; ``load_profile("host")`` reads it from ``host_profile_path()``.
 """
@@ -153,6 +156,25 @@ def _time_s(
         call()
         times.append(time.perf_counter() - start)
     return stat(times)
+
+
+# glibc malloc serves a block above its mmap threshold (128 KiB at start) from fresh pages and
+# unmaps it on free; freeing such a block raises the threshold to its size (at most 32 MiB) and
+# the heap's trim threshold to twice that. Whether a forward pass then reuses heap pages or
+# faults in fresh ones (written at ~1 GB/s here against ~8 GB/s) depends on what the process
+# allocated before: in fresh processes the built-in workloads fault almost nothing per
+# steady-state forward, NAS-style variants 6-28 MB, and a 6.4 MB eager batch-norm
+# micro-benchmark faulted in its whole output on every call. Calibration, and the validation
+# of each model, therefore start from one defined state in which blocks up to 31 MiB reuse
+# heap pages.
+_SETTLE_BYTES = 31 << 20  # under glibc's 32 MiB cap on the dynamic threshold (64-bit)
+
+
+def settle_allocator() -> None:
+    """Free one 31 MiB block, so that glibc serves blocks up to that size from reused heap
+    pages rather than fresh ones (harmless under other allocators)."""
+    block = np.empty(_SETTLE_BYTES // 8)
+    del block
 
 
 @contextmanager
@@ -385,53 +407,33 @@ def measure_kernels_on(
     facts: HostFacts, shape: tuple[int, int, int], budget_s: float, quick: bool
 ) -> dict[str, Any]:
     """Efficiency of hwsim's numba kernels (single thread) on one ``shape`` (N, K, M): dense
-    fp32 and int8 as a fraction of one core's peak, and each sparse format's speedup over the
-    dense kernel against the fraction of weights it stores."""
-    from .kernels import gemm, sparse
+    fp32 as a fraction of one core's peak, int8 and int4 as a fraction of the int8 peak, and
+    each sparse format's speedup over the dense kernel against the fraction of weights it
+    stores. Timed as ``kernels.timing`` does for the validation: medians over fresh copies of
+    the operands of per-copy best times and speedups. int8 and int4 are derived from their
+    speedup over the dense kernel, so the model's int8 speedup is the measured one."""
+    from .kernels import timing
 
     n, k, m = shape if not quick else (32, 64, 64)
     rng = np.random.default_rng(0)
     w = rng.standard_normal((n, k)).astype(np.float32)
     b = rng.standard_normal((k, m)).astype(np.float32)
     densities = KERNEL_DENSITIES if not quick else KERNEL_DENSITIES[::2]
-    # Best of the runs: on a shared VM the median of one kernel swings by a third between
-    # runs, the best by a few percent, and every figure here is a ratio of two timings.
-    time_s = functools.partial(_time_s, stat=min)
-    calls = 3 + len(densities) * len(SPARSE_FORMATS) + 2 + 2
-    each = budget_s / calls
-    # Every speedup divides by the dense time: it gets three shares of the budget.
-    dense_s = time_s(lambda: gemm.dense_gemm(w, b), 3 * each)
-    wq, bq = gemm.quantize(w, 0.02), gemm.quantize(b, 0.02)
-    int8_s = time_s(lambda: gemm.int8_gemm(wq, bq), each)
-    packed = gemm.pack_int4(np.clip(wq, -8, 7))
-    int4_s = time_s(lambda: gemm.int4_gemm(packed, bq), each)
+    timings = timing.time_cases(timing.kernel_cases(w, densities, SPARSE_FORMATS), b, budget_s)
+    dense_s = timings[0].seconds
     peak = peak_macs_per_core_cycle(facts)
     macs = n * k * m
     out: dict[str, Any] = {
         "shape": [n, k, m],
         "dense_fp32": round(macs / dense_s / (peak["fp32"] * facts.clock_hz), 4),
-        "int8": round(macs / int8_s / (peak["int8"] * facts.clock_hz), 4),
-        "int4": round(macs / int4_s / (peak["int8"] * facts.clock_hz), 4),
     }
-    blocks = {"csr": (1, 1), "bsr1x4": (1, 4), "bsr4x4": (4, 4)}
-    for fmt in SPARSE_FORMATS:
-        rows = []
-        for d in densities:
-            ws = sparse.prune_random(w, d, block=blocks[fmt])
-            if fmt == "csr":
-                enc = sparse.to_csr(ws)
-                stored = np.count_nonzero(ws) / ws.size
-                t = time_s(functools.partial(sparse.csr_gemm, enc, b), each)
-            else:
-                benc = sparse.to_bsr(ws, blocks[fmt])
-                stored = benc.data.shape[0] * blocks[fmt][0] * blocks[fmt][1] / ws.size
-                t = time_s(functools.partial(sparse.bsr_gemm, benc, b), each)
-            rows.append([round(stored, 4), round(dense_s / t, 3)])
-        out[fmt] = rows
-    for nn_, mm in ((2, 4), (4, 8)):
-        enc_nm = sparse.to_nm(sparse.prune_nm(w, nn_, mm), nn_, mm)
-        t = time_s(functools.partial(sparse.nm_gemm, enc_nm, b), each)
-        out[f"{nn_}:{mm}"] = [[nn_ / mm, round(dense_s / t, 3)]]
+    for t in timings[1:]:
+        if t.case.fmt in ("int8", "int4"):
+            out[t.case.fmt] = round(
+                macs / (dense_s / t.speedup) / (peak["int8"] * facts.clock_hz), 4
+            )
+        else:
+            out.setdefault(t.case.fmt, []).append([round(t.case.stored, 4), round(t.speedup, 3)])
     return out
 
 
@@ -453,6 +455,7 @@ def calibrate(
     """Measure this machine: ``budget_s`` is split across the measurements (the whole run takes
     about that long plus numba's one-off compile on a fresh machine)."""
     say = progress or (lambda _: None)
+    settle_allocator()
     facts = host_facts()
     counts = threads or list(range(1, facts.cores + 1))
     share = budget_s / (len(counts) + 0.7)
