@@ -478,3 +478,18 @@ def test_workload_activations_keep_their_scale(graph_of, workload):
     result = output_sqnr(graph, compress(graph, parse_variant("fp16").rules))
     assert float(np.median(list(result.layers_db.values()))) > 60
     assert result.output_db > 30
+
+
+def test_depthwise_zeros_run_dense_on_the_cpu():
+    """hwsim's sparse CPU kernels are GEMMs: a 90%-pruned depthwise conv has no sparse kernel
+    and costs what the dense one costs, while a pruned 1x1 conv may use CSR."""
+    from pathlib import Path
+
+    host = hwsim.load_profile(
+        Path(__file__).resolve().parents[1] / "benchmarks/results/cpu_host_profile.yaml"
+    )
+    graph = _trace(_seeded(nn.Conv2d(64, 64, 3, padding=1, groups=64)), 1, 64, 56, 56)
+    pruned = compress(graph, parse_variant("0.9").rules)
+    dense, sparse = hwsim.price_graph(graph, host), hwsim.price_graph(pruned, host)
+    assert sparse.latency_s == dense.latency_s
+    assert not any("sparse" in n for _, cost in sparse.costs if cost for n in cost.notes)

@@ -279,9 +279,14 @@ def _op_kernel_shape(op: Op) -> GemmShape | None:
 
 
 def _sparse_option(op: Op, profile: Profile) -> tuple[str, float] | None:
-    """The fastest sparse kernel the profile offers for the op's weights: (format, stored)."""
+    """The fastest sparse kernel the profile offers for the op's weights: (format, stored).
+
+    hwsim's sparse kernels are GEMMs (one weight matrix times a dense operand); grouped and
+    depthwise convs have no sparse kernel, so their zeros run dense."""
     stats = op.weight_stats
     if stats is None or stats.density >= 1.0 or not profile.sparsity_patterns:
+        return None
+    if op.kind is OpKind.CONV and op.int_attr("groups") > 1:
         return None
     candidates = []
     stored_by_pattern = {
