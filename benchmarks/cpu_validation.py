@@ -13,9 +13,11 @@ built-in CNNs run one batch-2 forward to set their batch-norm statistics, which 
 thresholds high enough that a batch-1 forward faults no page; the variants fault 6-38 MB of
 fresh pages per forward). So each child first calls ``settle_allocator()``, as ``hwsim
 calibrate`` does before its micro-benchmarks, and the model is measured in that defined state:
-activations come from reused pages. The child counts page faults per timed run to show it; at
-1 thread each model is also timed unsettled (``--unsettled``), as it comes, for the record.
-The 1-minute load average is read just before each child starts and kept in the CSV.
+activations come from reused pages. The child counts page faults per timed run to show it
+(``--one MODEL --unsettled`` times a model as it comes, for comparison). The VM's speed drifts
+by up to 25% between processes minutes apart, so the whole set of models is timed in
+``PASSES`` interleaved passes and each model's median over them is compared. The 1-minute load
+average is read just before each child starts and kept in the CSV.
 
 Predictions are ``hwsim.estimate(graph, profile, threads=t)`` on the calibrated host profile
 (``hwsim calibrate``), which comes from micro-benchmarks only; nothing measured here feeds it.
@@ -61,6 +63,7 @@ from hwsim.kernels import timing
 from hwsim.workloads import get_workload, workload_names
 
 THREADS = (1, 2)
+PASSES = 2  # interleaved passes over all models; each model's median is compared
 WARMUP_RUNS = 3
 TARGET_TIMED_S = 2.0
 MIN_RUNS, MAX_RUNS = 5, 200
@@ -292,41 +295,60 @@ def in_fresh_process(*args: str) -> tuple[object, float]:
 # ---- comparison (parent process) --------------------------------------------------------------
 
 
+def _per_pass(row: dict[str, object], key: str) -> list[float]:
+    """``row[key]`` of each pass, ``key`` with ``{}`` where the pass number goes."""
+    return [float(str(row[key.format(p)])) for p in range(1, PASSES + 1)]
+
+
 def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    for name in model_names():
+    """Each model at each thread count in ``PASSES`` passes over all models (a model's passes
+    minutes apart), compared on the median of its passes: the VM's speed drifts by up to 25%
+    between processes minutes apart, and one pass carries that drift per model."""
+    names = model_names()
+    rows: dict[str, dict[str, object]] = {}
+    graphs = {}
+    for name in names:
         model, inputs = build_model(name)
-        graph = hwsim.trace(model, example_inputs=inputs)
-        del model
-        row: dict[str, object] = {"model": name, "macs_g": graph.macs / 1e9}
+        graphs[name] = hwsim.trace(model, example_inputs=inputs)
+        rows[name] = {"model": name, "macs_g": graphs[name].macs / 1e9}
+    for p in range(1, PASSES + 1):
+        for name in names:
+            row = rows[name]
+            for t in THREADS:
+                result, load = in_fresh_process("--one", name, "--threads", str(t))
+                assert isinstance(result, dict)
+                row[f"measured_{t}t_pass{p}_ms"] = result["measured_ms"]
+                row[f"runs_{t}t_pass{p}"] = result["runs"]
+                row[f"faults_per_run_{t}t_pass{p}"] = result["faults_per_run"]
+                row[f"load_{t}t_pass{p}"] = load
+            print(
+                f"pass {p} {name:<24}"
+                + "".join(
+                    f"  {t}T {row[f'measured_{t}t_pass{p}_ms']:8.2f} ms"
+                    f" (load {row[f'load_{t}t_pass{p}']:.2f})"
+                    for t in THREADS
+                ),
+                flush=True,
+            )
+    for name in names:
+        row = rows[name]
         for t in THREADS:
-            result, load = in_fresh_process("--one", name, "--threads", str(t))
-            assert isinstance(result, dict)
-            measured = float(result["measured_ms"])
-            predicted = hwsim.estimate(graph, profile, threads=t).latency_s * 1e3
+            measured = statistics.median(_per_pass(row, f"measured_{t}t_pass{{}}_ms"))
+            predicted = hwsim.estimate(graphs[name], profile, threads=t).latency_s * 1e3
             row[f"measured_{t}t_ms"] = measured
             row[f"predicted_{t}t_ms"] = predicted
             row[f"ratio_{t}t"] = predicted / measured
-            row[f"runs_{t}t"] = result["runs"]
-            row[f"faults_per_run_{t}t"] = result["faults_per_run"]
-            row[f"load_{t}t"] = load
-        result, load = in_fresh_process("--one", name, "--threads", "1", "--unsettled")
-        assert isinstance(result, dict)
-        row["measured_1t_unsettled_ms"] = result["measured_ms"]
-        row["faults_per_run_1t_unsettled"] = result["faults_per_run"]
-        row["load_1t_unsettled"] = load
+            row[f"faults_per_run_{t}t"] = max(_per_pass(row, f"faults_per_run_{t}t_pass{{}}"))
+            row[f"load_{t}t"] = max(_per_pass(row, f"load_{t}t_pass{{}}"))
         print(
             f"{name:<24}"
             + "".join(
                 f"  {t}T meas {row[f'measured_{t}t_ms']:8.2f} pred {row[f'predicted_{t}t_ms']:8.2f}"
-                f" (load {row[f'load_{t}t']:.2f})"
                 for t in THREADS
-            )
-            + f"  1T unsettled {row['measured_1t_unsettled_ms']:8.2f}",
+            ),
             flush=True,
         )
-        rows.append(row)
-    return rows
+    return list(rows.values())
 
 
 def summary(rows: Sequence[dict[str, object]], t: int) -> tuple[float, float]:

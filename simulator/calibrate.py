@@ -3,11 +3,14 @@
 Facts come from the operating system (/proc/cpuinfo flags, /sys cache sizes, core count); rates
 come from micro-benchmarks, never from the models hwsim is later validated on:
 
-- per-op dispatch of eager PyTorch (tiny tensors, one op kind at a time);
+- per-op dispatch of eager PyTorch (tiny tensors, one op kind at a time), called directly and
+  through the ``nn.Module`` a model would call;
 - a STREAM-like triad ``a = b + s*c`` (``torch.add(..., out=)``) over working sets sized to
   each cache level and to DRAM;
 - achieved efficiency of ``torch.nn.functional.linear`` over a grid of GEMM shapes, of dense
-  ``conv2d`` over a grid of conv shapes (1x1 and 3x3) and of depthwise ``conv2d``;
+  ``conv2d`` over a grid of conv shapes (1x1 and 3x3) and of depthwise ``conv2d``, and the rate
+  of eager batch-norm, clamp and SiLU loops, all on operands rotated through twice the
+  last-level cache (``cold_call``), as a model's ops find theirs;
 - hwsim's numba kernels (``hwsim.kernels``): the dense fp32, int8 and int4 reference, and
   CSR/BSR sparse and N:M kernels over a density sweep, on three calibration shapes, timed by
   ``hwsim.kernels.timing`` as the validation times them.
@@ -235,6 +238,7 @@ class ThreadCalibration:
 
     threads: int
     dispatch_s: dict[str, float] = field(default_factory=dict)
+    module_dispatch_s: dict[str, float] = field(default_factory=dict)
     stream_bytes_per_s: dict[str, float] = field(default_factory=dict)
     gemm: list[list[float]] = field(default_factory=list)  # m, n, k, efficiency
     conv: list[list[float]] = field(default_factory=list)  # m, n, k, taps, stride, efficiency
@@ -242,29 +246,60 @@ class ThreadCalibration:
 
 
 def measure_dispatch(budget_s: float) -> dict[str, float]:
-    """Seconds per call of each eager op kind on tiny tensors: the dispatch floor."""
+    """Seconds per direct call (``torch.*`` / ``F.*``) of each eager op kind on tiny tensors:
+    the dispatch floor an op pays when a forward calls it as a function (``x + y``,
+    ``torch.flatten``, the matmuls inside an attention module's ``forward``)."""
     import torch
-    from torch import nn
+    import torch.nn.functional as F
 
     x = torch.randn(1, 8, 4, 4)
     w = torch.randn(8, 8, 3, 3)
-    lin, v = nn.Linear(8, 8), torch.randn(1, 8)
+    v, wv, b8 = torch.randn(1, 8), torch.randn(8, 8), torch.randn(8)
     idx = torch.zeros(4, dtype=torch.long)
-    bn, ln = nn.BatchNorm2d(8).eval(), nn.LayerNorm(8)
+    ones, zeros = torch.ones(8), torch.zeros(8)
     calls: dict[str, Callable[[], object]] = {
         "pointwise": lambda: torch.relu(x),
         "conv": lambda: torch.conv2d(x, w, padding=1),
-        "gemm": lambda: lin(v),
-        "attention": lambda: torch.nn.functional.scaled_dot_product_attention(x, x, x),
-        "norm": lambda: bn(x),
-        "layer_norm": lambda: ln(v),
-        "pool": lambda: torch.nn.functional.adaptive_avg_pool2d(x, 1),
+        "gemm": lambda: F.linear(v, wv, b8),
+        "attention": lambda: F.scaled_dot_product_attention(x, x, x),
+        "norm": lambda: F.batch_norm(x, zeros, ones, ones, zeros, False, 0.1, 1e-5),
+        "layer_norm": lambda: F.layer_norm(v, (8,), ones, zeros),
+        "pool": lambda: F.adaptive_avg_pool2d(x, 1),
         "softmax": lambda: torch.softmax(v, -1),
         "reduce": lambda: x.mean((2, 3)),
         "copy": lambda: torch.cat([x, x], 1),
-        "embedding": lambda: torch.nn.functional.embedding(idx, v),
+        "embedding": lambda: F.embedding(idx, v),
     }
     return {k: _time_s(c, budget_s / len(calls), max_runs=400) for k, c in calls.items()}
+
+
+def measure_module_dispatch(budget_s: float) -> dict[str, float]:
+    """Seconds per ``nn.Module`` call of each op kind on tiny tensors: what an eager model pays
+    for an op that a layer module (``nn.Conv2d``, ``nn.BatchNorm2d``, ``nn.ReLU6``...) runs.
+    Beyond the op, ``Module.__call__`` checks for hooks, calls ``forward``, and the layer's
+    ``forward`` reads its attributes and re-checks its arguments in Python (batch-norm the
+    most: training flag, momentum, running statistics): 1.4-2.6x the direct call of the same op
+    on the 2-vCPU test VM."""
+    import torch
+    from torch import nn
+
+    x, v = torch.randn(1, 8, 4, 4), torch.randn(1, 8)
+    idx = torch.zeros(4, dtype=torch.long)
+    modules: dict[str, tuple[nn.Module, torch.Tensor]] = {
+        "pointwise": (nn.ReLU6(), x),
+        "conv": (nn.Conv2d(8, 8, 3, padding=1, bias=False), x),
+        "gemm": (nn.Linear(8, 8), v),
+        "norm": (nn.BatchNorm2d(8), x),
+        "layer_norm": (nn.LayerNorm(8), v),
+        "pool": (nn.AdaptiveAvgPool2d(1), x),
+        "softmax": (nn.Softmax(-1), v),
+        "embedding": (nn.Embedding(8, 8), idx),
+    }
+    each = budget_s / len(modules)
+    return {
+        k: _time_s(functools.partial(m.eval(), arg), each, max_runs=400)
+        for k, (m, arg) in modules.items()
+    }
 
 
 def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
@@ -284,45 +319,112 @@ def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
 EAGER_LOOP_SHAPES = {"": (64, 56, 56), "_large": (128, 112, 112)}  # 800 KB and 6.4 MB
 
 
-def measure_eager_loops(budget_s: float) -> dict[str, float]:
-    """Bytes per second eager PyTorch's own loops reach on an L2-to-L3-sized tensor (64 x 56 x
-    56 fp32, 800 KB) and on a large one (128 x 112 x 112, 6.4 MB, key suffix ``_large``):
+def last_level_cache_bytes(facts: HostFacts) -> int:
+    """Size of the largest cache (the last level, shared or not), at least 8 MiB."""
+    return max([size for size, _ in facts.cache_bytes.values()] + [8 << 20])
+
+
+@functools.lru_cache(maxsize=1)
+def _cold_pool(elements: int) -> Any:
+    """One flat fp32 tensor of ``elements`` random values from which cold operands are cut
+    (kept between calls: filling it takes longer than most measurements)."""
+    import torch
+
+    return torch.rand(elements)
+
+
+KEPT_OUTPUTS = 4  # outputs a cold call keeps alive: its output block was last used 4 calls ago
+
+
+def cold_call(
+    facts: HostFacts, fn: Callable[..., object], *shapes: tuple[int, ...]
+) -> Callable[[], object]:
+    """A call of ``fn`` on operands of ``shapes`` that, like a model's op, finds them cold.
+
+    Calibration used to call each op on the same tensors, so they stayed in cache: ReLU6 on a
+    2.4 MB tensor ran at 45 GB/s there and at 16 GB/s with rotating buffers, batch-norm inside
+    a model ran at 8.8 GB/s where calibration had measured 20. Here each call takes the next
+    of R operand sets, views into one pool at successive offsets, R sets spanning twice the
+    last-level cache (at most 256 sets: tiny ops are bound by dispatch, not by memory). The
+    last ``KEPT_OUTPUTS`` outputs stay alive, so the allocator hands each call a block freed a
+    few ops ago, as in a forward pass, not the one it just wrote; the first calls, which
+    would fault in those blocks' fresh pages, run here, before any timing."""
+    import collections
+
+    set_elems = sum(math.prod(s) for s in shapes)
+    llc_elems = 2 * last_level_cache_bytes(facts) // 4
+    sets = max(2, min(256, math.ceil(llc_elems / set_elems)))
+    pool = _cold_pool(max(3 * llc_elems // 2, 2 * set_elems))
+    span = pool.numel() - set_elems
+    operands = []
+    for i in range(sets):
+        start = (i * set_elems) % max(span, 1)
+        views = []
+        for s in shapes:
+            views.append(pool[start : start + math.prod(s)].view(s))
+            start += math.prod(s)
+        operands.append(tuple(views))
+    cycle = itertools.cycle(operands)
+    kept: collections.deque[object] = collections.deque(maxlen=KEPT_OUTPUTS)
+
+    def call() -> None:
+        kept.append(fn(*next(cycle)))
+
+    for _ in range(KEPT_OUTPUTS):
+        call()
+    return call
+
+
+def measure_eager_loops(
+    facts: HostFacts, budget_s: float, dispatch_s: dict[str, float]
+) -> dict[str, float]:
+    """Bytes per second eager PyTorch's own loops reach on cold operands (``cold_call``) of an
+    800 KB (64 x 56 x 56 fp32) and a 6.4 MB tensor (128 x 112 x 112, key suffix ``_large``):
     batch-norm (``norm``), clamp (``pointwise``) and SiLU (``transcendental``: an exp per
     element, as sigmoid, tanh and GELU), read plus write, with an output allocated per call as
-    in a model. They run slower than the triad."""
+    in a model, less the kind's direct dispatch (priced separately). They run slower than the
+    triad."""
     import torch
-    from torch import nn
+    import torch.nn.functional as F
 
     out = {}
     for suffix, (c, h, w) in EAGER_LOOP_SHAPES.items():
-        x = torch.randn(1, c, h, w)
-        moved = 2 * x.numel() * 4
-        loops: tuple[tuple[str, Callable[[torch.Tensor], object]], ...] = (
-            ("norm", nn.BatchNorm2d(c).eval()),
-            ("pointwise", functools.partial(torch.clamp, min=0, max=6)),
-            ("transcendental", torch.nn.functional.silu),
+        ones, zeros = torch.ones(c), torch.zeros(c)
+        moved = 2 * c * h * w * 4
+        loops: tuple[tuple[str, str, Callable[[torch.Tensor], object]], ...] = (
+            (
+                "norm",
+                "norm",
+                functools.partial(
+                    F.batch_norm, running_mean=zeros, running_var=ones, weight=ones, bias=zeros
+                ),
+            ),
+            ("pointwise", "pointwise", functools.partial(torch.clamp, min=0, max=6)),
+            ("transcendental", "pointwise", F.silu),
         )
         each = budget_s / len(loops) / len(EAGER_LOOP_SHAPES)
-        for key, call in loops:
-            out[f"eager_{key}{suffix}"] = moved / _time_s(functools.partial(call, x), each)
+        for key, kind, loop in loops:
+            t = _time_s(cold_call(facts, loop, (1, c, h, w)), each)
+            out[f"eager_{key}{suffix}"] = moved / max(t - dispatch_s.get(kind, 0.0), 0.5 * t)
     return out
 
 
 def measure_stream(
-    facts: HostFacts, threads: int, budget_s: float, dispatch_s: float = 0.0
+    facts: HostFacts, threads: int, budget_s: float, dispatch_s: dict[str, float]
 ) -> dict[str, float]:
     """Triad bytes per second (two reads and a write) at each level's working set, with the
-    op's dispatch time (priced separately) taken out."""
+    op's dispatch time (priced separately) taken out; and the eager loops' cold rates."""
     import torch
 
     out = {}
     sizes = stream_sizes(facts, threads)
-    out.update(measure_eager_loops(budget_s / 3))
+    out.update(measure_eager_loops(facts, budget_s / 2, dispatch_s))
     for name, ws in sizes.items():
         n = ws // 12
         a, b, c = torch.empty(n), torch.rand(n), torch.rand(n)
-        t = _time_s(functools.partial(torch.add, b, c, alpha=3.0, out=a), budget_s / len(sizes))
-        out[name] = 12 * n / max(t - dispatch_s, 0.25 * t)
+        call = functools.partial(torch.add, b, c, alpha=3.0, out=a)
+        t = _time_s(call, budget_s / 2 / len(sizes))
+        out[name] = 12 * n / max(t - dispatch_s["pointwise"], 0.25 * t)
     return out
 
 
@@ -339,8 +441,8 @@ def measure_gemm(facts: HostFacts, threads: int, budget_s: float, quick: bool) -
     peak = _peak_per_s(facts, threads)
     rows = []
     for m, n, k in pts:
-        x, w = torch.randn(m, k), torch.randn(n, k)
-        t = _time_s(functools.partial(torch.nn.functional.linear, x, w), budget_s / len(pts))
+        linear = cold_call(facts, torch.nn.functional.linear, (m, k), (n, k))
+        t = _time_s(linear, budget_s / len(pts))
         rows.append([m, n, k, round(m * n * k / t / peak, 4)])
     return rows
 
@@ -366,9 +468,9 @@ def measure_conv(facts: HostFacts, threads: int, budget_s: float, quick: bool) -
     peak = _peak_per_s(facts, threads)
     rows = []
     for side, cin, cout, kk, stride in pts:
-        x, w = torch.randn(1, cin, side, side), torch.randn(cout, cin, kk, kk)
-        conv = functools.partial(torch.conv2d, x, w, stride=stride, padding=kk // 2)
-        t = _time_s(conv, budget_s / len(pts))
+        conv = functools.partial(torch.conv2d, stride=stride, padding=kk // 2)
+        cold = cold_call(facts, conv, (1, cin, side, side), (cout, cin, kk, kk))
+        t = _time_s(cold, budget_s / len(pts))
         pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
         macs = pixels * cin * cout * kk * kk
         eff = round(macs / t / peak, 4)
@@ -393,11 +495,8 @@ def measure_depthwise(
     peak = _peak_per_s(facts, threads)
     rows = []
     for c, side, kk, stride in pts:
-        x, w = torch.randn(1, c, side, side), torch.randn(c, 1, kk, kk)
-        t = _time_s(
-            functools.partial(torch.conv2d, x, w, stride=stride, padding=kk // 2, groups=c),
-            budget_s / len(pts),
-        )
+        conv = functools.partial(torch.conv2d, stride=stride, padding=kk // 2, groups=c)
+        t = _time_s(cold_call(facts, conv, (1, c, side, side), (c, 1, kk, kk)), budget_s / len(pts))
         pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
         rows.append([c, pixels, kk * kk, stride, round(c * pixels * kk * kk / t / peak, 4)])
     return rows
@@ -466,10 +565,9 @@ def calibrate(
         with _torch_threads(t):
             say(f"{t} thread(s): dispatch and triad bandwidth")
             cal = ThreadCalibration(threads=t)
-            cal.dispatch_s = measure_dispatch(share * 0.05)
-            cal.stream_bytes_per_s = measure_stream(
-                facts, t, share * 0.1, cal.dispatch_s["pointwise"]
-            )
+            cal.dispatch_s = measure_dispatch(share * 0.04)
+            cal.module_dispatch_s = measure_module_dispatch(share * 0.03)
+            cal.stream_bytes_per_s = measure_stream(facts, t, share * 0.1, cal.dispatch_s)
             say(f"{t} thread(s): GEMM, conv and depthwise shape classes")
             cal.gemm = measure_gemm(facts, t, share * 0.3, quick)
             cal.conv = measure_conv(facts, t, share * 0.4, quick)
@@ -559,14 +657,18 @@ def build_profile_text(
         "  fold_batchnorm: false  # eager PyTorch runs batch-norm as its own op",
         f"  # Achieved fraction of the peak of 'threads' cores, {measured[2:]}.",
         "  # gemm: [m, n, k, eff] of F.linear; conv: [pixels, out channels, in channels x taps,",
-        "  # taps, eff] of conv2d; depthwise: [channels, pixels, taps, eff]; dispatch_s: seconds",
-        "  # per eager call on tiny tensors; stream_bytes_per_s: triad bandwidth per level.",
+        "  # taps, stride, eff] of conv2d; depthwise: [channels, pixels, taps, stride, eff], all",
+        "  # on cold operands; dispatch_s / module_dispatch_s: seconds per direct / nn.Module",
+        "  # call on tiny tensors; stream_bytes_per_s: triad bandwidth per level, and eager loops",
+        "  # (eager_*) on cold operands.",
         "  efficiency:",
     ]
     for cal in cals:
         lines.append(f"    - threads: {cal.threads}  # {measured[2:]}")
         lines.append("      dispatch_s:  # " + measured[2:])
         lines += [f"        {k}: {_num(v)}" for k, v in cal.dispatch_s.items()]
+        lines.append("      module_dispatch_s:  # " + measured[2:])
+        lines += [f"        {k}: {_num(v)}" for k, v in cal.module_dispatch_s.items()]
         lines.append("      stream_bytes_per_s:  # " + measured[2:])
         lines += [f"        {k}: {_num(v)}" for k, v in cal.stream_bytes_per_s.items()]
         for key in ("gemm", "conv", "depthwise"):

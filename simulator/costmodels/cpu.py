@@ -18,9 +18,12 @@ Time of one op on ``t`` threads of a profile with ``cores`` cores:
   lives in, at the triad bandwidth measured for ``t`` threads when the profile has one. Eager
   pointwise and norm loops run no faster than the rate calibration measured for their class
   (``stream_bytes_per_s.eager_norm``, ``eager_pointwise``, ``eager_transcendental`` for ops that
-  take an exp per element: SiLU, GELU, sigmoid, tanh...).
-- Each op that eager execution dispatches on its own pays ``dispatch_s[kind]`` (measured on tiny
-  tensors), or else the profile's ``per_op_s``. ``cycles = max(compute, memory) + dispatch``.
+  take an exp per element: SiLU, GELU, sigmoid, tanh...), measured on cold operands.
+- Each op that eager execution dispatches on its own pays ``module_dispatch_s[kind]`` if a
+  ``torch.nn`` layer module ran it (``Op.module_type``: ``Conv2d``, ``BatchNorm2d``, ``ReLU6``...),
+  else ``dispatch_s[kind]`` (a direct call: ``x + y``, ``torch.flatten``, the ops inside a
+  model's own modules), both measured on tiny tensors, or else the profile's ``per_op_s``.
+  ``cycles = max(compute, memory) + dispatch``.
 - ``arch.fold_batchnorm: false`` (eager PyTorch): a batch-norm the frontend folded into its
   conv is priced again as its own memory-bound op, reading and writing the conv's output.
 - Weights with zeros run on hwsim's sparse kernels (``hwsim.kernels``) when the profile lists a
@@ -34,6 +37,7 @@ Time of one op on ``t`` threads of a profile with ``cores`` cores:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -117,15 +121,42 @@ def efficiency(profile: Profile, threads: int, key: str, *coords: float) -> floa
     return float((weights * values[nearest]).sum() / weights.sum())
 
 
+@functools.cache
+def is_layer_module(module_type: str) -> bool:
+    """Whether ``module_type`` (``Op.module_type``, the innermost module's class name) is one of
+    ``torch.nn``'s layer modules (``Conv2d``, ``BatchNorm2d``, ``ReLU6``, ``Linear``...), whose
+    ``forward`` is the op itself, so that the op pays a module call. Containers and a model's
+    own modules (``InvertedResidual``, ``BertSelfAttention``) call their ops as functions."""
+    from torch import nn
+
+    cls = getattr(nn, module_type, None) if module_type else None
+    containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    return isinstance(cls, type) and issubclass(cls, nn.Module) and not issubclass(cls, containers)
+
+
+def _dispatch_s(table: Mapping[str, Any], key: str) -> float | None:
+    """Seconds per call of kind ``key`` in a dispatch table; a kind it lacks is priced as its
+    pointwise call, the cheapest measured."""
+    value = table.get(key, table.get("pointwise"))
+    return None if value is None else float(value)
+
+
 def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
-    table = _entry(ctx.profile, threads).get("dispatch_s")
-    if not isinstance(table, Mapping):
-        return ctx.profile.per_op_overhead_cycles
+    """Cycles eager execution spends calling ``op``: ``module_dispatch_s[kind]`` when a
+    ``torch.nn`` layer module ran it (``is_layer_module``), else ``dispatch_s[kind]`` (a direct
+    call), else the profile's ``per_op_s``."""
+    entry = _entry(ctx.profile, threads)
     key = "layer_norm" if "layer_norm" in op.target or "group_norm" in op.target else str(op.kind)
-    seconds = table.get(key, table.get("pointwise"))
+    seconds = None
+    modules = entry.get("module_dispatch_s")
+    if isinstance(modules, Mapping) and is_layer_module(op.module_type):
+        seconds = _dispatch_s(modules, key)
+    table = entry.get("dispatch_s")
+    if seconds is None and isinstance(table, Mapping):
+        seconds = _dispatch_s(table, key)
     if seconds is None:
         return ctx.profile.per_op_overhead_cycles
-    return float(seconds) * ctx.profile.clock_hz
+    return seconds * ctx.profile.clock_hz
 
 
 def _bandwidths(ctx: PricingContext, threads: int) -> dict[str, float]:
@@ -141,9 +172,9 @@ def _bandwidths(ctx: PricingContext, threads: int) -> dict[str, float]:
 
 def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: float) -> float:
     """Cycles of an eager loop of ``kind`` moving ``moved`` bytes at the rate calibration
-    measured for that kind (``stream_bytes_per_s.eager_<kind>`` at 1.6 MB moved and
-    ``eager_<kind>_large`` at 12.8 MB, interpolated in log bytes and clamped; dispatch
-    included), else 0."""
+    measured for that kind on cold operands (``stream_bytes_per_s.eager_<kind>`` at 1.6 MB
+    moved and ``eager_<kind>_large`` at 12.8 MB, interpolated in log bytes and clamped;
+    dispatch priced apart), else 0."""
     from ..calibrate import EAGER_LOOP_SHAPES, log_interp
 
     stream = _entry(ctx.profile, threads).get("stream_bytes_per_s")
@@ -325,10 +356,12 @@ def _unfolded_batchnorm(
         max(moved / bandwidth[name] for name in inner),
         _eager_loop_cycles(ctx, threads, "norm", moved),
     )
-    table = _entry(ctx.profile, threads).get("dispatch_s")
+    entry = _entry(ctx.profile, threads)
+    tables = [entry.get("module_dispatch_s"), entry.get("dispatch_s")]  # an nn.BatchNorm2d call
+    seconds = next((t["norm"] for t in tables if isinstance(t, Mapping) and "norm" in t), None)
     dispatch = (
-        float(table["norm"]) * ctx.profile.clock_hz
-        if isinstance(table, Mapping) and "norm" in table
+        float(seconds) * ctx.profile.clock_hz
+        if seconds is not None
         else ctx.profile.per_op_overhead_cycles
     )
     return mem, dispatch, moved, level.name
