@@ -52,6 +52,9 @@ def part_a(graph: hwsim.OpGraph) -> list[dict[str, object]]:
     for sparsity, published in ((0.75, 0.27), (0.9, 0.12)):
         spec = parse_prune(str(sparsity))
         uniform = compress(graph, (Rule(prune=spec),))
+        first_dense = compress(
+            graph, (Rule(layers=f"^{re.escape(first_conv)}$", skip=True), Rule(prune=spec))
+        )
         practice = compress(
             graph,
             (
@@ -66,6 +69,7 @@ def part_a(graph: hwsim.OpGraph) -> list[dict[str, object]]:
                 "variant": f"{sparsity:g} unstructured",
                 "published_macs_ratio": published,
                 "uniform_macs_ratio": effective_macs(uniform) / dense,
+                "first_conv_dense_macs_ratio": effective_macs(first_dense) / dense,
                 "stem_and_depthwise_dense_macs_ratio": effective_macs(practice) / dense,
             }
         )
