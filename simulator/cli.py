@@ -54,37 +54,47 @@ def _batches(text: str | None) -> list[int | None]:
     return list(values)
 
 
+# Arguments and options that estimate and compare share, declared once.
+TargetArg = Annotated[
+    str, typer.Argument(help="Model file (.pt2, TorchScript, .pt) or built-in workload name.")
+]
+HwOpt = Annotated[
+    str, typer.Option("--hw", help="Profile preset(s) or YAML path(s), comma-separated.")
+]
+InputShapeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input-shape",
+        help="Input shape like 1,3,224,224 (repeat or use ';' for several; "
+        "':int64' suffix sets dtype).",
+    ),
+]
+PrecisionOpt = Annotated[
+    str | None, typer.Option(help="Run every op at this precision (e.g. int8, fp16).")
+]
+FormatOpt = Annotated[str, typer.Option("--format", help="table | json | csv")]
+TrustPickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle", help="Allow loading a pickled nn.Module (runs code from the file)."
+    ),
+]
+ArchOpt = Annotated[
+    str | None,
+    typer.Option(help="Built-in workload whose architecture a bare state_dict belongs to."),
+]
+
+
 @app.command()
 def estimate(
-    target: Annotated[
-        str, typer.Argument(help="Model file (.pt2, TorchScript, .pt) or built-in workload name.")
-    ],
-    hw: Annotated[
-        str, typer.Option("--hw", help="Profile preset(s) or YAML path(s), comma-separated.")
-    ],
+    target: TargetArg,
+    hw: HwOpt,
     batch: Annotated[str | None, typer.Option(help="Batch size(s), e.g. 1 or 1,8,64.")] = None,
-    input_shape: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input-shape",
-            help="Input shape like 1,3,224,224 (repeat or use ';' for several; "
-            "':int64' suffix sets dtype).",
-        ),
-    ] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="Run every op at this precision (e.g. int8, fp16).")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle", help="Allow loading a pickled nn.Module (runs code from the file)."
-        ),
-    ] = False,
-    arch: Annotated[
-        str | None,
-        typer.Option(help="Built-in workload whose architecture a bare state_dict belongs to."),
-    ] = None,
+    input_shape: InputShapeOpt = None,
+    precision: PrecisionOpt = None,
+    fmt: FormatOpt = "table",
+    trust_pickle: TrustPickleOpt = False,
+    arch: ArchOpt = None,
     all_ops: Annotated[
         bool, typer.Option("--all-ops", help="Also list free views in the table.")
     ] = False,
@@ -137,8 +147,7 @@ def estimate(
     from .profile import load_profile
     from .render import print_tables, to_csv, to_json
 
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"'{fmt}' is not one of table, json, csv", param_hint="--format")
+    _check_format(fmt)
     if threads is not None and threads < 1:
         raise typer.BadParameter("must be a positive integer", param_hint="--threads")
     _calibrate_host_if_needed(_split(hw))
@@ -186,6 +195,11 @@ def _compressed(graph: OpGraph, rules: Sequence[Rule], sqnr: bool) -> tuple[OpGr
         return compressed, output_sqnr(graph, compressed)
 
 
+def _check_format(fmt: str) -> None:
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"'{fmt}' is not one of table, json, csv", param_hint="--format")
+
+
 def _calibrate_host_if_needed(names: list[str]) -> None:
     """First use of ``--hw host``: measure this machine, saying so on stderr."""
     from .calibrate import host_profile_path, write_host_profile
@@ -199,12 +213,8 @@ def _calibrate_host_if_needed(names: list[str]) -> None:
 
 @app.command()
 def compare(
-    target: Annotated[
-        str, typer.Argument(help="Model file (.pt2, TorchScript, .pt) or built-in workload name.")
-    ],
-    hw: Annotated[
-        str, typer.Option("--hw", help="Profile preset(s) or YAML path(s), comma-separated.")
-    ],
+    target: TargetArg,
+    hw: HwOpt,
     variants: Annotated[
         str,
         typer.Option(
@@ -216,34 +226,21 @@ def compare(
         str, typer.Option(help="Compress only ops whose name matches this regex.")
     ] = ".*",
     batch: Annotated[int | None, typer.Option(help="Batch size.")] = None,
-    input_shape: Annotated[
-        list[str] | None, typer.Option("--input-shape", help="Input shape like 1,3,224,224.")
-    ] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="Run every op at this precision (e.g. fp16).")
-    ] = None,
+    input_shape: InputShapeOpt = None,
+    precision: PrecisionOpt = None,
     sqnr: Annotated[
         bool, typer.Option("--sqnr", help="Add the accuracy proxy (output SQNR in dB).")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle", help="Allow loading a pickled nn.Module (runs code from the file)."
-        ),
-    ] = False,
-    arch: Annotated[
-        str | None,
-        typer.Option(help="Built-in workload whose architecture a bare state_dict belongs to."),
-    ] = None,
+    fmt: FormatOpt = "table",
+    trust_pickle: TrustPickleOpt = False,
+    arch: ArchOpt = None,
 ) -> None:
     """Latency, energy, weight bytes and speedup of compression variants on several profiles."""
     from .compare import compare as run_compare
     from .frontend.trace import trace
     from .render import comparison_rows_table
 
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"'{fmt}' is not one of table, json, csv", param_hint="--format")
+    _check_format(fmt)
     _calibrate_host_if_needed(_split(hw))
     with _err.status(f"tracing {target}", spinner="dots"):
         graph = trace(

@@ -363,10 +363,17 @@ def test_compare_rows_and_speedups():
     assert a76.loc["dense", "weight_bytes"] == params * 4
 
 
-def test_cli_compare_json_contract(hwsim_cli, tmp_path):
+@pytest.fixture
+def mlp_file(tmp_path):
+    """A two-layer MLP saved with torch.export (layers named "0" and "2")."""
     model = _seeded(nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 8)))
     path = tmp_path / "mlp.pt2"
     torch.export.save(torch.export.export(model, (torch.zeros(1, 32),)), path)
+    return path
+
+
+def test_cli_compare_json_contract(hwsim_cli, mlp_file):
+    path = mlp_file
     code, out, _ = hwsim_cli(
         "compare",
         str(path),
@@ -388,10 +395,8 @@ def test_cli_compare_json_contract(hwsim_cli, tmp_path):
     assert all(r["sqnr_db"] is not None for r in rows if r["variant"] != "dense")
 
 
-def test_cli_estimate_with_prune_and_quant(hwsim_cli, tmp_path):
-    model = _seeded(nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 8)))
-    path = tmp_path / "mlp.pt2"
-    torch.export.save(torch.export.export(model, (torch.zeros(1, 32),)), path)
+def test_cli_estimate_with_prune_and_quant(hwsim_cli, mlp_file):
+    path = mlp_file
     code, out, _ = hwsim_cli(
         "estimate",
         str(path),
