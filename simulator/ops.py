@@ -7,6 +7,7 @@ The frontend maps ATen targets to an ``OpKind`` once, so no cost model ever sees
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -121,6 +122,31 @@ class WeightStats:
     @property
     def is_2_4(self) -> bool:
         return self.nm_2_4 >= 1.0
+
+    def kept_fraction(self, pattern: str) -> float | None:
+        """Fraction of the weights a format for ``pattern`` keeps: the density, the non-empty
+        blocks, or N/M for weights that conform to N:M; None when the weights do not fit the
+        pattern (or hwsim does not know it). Every cost model asks the same question this way.
+        """
+        conforms = _NM_CONFORMANCE.get(pattern)
+        if conforms is not None:
+            n, m = (int(x) for x in pattern.split(":"))
+            return n / m if conforms(self) >= 1.0 else None
+        kept = _KEPT_BY_PATTERN.get(pattern)
+        return kept(self) if kept is not None else None
+
+
+# The sparsity patterns hwsim's weight statistics describe, in the order reports list them.
+SPARSITY_PATTERNS = ("unstructured", "2:4", "4:8", "block1x4", "block4x4")
+_NM_CONFORMANCE: dict[str, Callable[[WeightStats], float]] = {
+    "2:4": lambda s: s.nm_2_4,
+    "4:8": lambda s: s.nm_4_8,
+}
+_KEPT_BY_PATTERN: dict[str, Callable[[WeightStats], float]] = {
+    "unstructured": lambda s: s.density,
+    "block1x4": lambda s: s.block_1x4_density,
+    "block4x4": lambda s: s.block_4x4_density,
+}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ answers "I pruned it 80% — why is it not faster?" without the user reading the
 from __future__ import annotations
 
 from ..cost import OpCost
-from ..ops import MAC_KINDS, Op
+from ..ops import MAC_KINDS, SPARSITY_PATTERNS, Op
 from ..profile import Profile
 
 _EXPLOITED = ("sparse", "zero-skipping", "2:4", "4:8")
@@ -18,16 +18,8 @@ def _patterns_present(op: Op) -> list[str]:
     stats = op.weight_stats
     if stats is None:
         return []
-    found = ["unstructured"]
-    if stats.nm_2_4 >= 1.0:
-        found.append("2:4")
-    if stats.nm_4_8 >= 1.0:
-        found.append("4:8")
-    if stats.block_1x4_density < 1.0:
-        found.append("block1x4")
-    if stats.block_4x4_density < 1.0:
-        found.append("block4x4")
-    return found
+    kept = {p: stats.kept_fraction(p) for p in SPARSITY_PATTERNS}
+    return [p for p, fraction in kept.items() if fraction is not None and fraction < 1.0]
 
 
 def sparsity_note(op: Op, cost: OpCost | None, profile: Profile) -> str:

@@ -320,18 +320,10 @@ def _sparse_option(op: Op, profile: Profile) -> tuple[str, float] | None:
     if op.kind is OpKind.CONV and op.int_attr("groups") > 1:
         return None
     candidates = []
-    stored_by_pattern = {
-        "unstructured": stats.density,
-        "block1x4": stats.block_1x4_density,
-        "block4x4": stats.block_4x4_density,
-    }
     for pattern in profile.sparsity_patterns:
-        if pattern in _PATTERN_FORMAT:
-            candidates.append((_PATTERN_FORMAT[pattern], stored_by_pattern[pattern]))
-        elif pattern == "2:4" and stats.nm_2_4 >= 1.0:
-            candidates.append(("2:4", 0.5))
-        elif pattern == "4:8" and stats.nm_4_8 >= 1.0:
-            candidates.append(("4:8", 0.5))
+        stored = stats.kept_fraction(pattern)
+        if stored is not None:
+            candidates.append((_PATTERN_FORMAT.get(pattern, pattern), stored))
     best = None
     for fmt, stored in candidates:
         speedup = kernel_speedup(profile, fmt, stored, _op_kernel_shape(op))

@@ -468,10 +468,10 @@ def _nm_ratio(op: Op, patterns: frozenset[str]) -> tuple[int, int] | None:
     stats = op.weight_stats
     if stats is None:
         return None
-    if "2:4" in patterns and stats.nm_2_4 >= 1.0:
-        return 2, 4
-    if "4:8" in patterns and stats.nm_4_8 >= 1.0:
-        return 4, 8
+    for pattern in ("2:4", "4:8"):
+        if pattern in patterns and stats.kept_fraction(pattern) is not None:
+            n, m = pattern.split(":")
+            return int(n), int(m)
     return None
 
 

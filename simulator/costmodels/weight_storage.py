@@ -52,19 +52,19 @@ def _candidates(
 ) -> Iterator[Storage]:
     row_ptr = (rows + 1) * _INDEX_BITS / (numel * bits) if numel else 0.0
     for pattern in profile.sparsity_patterns:
+        kept = stats.kept_fraction(pattern)
+        if kept is None:
+            continue
         if pattern in ("2:4", "4:8"):
-            n, m = (int(x) for x in pattern.split(":"))
-            conforms = stats.nm_2_4 if pattern == "2:4" else stats.nm_4_8
-            if conforms >= 1.0:
-                yield Storage(pattern, n / m * (bits + math.ceil(math.log2(m))) / bits)
+            m = int(pattern.split(":")[1])
+            yield Storage(pattern, kept * (bits + math.ceil(math.log2(m))) / bits)
         elif pattern == "unstructured":
             if profile.hw_class == "cpu":
-                yield Storage("csr", stats.density * (bits + _INDEX_BITS) / bits + row_ptr)
+                yield Storage("csr", kept * (bits + _INDEX_BITS) / bits + row_ptr)
             else:
-                yield Storage("bitmap", stats.density + 1.0 / bits)
+                yield Storage("bitmap", kept + 1.0 / bits)
         elif pattern in ("block1x4", "block4x4"):
             size = 4 if pattern == "block1x4" else 16
-            kept = stats.block_1x4_density if pattern == "block1x4" else stats.block_4x4_density
             yield Storage(f"bsr{pattern[5:]}", kept * (1.0 + _INDEX_BITS / (size * bits)) + row_ptr)
 
 
