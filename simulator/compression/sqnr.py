@@ -18,6 +18,7 @@ import torch
 from torch import fx
 from torch.export.graph_signature import InputKind
 
+from ..frontend.builder import Constants
 from ..graph import OpGraph
 from .quantize import quantize_activation, to_float_format
 from .spec import CompressionError
@@ -77,7 +78,8 @@ class _Run(fx.Interpreter):
         self.swaps = swaps
         self.propagate = propagate
         self.layers: dict[str, float] = {}
-        self.constants = _constant_nodes(program)
+        # The frontend's own notion of a weight: parameters, buffers and what folds from them.
+        self.constants = Constants(program)
 
     def run_node(self, n: fx.Node) -> Any:
         applied = self.swaps.get(n.name)
@@ -103,24 +105,6 @@ class _Run(fx.Interpreter):
             elif applied.act_bits is not None:
                 args[0] = quantize_activation(args[0], applied.act_bits)
         return tuple(args)
-
-
-def _constant_nodes(program: Any) -> set[fx.Node]:
-    """Nodes computed from parameters, buffers and constants only: the weights as the ops
-    receive them (folded products such as ``weight_orig * mask`` included)."""
-    lifted = {
-        spec.arg.name
-        for spec in program.graph_signature.input_specs
-        if spec.kind is not InputKind.USER_INPUT
-    }
-    const: set[fx.Node] = set()
-    for node in program.graph_module.graph.nodes:
-        inputs = node.all_input_nodes
-        lifted_input = node.op == "placeholder" and node.name in lifted
-        derived = node.op == "call_function" and inputs and all(i in const for i in inputs)
-        if lifted_input or derived:
-            const.add(node)
-    return const
 
 
 def output_sqnr(original: OpGraph, compressed: OpGraph, seed: int = 0) -> Sqnr:

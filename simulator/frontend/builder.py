@@ -73,7 +73,7 @@ def _module_of(node: fx.Node) -> tuple[str, str]:
     return str(path), type_name.rsplit(".", 1)[-1]
 
 
-class _Constants:
+class Constants:
     """Which nodes are load-time constants, and their real values on demand.
 
     A parameter, buffer or lifted constant is one; so is any call whose operands are all
@@ -150,7 +150,7 @@ def _quant_bits(node: fx.Node) -> int | None:
     return 8
 
 
-def _weight_bits(node: fx.Node, constants: _Constants) -> int | None:
+def _weight_bits(node: fx.Node, constants: Constants) -> int | None:
     """The width a weight is stored at when its constant subgraph (de)quantizes it: the
     narrowest quant op found walking up from ``node``, never past a quant op."""
     found: list[int] = []
@@ -203,7 +203,7 @@ def _display_names(
 
 def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
     """Turn every call in ``ep`` into an ``Op``; unmapped ATen ops become ``UNSUPPORTED``."""
-    constants = _Constants(ep)
+    constants = Constants(ep)
     calls = [n for n in ep.graph.nodes if n.op == "call_function" and n not in constants]
     entries = {n.name: lookup(_target_name(n)) for n in calls}
     kinds = {name: entry[0] if entry else OpKind.UNSUPPORTED for name, entry in entries.items()}
