@@ -142,23 +142,39 @@ def finish(
     )
 
 
-def memory_bound_op(op: Op, ctx: PricingContext) -> OpCost:
-    """Pointwise, norm, softmax, reduction, pooling, copy, lookup: bytes at achievable
-    bandwidth, the (small) arithmetic on the CUDA cores."""
-    arch = GpuArch.from_profile(ctx.profile)
-    precision = rl.op_precision(op, ctx)
-    compute = op.flops / rl.vector_rate(ctx.profile, precision)
+def _cuda_core_kernel(
+    op: Op,
+    ctx: PricingContext,
+    arch: GpuArch,
+    precision: str,
+    *,
+    work: float,
+    ideal: float,
+    notes: tuple[str, ...],
+) -> OpCost:
+    """A kernel on the CUDA cores: ``work`` lane operations at the SIMT rate, the roofline's
+    bytes at the levels they come from."""
     reads, writes = rl.memory_bytes(op, ctx, rl.traffic(op, ctx, precision))
     return finish(
         op,
         ctx,
         arch,
         precision=precision,
-        compute=compute,
-        ideal=compute,
+        compute=work / rl.vector_rate(ctx.profile, precision),
+        ideal=ideal,
         reads=reads,
         writes=writes,
-        notes=(),
+        notes=notes,
+    )
+
+
+def memory_bound_op(op: Op, ctx: PricingContext) -> OpCost:
+    """Pointwise, norm, softmax, reduction, pooling, copy, lookup: bytes at achievable
+    bandwidth, the (small) arithmetic on the CUDA cores."""
+    precision = rl.op_precision(op, ctx)
+    ideal = op.flops / rl.vector_rate(ctx.profile, precision)
+    return _cuda_core_kernel(
+        op, ctx, GpuArch.from_profile(ctx.profile), precision, work=op.flops, ideal=ideal, notes=()
     )
 
 
@@ -195,18 +211,14 @@ def mac_op(op: Op, ctx: PricingContext) -> OpCost:
     precision, notes = execution_precision(op, ctx, arch)
     if op.is_depthwise:
         sparse = sparse_use(op, ctx.profile, precision, tensor_cores=False)
-        compute = op.macs / rl.vector_rate(ctx.profile, precision)
-        reads, writes = rl.memory_bytes(op, ctx, rl.traffic(op, ctx, precision))
         note = "depthwise: a direct kernel on the CUDA cores"
-        return finish(
+        return _cuda_core_kernel(
             op,
             ctx,
             arch,
-            precision=precision,
-            compute=compute,
+            precision,
+            work=op.macs,
             ideal=op.macs / ctx.profile.peak_macs_per_cycle[precision],
-            reads=reads,
-            writes=writes,
             notes=(note, *((sparse.note,) if sparse.note else ()), *notes),
         )
     sparse = sparse_use(op, ctx.profile, precision, tensor_cores=precision != "fp32")
