@@ -24,7 +24,8 @@ from pathlib import Path
 
 import hwsim
 from hwsim.estimate import price_graph
-from hwsim.scalesim_io import graph_from_topology, profile_from_cfg
+from hwsim.frontend.scalesim_topology import graph_from_topology
+from hwsim.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "scalesim"
@@ -70,7 +71,7 @@ def scalesim_layer_seconds(venv: Path | None) -> tuple[dict[str, float], str]:
 
 
 def hwsim_layer_seconds(repeats: int = 200) -> dict[str, float]:
-    profile = profile_from_cfg(GOLDEN / "configs" / f"{RESNET18_CONFIG}.cfg")
+    profile = load_profile(GOLDEN / "configs" / f"{RESNET18_CONFIG}.cfg")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for layer in RESNET18_LAYERS:

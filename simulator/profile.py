@@ -8,7 +8,6 @@ count, DSP budget) lives in ``arch`` and is read by that class's cost model.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
-from .errors import HwsimError, ProfileError
+from .errors import ProfileError
 from .profile_schema import PROFILE_SCHEMA
+from .scalesim_cfg import profile_data_from_cfg
+from .yamlio import read_yaml
 
 PRESET_PACKAGE = "hwsim.hw_profiles"
 
@@ -77,58 +77,8 @@ class Profile:
         return precision if precision in self.peak_macs_per_cycle else self.default_precision
 
 
-class _ProfileLoader(yaml.SafeLoader):
-    """SafeLoader with two YAML 1.1 traps removed and one added check.
-
-    YAML 1.1 reads ``1e9`` as a string and ``2:4`` as the base-60 integer 124; profiles are full
-    of both. And a key given twice silently keeps the last value, which hides typos.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}'", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-_ProfileLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ProfileLoader.add_implicit_resolver(
-    _INT, re.compile(r"^[-+]?(0|[1-9][0-9_]*|0x[0-9a-fA-F_]+)$"), list("-+0123456789")
-)
-_ProfileLoader.add_implicit_resolver(
-    _FLOAT,
-    re.compile(r"^[-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|\.inf|\.nan)$"),
-    list("-+0123456789."),
-)
-
-
-def read_yaml(path: Path, what: str = "profile", error: type[HwsimError] = ProfileError) -> Any:
-    """Parse a YAML file with the safe loader above; errors name the file (and line)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what} ({exc.strerror})") from None
-    try:
-        data = yaml.load(text, Loader=_ProfileLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}:" if mark is not None else ""
-        raise error(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return data
-
-
 def _read_yaml(path: Path) -> dict[str, Any]:
-    data = read_yaml(path)
+    data = read_yaml(path, "profile", ProfileError)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile must be a YAML mapping of fields")
     return data
@@ -259,9 +209,7 @@ def load_profile(hw: str | Path | Profile) -> Profile:
     if path.suffix.lower() == ".cfg":  # a SCALE-Sim config
         if not path.exists():
             raise ProfileError(f"{path}: SCALE-Sim config file not found")
-        from .scalesim_io import profile_from_cfg
-
-        return profile_from_cfg(path)
+        return profile_from_data(profile_data_from_cfg(path), str(path))
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
         if not path.exists():
             raise ProfileError(f"{path}: profile file not found")

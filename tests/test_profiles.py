@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from hwsim.errors import ProfileError
-from hwsim.profile import Profile, _ProfileLoader, _read_yaml, load_profile, profile_from_data
+from hwsim.profile import Profile, _read_yaml, load_profile, profile_from_data
+from hwsim.yamlio import StrictLoader
 
 PRESETS_DIR = Path(__file__).parents[1] / "hw_profiles"
 PRESET_FILES = sorted(PRESETS_DIR.glob("*.yaml"))
@@ -121,7 +122,7 @@ def numbers_without_source(text: str) -> list[str]:
         if match is None:
             continue
         try:
-            value = yaml.load(match["value"], Loader=_ProfileLoader)
+            value = yaml.load(match["value"], Loader=StrictLoader)
         except yaml.YAMLError:
             continue
         if _contains_number(value) and len(comment.strip()) < 4:

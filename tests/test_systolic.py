@@ -17,9 +17,10 @@ import hwsim
 from hwsim.costmodels.gemm_view import GemmShape
 from hwsim.costmodels.systolic import array_spec, gemm_timing
 from hwsim.estimate import price_graph
+from hwsim.frontend.scalesim_topology import graph_from_topology
 from hwsim.kernels import column_nonzeros, column_tile_nonzeros, line_stalls, miss_lines
 from hwsim.ops import OpKind
-from hwsim.scalesim_io import graph_from_topology, profile_from_cfg
+from hwsim.profile import load_profile
 
 GOLDEN = Path(__file__).parent / "golden" / "scalesim"
 
@@ -31,7 +32,7 @@ def _golden_rows() -> list[dict[str, str]]:
 
 @cache
 def _estimate(config: str, topology: str) -> dict[str, hwsim.OpCost]:
-    profile = profile_from_cfg(GOLDEN / "configs" / f"{config}.cfg")
+    profile = load_profile(GOLDEN / "configs" / f"{config}.cfg")
     graph = graph_from_topology(GOLDEN / "topologies" / f"{topology}.csv")
     est = price_graph(graph, profile)
     return {op.name: cost for op, cost in est.costs if cost is not None}
@@ -132,7 +133,7 @@ def test_fold_formulas_per_dataflow():
     OS: (100, 40, 70): 7 x 5 folds of 16 + 8 + 70 - 2 = 92 -> 3,220.
     IS: (70, 100, 40): 5 x 13 folds of 2*16 + 8 + 40 - 2 = 78 -> 5,070."""
     g = GemmShape(m=100, n=40, k=70)
-    profile = profile_from_cfg(GOLDEN / "configs" / "a8x8_ws.cfg")
+    profile = load_profile(GOLDEN / "configs" / "a8x8_ws.cfg")
     for df, expected in (("ws", 3450), ("os", 3220), ("is", 5070)):
         spec = array_spec(profile)
         spec = type(spec)(16, 8, df, 1.0, spec.sram_words, spec.scalesim)

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..profile import read_yaml
+from ..yamlio import read_yaml
 from .spec import CompressionError, Rule, compile_layers, parse_prune, parse_quant
 
 _KEYS = frozenset({"layers", "prune", "quant", "skip"})

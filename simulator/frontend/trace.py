@@ -24,6 +24,7 @@ from .ao_modules import dequantize_ao_modules, has_ao_quantized_modules
 from .builder import build_graph
 from .loader import Loaded, load_target, make_inputs, parse_input_shapes, with_batch
 from .passes import run_inference_passes
+from .scalesim_topology import graph_from_topology
 
 Target = str | Path | nn.Module | torch.export.ExportedProgram
 
@@ -144,9 +145,7 @@ def trace(
     several separated by ";") overrides what the model records.
     """
     if isinstance(target, (str, Path)) and str(target).lower().endswith(".csv"):
-        from ..scalesim_io import graph_from_topology  # a SCALE-Sim topology, not a model
-
-        return graph_from_topology(target)
+        return graph_from_topology(target)  # a SCALE-Sim topology, not a model
     loaded = load_target(target, trust_pickle=trust_pickle, arch=arch)
     reshaped = batch is not None or bool(input_shapes) or example_inputs is not None
     if loaded.program is not None and not reshaped and _is_static(loaded.program):
