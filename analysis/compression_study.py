@@ -87,8 +87,8 @@ def speedups(
     other = compress(graph, parse_variant(variant).rules)
     rows = []
     for profile in profiles:
-        before = hwsim.price_graph(base_graph, profile)
-        after = hwsim.price_graph(other, profile)
+        before = hwsim.estimate(base_graph, profile)
+        after = hwsim.estimate(other, profile)
         rows.append(
             {
                 "part": part,
@@ -118,11 +118,11 @@ def zero_skipping(profile: hwsim.Profile) -> hwsim.Profile:
 def part_d(graph: hwsim.OpGraph, profiles: Sequence[hwsim.Profile]) -> list[dict[str, object]]:
     rows = []
     variants = [*(f"{s:g}" for s in SPARSITIES), "2:4", "block4x4:0.75"]
-    dense = {p.name: hwsim.price_graph(graph, p).latency_s for p in profiles}
+    dense = {p.name: hwsim.estimate(graph, p).latency_s for p in profiles}
     for variant in variants:
         pruned = compress(graph, parse_variant(variant).rules)
         for profile in profiles:
-            latency = hwsim.price_graph(pruned, profile).latency_s
+            latency = hwsim.estimate(pruned, profile).latency_s
             rows.append(
                 {
                     "part": "D",

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 import hwsim
-from hwsim.estimate import price_graph
+from hwsim import estimate
 from hwsim.graph import OpGraph
 from hwsim.profile import Profile, load_profile
 from hwsim.workloads import get_workload, workload_names
@@ -127,7 +127,7 @@ def with_cuda_graph(profile: Profile) -> Profile:
 
 
 def predicted_ms(graph: OpGraph, profile: Profile, precision: str) -> float:
-    return price_graph(graph, profile, precision=precision).latency_s * 1e3
+    return estimate(graph, profile, precision=precision).latency_s * 1e3
 
 
 def measure_models(profile: Profile, row: Callable[..., Row]) -> list[Row]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import hwsim
-from hwsim.estimate import price_graph
+from hwsim import estimate
 from hwsim.graph import OpGraph
 from hwsim.profile import Profile, load_profile
 
@@ -222,7 +222,7 @@ def compare(ref: Reference, graphs: dict[tuple[str, int], OpGraph]) -> Row:
     key = (ref.model, ref.batch)
     if key not in graphs:
         graphs[key] = MODELS[ref.model](ref.batch)
-    est = price_graph(graphs[key], profile_for(ref.hw), precision=ref.precision)
+    est = estimate(graphs[key], profile_for(ref.hw), precision=ref.precision)
     value = est.latency_s * 1e3 if ref.metric == "latency_ms" else ref.batch / est.latency_s
     by_bound = est.table.groupby("bound")["latency_s"].sum()
     return Row(

@@ -1,7 +1,7 @@
 """How fast hwsim prices a systolic array, and how that compares with SCALE-Sim.
 
 1. ResNet-50 at batch 1 on a 32x32 weight-stationary array (``tpu_edge`` with its array
-   reshaped to 32x32), graph traced once beforehand: the median time of ``price_graph``
+   reshaped to 32x32), graph traced once beforehand: the median time of ``hwsim.estimate``
    (target: under 100 ms).
 2. The same ResNet-18 layers SCALE-Sim was timed on: hwsim's time per layer next to SCALE-Sim's.
    SCALE-Sim's times are measured here if ``--scalesim-venv`` is given (1-2 layers, about a
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import hwsim
-from hwsim.estimate import price_graph
+from hwsim import estimate
 from hwsim.frontend.scalesim_topology import graph_from_topology
 from hwsim.profile import load_profile
 
@@ -49,8 +49,8 @@ def resnet50_on_32x32(repeats: int = 20) -> float:
         base, name="tpu_edge_32x32", arch=arch, peak_macs_per_cycle={"int8": 1024.0}
     )
     graph = hwsim.trace("resnet50")
-    price_graph(graph, profile)  # warm up (numba, imports)
-    return _median_s(lambda: price_graph(graph, profile), repeats)
+    estimate(graph, profile)  # warm up (numba, imports)
+    return _median_s(lambda: estimate(graph, profile), repeats)
 
 
 def scalesim_layer_seconds(venv: Path | None) -> tuple[dict[str, float], str]:
@@ -78,8 +78,8 @@ def hwsim_layer_seconds(repeats: int = 200) -> dict[str, float]:
             topo = Path(tmp) / f"{layer[0]}.csv"
             topo.write_text("Layer,H,W,R,S,C,N,Stride,\n" + ",".join(map(str, layer)) + ",\n")
             graph = graph_from_topology(topo)
-            price_graph(graph, profile)
-            out[layer[0]] = _median_s(lambda g=graph: price_graph(g, profile), repeats)
+            estimate(graph, profile)
+            out[layer[0]] = _median_s(lambda g=graph: estimate(g, profile), repeats)
     return out
 
 

@@ -21,12 +21,13 @@ from .errors import (
     TraceError,
     WorkloadError,
 )
-from .estimate import Estimate, estimate, price_graph
+from .estimate import Estimate, estimate, estimate_many
 from .frontend.aten_table import register_aten_op
 from .frontend.trace import trace
 from .graph import OpGraph
+from .hardware import Profile
 from .ops import Op, OpKind, TensorSpec, WeightStats
-from .profile import Profile, load_profile, preset_names
+from .profile import load_profile, preset_names
 
 __all__ = [
     "Bound",
@@ -46,9 +47,9 @@ __all__ = [
     "WeightStats",
     "WorkloadError",
     "estimate",
+    "estimate_many",
     "load_profile",
     "preset_names",
-    "price_graph",
     "register_aten_op",
     "register_cost",
     "trace",

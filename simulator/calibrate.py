@@ -39,19 +39,12 @@ from typing import Any
 
 import numpy as np
 
+from .costmodels.cpu_arch import EAGER_LOOP_SHAPES
+from .profile import host_profile_path, load_profile
+
 PEAK_FMA_UNITS = 2  # assumed: two SIMD FMA pipes per core (Zen 2-4, Skylake to Sapphire Rapids)
 
 Progress = Callable[[str], None]
-
-
-def host_profile_path() -> Path:
-    """Where ``hwsim calibrate`` writes and ``--hw host`` reads: ``$HWSIM_HOST_PROFILE``, else
-    ``$XDG_CACHE_HOME/hwsim/host.yaml`` (``~/.cache/hwsim/host.yaml``)."""
-    explicit = os.environ.get("HWSIM_HOST_PROFILE")
-    if explicit:
-        return Path(explicit)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "hwsim" / "host.yaml"
 
 
 @dataclass(frozen=True)
@@ -314,9 +307,6 @@ def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
         last = max(last, size)
     out["dram"] = max(2 * last, 64 << 20)
     return out
-
-
-EAGER_LOOP_SHAPES = {"": (64, 56, 56), "_large": (128, 112, 112)}  # 800 KB and 6.4 MB
 
 
 def last_level_cache_bytes(facts: HostFacts) -> int:
@@ -651,9 +641,6 @@ def build_profile_text(
         f"  cores: {cores}  # os.sched_getaffinity",
         f"  threads: {cores}  # default thread count: one per core",
         f"  vector_bits: {facts.vector_bits}  # /proc/cpuinfo flags",
-        f"  fma_units_per_core: {PEAK_FMA_UNITS}  # assumed",
-        f"  isa: [{', '.join(facts.isa)}]  # /proc/cpuinfo flags",
-        f"  int8_dot_product: {str(facts.int8_dot_product).lower()}  # /proc/cpuinfo flags",
         "  fold_batchnorm: false  # eager PyTorch runs batch-norm as its own op",
         f"  # Achieved fraction of the peak of 'threads' cores, {measured[2:]}.",
         "  # gemm: [m, n, k, eff] of F.linear; conv: [pixels, out channels, in channels x taps,",
@@ -687,6 +674,12 @@ def build_profile_text(
             lines += [f"      - {{{', '.join(_kernel_items(entry))}}}" for entry in value]
         else:
             lines.append(f"    {_kernel_items({key: value})[0]}  # {measured[2:]}")
+    lines += [
+        "info:  # facts for people; no cost model reads them",
+        f"  fma_units_per_core: {PEAK_FMA_UNITS}  # assumed",
+        f"  isa: [{', '.join(facts.isa)}]  # /proc/cpuinfo flags",
+        f"  int8_dot_product: {str(facts.int8_dot_product).lower()}  # /proc/cpuinfo flags",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -712,8 +705,6 @@ def write_host_profile(
     quick: bool = False,
 ) -> Path:
     """Calibrate, validate the result as a profile, and write it (``host_profile_path()``)."""
-    from .profile import load_profile
-
     target = path or host_profile_path()
     facts, cals, kernels = calibrate(budget_s, threads, progress, quick)
     text = build_profile_text(facts, cals, kernels)
@@ -723,15 +714,3 @@ def write_host_profile(
     load_profile(tmp)  # raises ProfileError naming the field if the result is not valid
     tmp.replace(target)
     return target
-
-
-def log_interp(points: list[tuple[float, float]], x: float) -> float:
-    """Piecewise-linear interpolation of ``points`` (x, y) in log x, clamped at the ends."""
-    pts = sorted(points)
-    if x <= pts[0][0]:
-        return pts[0][1]
-    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
-        if x <= x1:
-            f = (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
-            return y0 + f * (y1 - y0)
-    return pts[-1][1]

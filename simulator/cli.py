@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .compression import Rule
     from .compression.sqnr import Sqnr
     from .graph import OpGraph
+    from .hardware import Profile
 
 app = typer.Typer(
     add_completion=False,
@@ -83,6 +84,47 @@ ArchOpt = Annotated[
     str | None,
     typer.Option(help="Built-in workload whose architecture a bare state_dict belongs to."),
 ]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Set a profile parameter, e.g. --set arch.rows=32 --set clock_hz=1e9 "
+        "--set memory.sram.capacity_bytes=4e6 (repeatable; docs/profiles.md).",
+    ),
+]
+
+
+def _params(assignments: Sequence[str] | None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs; values read as YAML scalars or lists (32, 1e9, true, [a])."""
+    from .errors import ProfileError
+    from .yamlio import parse_value
+
+    params: dict[str, Any] = {}
+    for item in assignments or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ProfileError(f"--set '{item}': expected KEY=VALUE, e.g. arch.rows=32")
+        params[key.strip()] = parse_value(value.strip(), f"--set {key.strip()}", ProfileError)
+    return params
+
+
+def _profiles(hw: str, assignments: Sequence[str] | None) -> list[Profile]:
+    """The ``--hw`` profiles with any ``--set`` parameters applied."""
+    from .errors import ProfileError
+    from .profile import load_profile
+
+    names = _split(hw)
+    if not names:
+        raise ProfileError("--hw: no profile given")
+    _calibrate_host_if_needed(names)
+    params = _params(assignments)
+    profiles = [load_profile(name) for name in names]
+    if not params:
+        return profiles
+    try:
+        return [p.with_params(params) for p in profiles]
+    except ProfileError as exc:
+        raise ProfileError(f"--set: {exc}") from None
 
 
 @app.command()
@@ -140,25 +182,18 @@ def estimate(
         int | None,
         typer.Option(help="CPU profiles only: threads to run on (default: the profile's cores)."),
     ] = None,
+    set_: SetOpt = None,
 ) -> None:
     """Estimate per-op latency and energy of TARGET on one or more hardware profiles."""
-    from .estimate import compression_rules, fpga_options, price_graph
+    from .estimate import check_options_apply, compression_rules, estimate_many, user_options
     from .frontend.trace import trace
-    from .profile import load_profile
     from .render import print_tables, to_csv, to_json
 
     _check_format(fmt)
-    if threads is not None and threads < 1:
-        raise typer.BadParameter("must be a positive integer", param_hint="--threads")
-    _calibrate_host_if_needed(_split(hw))
-    profiles = [load_profile(name) for name in _split(hw)]
-    if not profiles:
-        raise typer.BadParameter("no profile given", param_hint="--hw")
-    options = fpga_options(folding=folding, target_fps=target_fps)
-    if options and not any(p.hw_class == "fpga" for p in profiles):
-        _err.print("note: --folding and --target-fps apply to FPGA profiles only")
-    if threads is not None:
-        options["threads"] = threads
+    profiles = _profiles(hw, set_)
+    check_options_apply(
+        user_options(threads=threads, folding=folding, target_fps=target_fps), profiles
+    )
     rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
     if sqnr and not rules:
         raise typer.BadParameter("needs --prune, --quant or --recipe", param_hint="--sqnr")
@@ -169,9 +204,17 @@ def estimate(
                 target, batch=b, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
             )
         priced, proxy = _compressed(graph, rules, sqnr)
-        for p in profiles:
-            est = price_graph(priced, p, precision=precision, options=options)
+        for est in estimate_many(
+            priced,
+            profiles,
+            precision=precision,
+            threads=threads,
+            folding=folding,
+            target_fps=target_fps,
+        ):
             estimates.append(dataclasses.replace(est, sqnr=proxy) if proxy else est)
+    for warning in dict.fromkeys(w for est in estimates for w in est.warnings):
+        _err.print(f"warning: {warning}", highlight=False, markup=False)
     if fmt == "json":
         sys.stdout.write(to_json(estimates) + "\n")
     elif fmt == "csv":
@@ -202,8 +245,8 @@ def _check_format(fmt: str) -> None:
 
 def _calibrate_host_if_needed(names: list[str]) -> None:
     """First use of ``--hw host``: measure this machine, saying so on stderr."""
-    from .calibrate import host_profile_path, write_host_profile
-    from .profile import HOST_PROFILE
+    from .calibrate import write_host_profile
+    from .profile import HOST_PROFILE, host_profile_path
 
     if HOST_PROFILE in names and not host_profile_path().exists():
         _err.print("calibrating this machine for --hw host (first use, under a minute)...")
@@ -234,6 +277,7 @@ def compare(
     fmt: FormatOpt = "table",
     trust_pickle: TrustPickleOpt = False,
     arch: ArchOpt = None,
+    set_: SetOpt = None,
 ) -> None:
     """Latency, energy, weight bytes and speedup of compression variants on several profiles."""
     from .compare import compare as run_compare
@@ -241,7 +285,7 @@ def compare(
     from .render import comparison_rows_table
 
     _check_format(fmt)
-    _calibrate_host_if_needed(_split(hw))
+    profiles = _profiles(hw, set_)
     with _err.status(f"tracing {target}", spinner="dots"):
         graph = trace(
             target, batch=batch, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
@@ -249,7 +293,7 @@ def compare(
     with _err.status("pricing variants", spinner="dots") as status:
         frame = run_compare(
             graph,
-            _split(hw),
+            profiles,
             _split(variants),
             precision=precision,
             layers=layers,

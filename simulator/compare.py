@@ -18,10 +18,11 @@ from .compression import Variant, compress, parse_variant
 from .compression.sqnr import output_sqnr
 from .costmodels.roofline import activation_scale
 from .costmodels.weight_storage import weight_format
-from .estimate import Estimate, price_graph
+from .estimate import Estimate, price
 from .graph import OpGraph
+from .hardware import Profile
 from .ops import MAC_KINDS, Op
-from .profile import Profile, load_profile
+from .profile import load_profile
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def compare(
     parsed = [v if isinstance(v, Variant) else parse_variant(v, layers) for v in variants]
     if not any(v.is_dense for v in parsed):
         parsed.insert(0, Variant("dense"))
-    dense = {p.name: price_graph(graph, p, precision=precision) for p in profiles}
+    dense = {p.name: price(graph, p, precision=precision) for p in profiles}
     rows = []
     for variant in parsed:
         if progress is not None:
@@ -91,7 +92,7 @@ def compare(
             est = (
                 dense[profile.name]
                 if variant.is_dense
-                else price_graph(compressed, profile, precision=precision)
+                else price(compressed, profile, precision=precision)
             )
             base = dense[profile.name]
             rows.append(

@@ -7,7 +7,7 @@ numbers that could drift out of step with them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -94,6 +94,51 @@ class OpCost:
             energy_j=_add_maps(self.energy_j, other.energy_j),
             precision=self.precision if self.precision == other.precision else "mixed",
             notes=(),
+        )
+
+    @staticmethod
+    def total(costs: Iterable[OpCost], clock_hz: float) -> OpCost:
+        """The sum of ``costs`` in one pass (what repeated ``+`` gives, without building an
+        intermediate cost per op): the bound of the longest, the common precision or
+        "mixed", no notes."""
+        cycles = compute = ideal = memory = overhead = 0.0
+        macs = 0
+        reads: dict[str, float] = {}
+        writes: dict[str, float] = {}
+        energy: dict[str, float] = {}
+        bound, longest = Bound.FREE, 0.0
+        precisions: set[str] = set()
+        for cost in costs:
+            if cost.clock_hz != clock_hz:
+                raise ValueError("cannot add costs measured against different clocks")
+            cycles += cost.cycles
+            compute += cost.compute_cycles
+            ideal += cost.ideal_cycles
+            memory += cost.memory_cycles
+            overhead += cost.overhead_cycles
+            macs += cost.macs
+            for target, part in ((reads, cost.bytes_read), (writes, cost.bytes_written)):
+                for key, value in part.items():
+                    target[key] = target.get(key, 0.0) + value
+            for key, value in cost.energy_j.items():
+                energy[key] = energy.get(key, 0.0) + value
+            if cost.cycles > longest:
+                bound, longest = cost.bound, cost.cycles
+            if cost.precision:
+                precisions.add(cost.precision)
+        return OpCost(
+            cycles=cycles,
+            compute_cycles=compute,
+            clock_hz=clock_hz,
+            bound=bound,
+            ideal_cycles=ideal,
+            memory_cycles=memory,
+            overhead_cycles=overhead,
+            macs=macs,
+            bytes_read=reads,
+            bytes_written=writes,
+            energy_j=energy,
+            precision=precisions.pop() if len(precisions) == 1 else ("mixed" if precisions else ""),
         )
 
     @staticmethod

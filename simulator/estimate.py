@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, reduce
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,21 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .compression.spec import Rule
+from .compression import Rule, compile_layers, compress, load_recipe, parse_prune, parse_quant
+from .compression.spec import CompressionError
 from .compression.sqnr import Sqnr
 from .cost import OpCost
-from .costmodels.base import GraphCost, PricingContext, cost_table, graph_pricer
+from .costmodels.base import GraphCost, PricingContext, UserOptions, price_ops
+from .costmodels.explain import sparsity_note
+from .costmodels.fpga_arch import load_folding
+from .costmodels.registry import hw_class
 from .costmodels.roofline import device_weight_bytes, weight_home
 from .errors import ProfileError
 from .frontend.trace import trace
 from .graph import OpGraph
+from .hardware import Profile
 from .ops import MAC_KINDS, Op, OpKind, UnsupportedOp
-from .profile import Profile, load_profile
+from .profile import load_profile
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class Estimate:
     # The accuracy proxy, when asked for: SQNR of this (compressed) graph against the model as
     # traced, end to end and per op (docs/compression.md).
     sqnr: Sqnr | None = None
+    # Options the user gave that this profile's class does not take (the CLI prints them).
+    warnings: tuple[str, ...] = ()
 
     @cached_property
     def unsupported(self) -> list[UnsupportedOp]:
@@ -67,8 +74,8 @@ class Estimate:
     def total(self) -> OpCost:
         if self.graph_cost is not None:
             return self.graph_cost.total
-        priced = [cost for _, cost in self.costs if cost is not None]
-        return reduce(lambda a, b: a + b, priced, OpCost.free(self.profile.clock_hz))
+        priced = (cost for _, cost in self.costs if cost is not None)
+        return OpCost.total(priced, self.profile.clock_hz)
 
     @property
     def latency_s(self) -> float:
@@ -264,8 +271,6 @@ def _finite(value: float | None) -> float | None:
 
 def op_notes(op: Op, cost: OpCost, profile: Profile, applied: Any) -> list[str]:
     """The cost model's notes, plus what compression did and why zeros did not pay off."""
-    from .compression.explain import sparsity_note
-
     notes = list(cost.notes)
     if applied is not None and applied.note:
         notes.append(applied.note)
@@ -273,29 +278,28 @@ def op_notes(op: Op, cost: OpCost, profile: Profile, applied: Any) -> list[str]:
     return [*notes, why] if why else notes
 
 
-def price_graph(
+def price(
     graph: OpGraph,
     profile: Profile,
     *,
     precision: str | None = None,
     fuse: bool = True,
-    options: Mapping[str, Any] | None = None,
+    user: UserOptions | None = None,
 ) -> Estimate:
-    """Price every op of an already traced graph on one profile (the NAS / sweep inner loop).
-
-    ``options`` are class-specific settings (the FPGA model reads ``quant``, ``folding`` and
-    ``target_fps``); other classes ignore them.
-    """
+    """Price every op of a traced graph on one profile: the one pricing path that
+    ``estimate``, ``estimate_many``, the CLI, compare, sweeps and fits all go through."""
     if precision is not None and precision not in profile.precisions:
         raise ProfileError(
             f"{profile.name}: precision '{precision}' is not supported "
             f"(supported: {', '.join(sorted(profile.precisions))})"
         )
-    table = cost_table(profile.hw_class)
+    user = user or UserOptions()
+    hw = hw_class(profile.hw_class)
+    ignored = sorted(user.given() - hw.accepts(profile))
     # Lookup tables are read a few rows at a time, so they do not compete for on-chip space.
     resident = sum(
         device_weight_bytes(op, profile, precision)
-        for op in graph
+        for op in graph.ops
         if op.kind is not OpKind.EMBEDDING
     )
     home = weight_home(profile, resident)
@@ -305,30 +309,31 @@ def price_graph(
         precision=precision,
         fuse=fuse and profile.fuse_pointwise,
         graph=graph,
-        options=dict(options or {}),
+        options=hw.options(profile, user),
+        table=hw.table,
     )
-    whole = graph_pricer(profile.hw_class)
-    if whole is not None:
-        graph_cost = whole(graph, ctx)
-        return Estimate(
-            graph=graph,
-            profile=profile,
-            costs=tuple(zip(graph, graph_cost.costs, strict=True)),
-            weight_home=home.name,
-            precision=precision,
-            graph_cost=graph_cost,
-        )
-    costs = []
-    for op in graph:
-        fn = table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
-        costs.append((op, fn(op, ctx) if fn else None))
+    graph_cost = hw.graph_cost(graph, ctx) if hw.graph_cost is not None else None
+    costs = graph_cost.costs if graph_cost is not None else price_ops(graph, ctx)
     return Estimate(
-        graph=graph, profile=profile, costs=tuple(costs), weight_home=home.name, precision=precision
+        graph=graph,
+        profile=profile,
+        costs=tuple(zip(graph.ops, costs, strict=True)),
+        weight_home=home.name,
+        precision=precision,
+        graph_cost=graph_cost,
+        warnings=tuple(
+            f"--{name.replace('_', '-')} does not apply to {profile.name} "
+            f"({profile.hw_class}): ignored"
+            for name in ignored
+        ),
     )
+
+
+Target = OpGraph | str | Path | nn.Module | torch.export.ExportedProgram
 
 
 def estimate(
-    target: OpGraph | str | Path | nn.Module | torch.export.ExportedProgram,
+    target: Target,
     hw: str | Path | Profile,
     *,
     precision: str | None = None,
@@ -344,16 +349,67 @@ def estimate(
     folding: str | Path | Mapping[str, Any] | None = None,
     target_fps: float | None = None,
     threads: int | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> Estimate:
     """Estimate ``target`` (a traced graph, model, file or workload name) on ``hw``.
 
     ``prune`` ("0.8", "2:4", "block4x4:0.75", "channel:0.5") and ``quant`` ("int8", "w4a8",
     "fp16"...) compress a copy of the graph first, restricted to op names matching the regex
     ``layers``; ``recipe`` is a YAML file of per-layer rules instead (docs/compression.md).
-    ``folding`` (a FINN-style folding JSON) and ``target_fps`` apply to FPGA profiles only;
-    see docs/fpga.md. ``threads`` applies to CPU profiles (default: the profile's cores).
+    ``folding`` (a FINN-style folding JSON) and ``target_fps`` apply to streaming FPGA
+    profiles (docs/fpga.md), ``threads`` to CPU profiles (default: the profile's); an option
+    the profile's class does not take is an error. ``params`` sets profile parameters first
+    (``Profile.with_params``: ``{"arch.rows": 32}``).
     """
-    profile = load_profile(hw)
+    return estimate_many(
+        target,
+        [hw],
+        precision=precision,
+        batch=batch,
+        input_shapes=input_shapes,
+        example_inputs=example_inputs,
+        trust_pickle=trust_pickle,
+        arch=arch,
+        prune=prune,
+        quant=quant,
+        layers=layers,
+        recipe=recipe,
+        folding=folding,
+        target_fps=target_fps,
+        threads=threads,
+        params=params,
+    )[0]
+
+
+def estimate_many(
+    target: Target,
+    hws: Sequence[str | Path | Profile],
+    *,
+    precision: str | None = None,
+    batch: int | None = None,
+    input_shapes: str | Sequence[str] | None = None,
+    example_inputs: tuple[torch.Tensor, ...] | None = None,
+    trust_pickle: bool = False,
+    arch: str | None = None,
+    prune: str | None = None,
+    quant: str | None = None,
+    layers: str | None = None,
+    recipe: str | Path | None = None,
+    folding: str | Path | Mapping[str, Any] | None = None,
+    target_fps: float | None = None,
+    threads: int | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> list[Estimate]:
+    """``estimate`` on several profiles: the model is traced once and compressed once, the
+    options validated once, and each profile prices the same graph (what sweeps and fits do
+    with thousands of profile variants; ``benchmarks/estimate_many.py``)."""
+    profiles = [load_profile(hw) for hw in hws]
+    if not profiles:
+        raise ProfileError("no hardware profile given")
+    if params:
+        profiles = [p.with_params(params) for p in profiles]
+    user = user_options(threads=threads, folding=folding, target_fps=target_fps)
+    check_options_apply(user, profiles)
     graph = (
         target
         if isinstance(target, OpGraph)
@@ -368,15 +424,35 @@ def estimate(
     )
     rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
     if rules:
-        from .compression import compress
-
         graph = compress(graph, rules)
-    options = fpga_options(folding=folding, target_fps=target_fps)
-    if threads is not None:
-        if threads < 1:
-            raise ProfileError(f"threads must be a positive integer, got {threads}")
-        options["threads"] = int(threads)
-    return price_graph(graph, profile, precision=precision, options=options)
+    return [price(graph, p, precision=precision, user=user) for p in profiles]
+
+
+def user_options(
+    *,
+    threads: int | None = None,
+    folding: str | Path | Mapping[str, Any] | None = None,
+    target_fps: float | None = None,
+) -> UserOptions:
+    """The per-estimate options, validated: a readable folding file, positive numbers."""
+    return UserOptions(
+        threads=threads,
+        folding=None if folding is None else load_folding(folding),
+        target_fps=target_fps,
+    )
+
+
+def check_options_apply(user: UserOptions, profiles: Sequence[Profile]) -> None:
+    """An option that no given profile takes is an error (one that only some take is a
+    warning on the others' estimates)."""
+    for name in sorted(user.given()):
+        if not any(name in hw_class(p.hw_class).accepts(p) for p in profiles):
+            where = {"threads": "CPU profiles", "folding": "streaming FPGA profiles"}
+            raise ProfileError(
+                f"--{name.replace('_', '-')} applies to "
+                f"{where.get(name, 'streaming FPGA profiles')} only; "
+                f"not to {', '.join(f'{p.name} ({p.hw_class})' for p in profiles)}"
+            )
 
 
 def compression_rules(
@@ -387,9 +463,6 @@ def compression_rules(
     recipe: str | Path | None = None,
 ) -> tuple[Rule, ...]:
     """The rules that ``--prune``/``--quant``/``--layers`` or ``--recipe`` ask for."""
-    from .compression import Rule, compile_layers, load_recipe, parse_prune, parse_quant
-    from .compression.spec import CompressionError
-
     if recipe is not None:
         if prune is not None or quant is not None or layers is not None:
             raise CompressionError("--recipe replaces --prune, --quant and --layers; give one")
@@ -405,21 +478,3 @@ def compression_rules(
             quant=parse_quant(quant) if quant is not None else None,
         ),
     )
-
-
-def fpga_options(
-    *,
-    folding: str | Path | Mapping[str, Any] | None = None,
-    target_fps: float | None = None,
-) -> dict[str, Any]:
-    """The FPGA model's options, validated: a folding file, a target FPS."""
-    from .costmodels.fpga_streaming import load_folding
-
-    options: dict[str, Any] = {}
-    if folding is not None:
-        options["folding"] = load_folding(folding)
-    if target_fps is not None:
-        if target_fps <= 0:
-            raise ProfileError(f"target FPS must be positive, got {target_fps}")
-        options["target_fps"] = float(target_fps)
-    return options

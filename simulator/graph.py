@@ -43,14 +43,16 @@ class OpGraph:
         return op
 
     def __iter__(self) -> Iterator[Op]:
-        return (self[i] for i in self.order)
+        return iter(self.ops)
 
     def __len__(self) -> int:
         return self.dag.number_of_nodes()
 
-    @property
-    def ops(self) -> list[Op]:
-        return list(self)
+    @cached_property
+    def ops(self) -> tuple[Op, ...]:
+        """The ops in execution order (a graph is not edited once built: passes and
+        compression copy the DAG and make a new graph)."""
+        return tuple(self[i] for i in self.order)
 
     @property
     def unsupported(self) -> list[Op]:

@@ -1,80 +1,52 @@
-"""Hardware profiles: loading, validating and describing one piece of hardware.
+"""Loading hardware profiles: presets, YAML files, SCALE-Sim configs and the host profile.
 
-A profile is data, not code: YAML validated against ``PROFILE_SCHEMA`` and turned into a frozen
-``Profile``. Numbers common to every hardware class (clock, peaks per precision, a memory
-hierarchy, energy per action) are typed fields; what only one class needs (array shape, SM
-count, DSP budget) lives in ``arch`` and is read by that class's cost model.
+This module turns data into a ``Profile`` and finds the data; nothing else. The value type
+and its validation live in ``hardware``; each class's ``arch`` section is read with the type
+the class registry names; ``hwsim calibrate`` (``calibrate``) writes the host profile that
+``--hw host`` reads here.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from .costmodels.registry import hw_class
 from .errors import ProfileError
-from .profile_schema import PROFILE_SCHEMA
+from .hardware import MemoryLevel, Profile, build_profile
 from .scalesim_cfg import profile_data_from_cfg
 from .yamlio import read_yaml
 
+__all__ = [
+    "HOST_PROFILE",
+    "MemoryLevel",
+    "Profile",
+    "host_profile_path",
+    "load_profile",
+    "preset_names",
+    "preset_path",
+    "profile_from_data",
+]
+
 PRESET_PACKAGE = "hwsim.hw_profiles"
+HOST_PROFILE = "host"  # the calibrated profile of the machine hwsim runs on
 
 
-@dataclass(frozen=True)
-class MemoryLevel:
-    """One level of the memory hierarchy, innermost (closest to compute) first."""
-
-    name: str
-    capacity_bytes: float  # math.inf for a backing store
-    bandwidth_bytes_per_cycle: float  # sustained, already scaled by the level's efficiency
-    read_energy_pj_per_byte: float
-    write_energy_pj_per_byte: float
-    holds_weights: bool = True
-
-
-@dataclass(frozen=True)
-class EnergyTable:
-    mac_pj: Mapping[str, float]
-    vector_op_pj: float
-    static_power_w: float
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    hw_class: str
-    clock_hz: float
-    peak_macs_per_cycle: Mapping[str, float]
-    vector_ops_per_cycle: float
-    default_precision: str
-    memory: tuple[MemoryLevel, ...]
-    energy: EnergyTable
-    per_op_overhead_cycles: float = 0.0
-    sparsity_patterns: frozenset[str] = frozenset()
-    compressed_weights: bool = False
-    fuse_pointwise: bool = True
-    description: str = ""
-    arch: Mapping[str, Any] = field(default_factory=dict)
-    source: str = ""  # file the profile was read from
-
-    @property
-    def precisions(self) -> frozenset[str]:
-        return frozenset(self.peak_macs_per_cycle)
-
-    def level(self, name: str) -> MemoryLevel:
-        for lvl in self.memory:
-            if lvl.name == name:
-                return lvl
-        raise KeyError(name)
-
-    def execution_precision(self, precision: str) -> str:
-        """The precision an op of ``precision`` runs at here: its own if supported, else the
-        profile's default (what the vendor toolchain converts the model to)."""
-        return precision if precision in self.peak_macs_per_cycle else self.default_precision
+def profile_from_data(data: Mapping[str, Any], origin: str) -> Profile:
+    """A validated profile from data (a parsed YAML mapping); errors name ``origin``."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{origin}: a profile must be a YAML mapping of fields")
+    name = data.get("hw_class")
+    if not isinstance(name, str):
+        raise ProfileError(f"{origin}: field 'hw_class': required, the hardware class's name")
+    try:
+        arch_type = hw_class(name).arch
+    except ProfileError as exc:
+        raise ProfileError(f"{origin}: field 'hw_class': {exc}") from None
+    return build_profile(data, origin, arch_type)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -82,97 +54,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile must be a YAML mapping of fields")
     return data
-
-
-def validate_profile_data(data: Mapping[str, Any], origin: str) -> None:
-    """Raise ``ProfileError`` naming the first field that breaks the schema or the invariants
-    the schema cannot express."""
-    for i, level in enumerate(data.get("memory") or []):
-        if isinstance(level, dict):
-            forms = [
-                k for k in ("bandwidth_bytes_per_s", "bandwidth_bytes_per_cycle") if k in level
-            ]
-            if len(forms) != 1:
-                raise ProfileError(
-                    f"{origin}: field 'memory/{i}': give exactly one of bandwidth_bytes_per_s "
-                    f"and bandwidth_bytes_per_cycle (found {len(forms)})"
-                )
-    validator = jsonschema.Draft202012Validator(PROFILE_SCHEMA)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ProfileError(f"{origin}: field '{where}': {error.message}")
-    missing = set(data["peak_macs_per_cycle"]) - set(data["energy"]["mac_pj"])
-    if missing:
-        raise ProfileError(
-            f"{origin}: field 'energy/mac_pj': no energy for precision(s) {sorted(missing)} "
-            "that 'peak_macs_per_cycle' lists"
-        )
-    if data["default_precision"] not in data["peak_macs_per_cycle"]:
-        raise ProfileError(
-            f"{origin}: field 'default_precision': '{data['default_precision']}' is not one of "
-            f"the precisions in 'peak_macs_per_cycle' {sorted(data['peak_macs_per_cycle'])}"
-        )
-    for i, level in enumerate(data["memory"][:-1]):
-        if level["capacity_bytes"] is None:
-            raise ProfileError(
-                f"{origin}: field 'memory/{i}/capacity_bytes': only the last level (the backing "
-                "store) may be unbounded (null)"
-            )
-    names = [lvl["name"] for lvl in data["memory"]]
-    if len(set(names)) != len(names):
-        raise ProfileError(f"{origin}: field 'memory': level names must be unique, got {names}")
-
-
-def profile_from_data(data: Mapping[str, Any], origin: str) -> Profile:
-    validate_profile_data(data, origin)
-    clock = float(data["clock_hz"])
-    levels = []
-    for lvl in data["memory"]:
-        per_cycle = lvl.get("bandwidth_bytes_per_cycle")
-        bw = (
-            float(per_cycle)
-            if per_cycle is not None
-            else float(lvl["bandwidth_bytes_per_s"]) / clock
-        )
-        cap = lvl.get("capacity_bytes")
-        levels.append(
-            MemoryLevel(
-                name=lvl["name"],
-                capacity_bytes=float("inf") if cap is None else float(cap),
-                bandwidth_bytes_per_cycle=bw * float(lvl.get("efficiency", 1.0)),
-                read_energy_pj_per_byte=float(lvl["read_energy_pj_per_byte"]),
-                write_energy_pj_per_byte=float(
-                    lvl.get("write_energy_pj_per_byte", lvl["read_energy_pj_per_byte"])
-                ),
-                holds_weights=bool(lvl.get("holds_weights", True)),
-            )
-        )
-    energy = data["energy"]
-    overhead = data.get("overhead", {})
-    sparsity = data.get("sparsity", {})
-    return Profile(
-        name=data["name"],
-        hw_class=data["hw_class"],
-        clock_hz=clock,
-        peak_macs_per_cycle={k: float(v) for k, v in data["peak_macs_per_cycle"].items()},
-        vector_ops_per_cycle=float(data["vector_ops_per_cycle"]),
-        default_precision=data["default_precision"],
-        memory=tuple(levels),
-        energy=EnergyTable(
-            mac_pj={k: float(v) for k, v in energy["mac_pj"].items()},
-            vector_op_pj=float(energy["vector_op_pj"]),
-            static_power_w=float(energy["static_power_w"]),
-        ),
-        per_op_overhead_cycles=float(overhead.get("per_op_cycles", 0.0))
-        + float(overhead.get("per_op_s", 0.0)) * clock,
-        sparsity_patterns=frozenset(sparsity.get("patterns", ())),
-        compressed_weights=bool(sparsity.get("compressed_weights", False)),
-        fuse_pointwise=bool(data.get("fuse_pointwise", True)),
-        description=data.get("description", ""),
-        arch=dict(data.get("arch", {})),
-        source=origin,
-    )
 
 
 def preset_names() -> list[str]:
@@ -184,27 +65,29 @@ def preset_path(name: str) -> Path:
     return Path(str(resources.files(PRESET_PACKAGE).joinpath(f"{name}.yaml")))
 
 
-HOST_PROFILE = "host"  # the calibrated profile of the machine hwsim runs on
-
-
-def load_host_profile() -> Profile:
-    """This machine's calibrated profile, measured now (``hwsim calibrate``) if it was never
-    measured; the CLI announces the calibration on stderr before calling this."""
-    from .calibrate import host_profile_path, write_host_profile
-
-    path = host_profile_path()
-    if not path.exists():
-        write_host_profile(path)
-    return profile_from_data(_read_yaml(path), str(path))
+def host_profile_path() -> Path:
+    """Where ``hwsim calibrate`` writes and ``--hw host`` reads: ``$HWSIM_HOST_PROFILE``, else
+    ``$XDG_CACHE_HOME/hwsim/host.yaml`` (``~/.cache/hwsim/host.yaml``)."""
+    explicit = os.environ.get("HWSIM_HOST_PROFILE")
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "hwsim" / "host.yaml"
 
 
 def load_profile(hw: str | Path | Profile) -> Profile:
-    """A profile from a preset name, a YAML path, or a ``Profile`` passed through."""
+    """A profile from a preset name, a YAML path, a SCALE-Sim ``.cfg``, ``host``, or a
+    ``Profile`` passed through."""
     if isinstance(hw, Profile):
         return hw
     text = str(hw)
     if text == HOST_PROFILE:
-        return load_host_profile()
+        path = host_profile_path()
+        if not path.exists():
+            raise ProfileError(
+                f"no host profile at {path}: run 'hwsim calibrate' first to measure this machine"
+            )
+        return profile_from_data(_read_yaml(path), str(path))
     path = Path(text)
     if path.suffix.lower() == ".cfg":  # a SCALE-Sim config
         if not path.exists():

@@ -1,19 +1,22 @@
-"""JSON Schema for hardware profiles.
+"""JSON Schema for the fields every hardware profile has, whatever its class.
 
 Profiles are validated before any object is built from them, so a typo in a user's YAML fails
-with the file and field at fault instead of surfacing later as a wrong number.
+with the file and field at fault instead of surfacing later as a wrong number. The ``arch``
+section is checked by the class's own typed declaration (``archspec``); which classes exist is
+the class registry's to say (``costmodels.registry``), not this file's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .archspec import NON_NEGATIVE, POSITIVE
+
 PRECISIONS = ["fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "binary"]
 SPARSITY_PATTERNS = ["unstructured", "2:4", "4:8", "block1x4", "block4x4", "channel"]
-HW_CLASSES = ["cpu", "gpu", "systolic", "fpga"]
 
-_positive = {"type": "number", "exclusiveMinimum": 0}
-_non_negative = {"type": "number", "minimum": 0}
+_positive = POSITIVE
+_non_negative = NON_NEGATIVE
 _per_precision = {
     "type": "object",
     "propertyNames": {"enum": PRECISIONS},
@@ -53,7 +56,7 @@ PROFILE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-        "hw_class": {"enum": HW_CLASSES},
+        "hw_class": {"type": "string"},
         "description": {"type": "string"},
         "clock_hz": _positive,
         "peak_macs_per_cycle": _per_precision,
@@ -91,6 +94,12 @@ PROFILE_SCHEMA: dict[str, Any] = {
             },
         },
         "fuse_pointwise": {"type": "boolean"},
-        "arch": {"type": "object"},
+        "arch": {"type": "object"},  # checked by the class's ArchSpec
+        "info": {  # facts for people (part number, TDP, ISA); no cost model reads them
+            "type": "object",
+            "additionalProperties": {
+                "type": ["string", "number", "boolean", "array", "object", "null"]
+            },
+        },
     },
 }

@@ -65,3 +65,13 @@ def read_yaml(path: Path, what: str, error: type[HwsimError]) -> Any:
         where = f" line {mark.line + 1}:" if mark is not None else ""
         raise error(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
     return data
+
+
+def parse_value(text: str, what: str, error: type[HwsimError]) -> Any:
+    """A value given on the command line, read as YAML with the same rules as a file
+    (``32`` an int, ``1e9`` a float, ``true`` a bool, ``[a, b]`` a list)."""
+    try:
+        return yaml.load(text, Loader=StrictLoader) if text else ""
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", exc)
+        raise error(f"{what}: '{text}' is not a valid value ({problem})") from None

@@ -44,7 +44,7 @@ def test_workload_on_every_preset(graph_of, workload):
         layer_sum = sum(layer["latency_s"] for layer in layers)
         if est.graph_cost is None:
             assert math.isclose(layer_sum, total["latency_s"], rel_tol=1e-9)
-        elif est.profile.arch.get("style") == "streaming":  # pipeline: the critical path
+        elif est.profile.arch.style == "streaming":  # pipeline: the critical path
             assert total["latency_s"] <= layer_sum * (1 + 1e-9) + 1e-3, (workload, name)
         assert math.isclose(
             sum(total["energy_breakdown_j"].values()), total["energy_j"], rel_tol=1e-9

@@ -495,6 +495,6 @@ def test_depthwise_zeros_run_dense_on_the_cpu():
     )
     graph = _trace(_seeded(nn.Conv2d(64, 64, 3, padding=1, groups=64)), 1, 64, 56, 56)
     pruned = compress(graph, parse_variant("0.9").rules)
-    dense, sparse = hwsim.price_graph(graph, host), hwsim.price_graph(pruned, host)
+    dense, sparse = hwsim.estimate(graph, host), hwsim.estimate(pruned, host)
     assert sparse.latency_s == dense.latency_s
     assert not any("sparse" in n for _, cost in sparse.costs if cost for n in cost.notes)

@@ -183,13 +183,16 @@ def test_calibrate_writes_a_valid_profile_on_a_tiny_budget(tmp_path):
     path = write_host_profile(tmp_path / "host.yaml", budget_s=0.5, threads=[1], quick=True)
     profile = hwsim.load_profile(path)
     assert profile.hw_class == "cpu" and profile.name == "host"
-    entry = profile.arch["efficiency"][0]
-    assert entry["threads"] == 1
-    assert {"gemm", "conv", "depthwise", "dispatch_s", "module_dispatch_s"} <= set(entry)
-    assert len(entry["gemm"]) == 12 and all(row[-1] > 0 for row in entry["gemm"])
-    assert {"eager_norm_large", "l1", "dram"} <= set(entry["stream_bytes_per_s"])
-    (kernels,) = profile.arch["kernels"]["by_shape"]
-    assert kernels["shape"] == [32, 64, 64] and kernels["2:4"][0][0] == 0.5
+    entry = profile.arch.efficiency[0]
+    assert entry.threads == 1
+    assert entry.dispatch_s is not None and entry.module_dispatch_s is not None
+    assert isinstance(entry.conv, tuple) and isinstance(entry.depthwise, tuple)
+    assert isinstance(entry.gemm, tuple) and len(entry.gemm) == 12
+    assert all(row[-1] > 0 for row in entry.gemm)
+    assert entry.stream_bytes_per_s is not None
+    assert {"eager_norm_large", "l1", "dram"} <= set(entry.stream_bytes_per_s)
+    (kernels,) = profile.arch.kernels["by_shape"]
+    assert kernels["shape"] == (32, 64, 64) and kernels["2:4"][0][0] == 0.5
     assert [round(d, 1) for d, _ in kernels["csr"]] == [0.7, 0.2, 0.0]
     assert "measured by hwsim calibrate on" in path.read_text()
     est = hwsim.estimate(_conv_bn_graph(), profile)

@@ -166,21 +166,21 @@ def test_unsupported_op_is_listed_not_counted(profile):
 
 
 def test_register_cost_overrides_a_kind(profile):
-    from hwsim.costmodels import base
+    from hwsim.costmodels import registry
 
     def flat(op, ctx):
         return OpCost(
             cycles=123.0, compute_cycles=123.0, clock_hz=ctx.profile.clock_hz, bound=Bound.COMPUTE
         )
 
-    saved = dict(base.cost_table("cpu"))
+    saved = dict(registry.cost_table("cpu"))
     try:
         hwsim.register_cost("cpu", OpKind.GEMM, flat)
         est = hwsim.estimate(_linear_graph(16, 16), profile(CPU, "tiny_cpu"))
         assert est.total.cycles == 123.0
     finally:
-        base.cost_table("cpu").clear()
-        base.cost_table("cpu").update(saved)
+        registry.cost_table("cpu").clear()
+        registry.cost_table("cpu").update(saved)
 
 
 def test_opcost_adds_up():

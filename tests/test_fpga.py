@@ -292,16 +292,17 @@ def test_fpga_presets_match_their_datasheets() -> None:
     pynq, u250, dpu = (
         hwsim.load_profile(n) for n in ("fpga_pynq_z1", "fpga_u250", "fpga_zcu104_dpu")
     )
-    assert (pynq.arch["luts"], pynq.arch["dsps"], pynq.arch["bram36"]) == (53200, 220, 140)
-    assert (u250.arch["dsps"], u250.arch["bram36"], u250.arch["uram"]) == (12288, 2688, 1280)
-    assert u250.peak_macs_per_cycle["int8"] == u250.arch["dsps"] * u250.arch["dsp_packing_int8"]
+    assert (pynq.arch.luts, pynq.arch.dsps, pynq.arch.bram36) == (53200, 220, 140)
+    assert (u250.arch.dsps, u250.arch.bram36, u250.arch.uram) == (12288, 2688, 1280)
+    assert u250.peak_macs_per_cycle["int8"] == u250.arch.dsps * u250.arch.dsp_packing_int8
     parallel = [
-        dpu.arch[k] for k in ("pixel_parallel", "input_channel_parallel", "output_channel_parallel")
+        dpu.arch.pixel_parallel,
+        dpu.arch.input_channel_parallel,
+        dpu.arch.output_channel_parallel,
     ]
     assert math.prod(parallel) == dpu.peak_macs_per_cycle["int8"] == 2048
-    assert {p.arch["style"] for p in (pynq, u250)} == {"streaming"} and dpu.arch[
-        "style"
-    ] == "overlay"
+    assert {p.arch.style for p in (pynq, u250)} == {"streaming"}
+    assert dpu.arch.style == "overlay"
 
 
 # --- the overlay ------------------------------------------------------------------------------

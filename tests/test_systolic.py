@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 import hwsim
+from hwsim import estimate
 from hwsim.costmodels.gemm_view import GemmShape
 from hwsim.costmodels.systolic import array_spec, gemm_timing
-from hwsim.estimate import price_graph
+from hwsim.costmodels.systolic_arch import ScaleSimPorts
 from hwsim.frontend.scalesim_topology import graph_from_topology
 from hwsim.kernels import column_nonzeros, column_tile_nonzeros, line_stalls, miss_lines
 from hwsim.ops import OpKind
@@ -34,7 +35,7 @@ def _golden_rows() -> list[dict[str, str]]:
 def _estimate(config: str, topology: str) -> dict[str, hwsim.OpCost]:
     profile = load_profile(GOLDEN / "configs" / f"{config}.cfg")
     graph = graph_from_topology(GOLDEN / "topologies" / f"{topology}.csv")
-    est = price_graph(graph, profile)
+    est = estimate(graph, profile)
     return {op.name: cost for op, cost in est.costs if cost is not None}
 
 
@@ -97,7 +98,7 @@ def test_cfg_becomes_a_systolic_profile():
     spec = array_spec(profile)
     assert (spec.rows, spec.cols, spec.dataflow) == (8, 8, "ws")
     assert spec.sram_words == {"ifmap": 2048, "filter": 2048, "ofmap": 2048}
-    assert spec.scalesim == {"mode": "USER", "ifmap_bw": 2.0, "filter_bw": 2.0, "ofmap_bw": 4.0}
+    assert spec.scalesim == ScaleSimPorts(mode="USER", ifmap_bw=2.0, filter_bw=2.0, ofmap_bw=4.0)
     assert "assumed" in profile.description
 
 
@@ -193,7 +194,7 @@ def test_layers_past_the_filter_sram_spill(tmp_path):
     chip, the second streams its 16,384 B from the host at 4 B/cycle on every inference."""
     model = nn.Sequential(nn.Linear(128, 128, bias=False), nn.Linear(128, 128, bias=False))
     graph = hwsim.trace(model, example_inputs=(torch.zeros(1, 128),))
-    est = price_graph(graph, _profile(tmp_path))
+    est = estimate(graph, _profile(tmp_path))
     first, second = (c for o, c in est.costs if o.kind is OpKind.GEMM)
     assert "host" not in first.bytes_read
     assert second.bytes_read["host"] == 128 * 128
@@ -223,8 +224,8 @@ def test_two_four_sparsity_halves_the_reduction(tmp_path):
     """2:4 weights (two of every four zero along K) on a 2:4 array: K 64 -> 32, so WS runs
     4 x 2 folds instead of 8 x 2 (folds of 2*8 + 8 + 64 - 2 = 86 cycles)."""
     graph = _pruned_linear(64, 16, keep_every=2, dense_column=False)
-    dense = price_graph(graph, _profile(tmp_path)).total
-    sparse = price_graph(graph, _profile(tmp_path, '"2:4"')).total
+    dense = estimate(graph, _profile(tmp_path)).total
+    sparse = estimate(graph, _profile(tmp_path, '"2:4"')).total
     assert dense.compute_cycles == 8 * 2 * 86
     assert sparse.compute_cycles == 4 * 2 * 86
 
@@ -233,13 +234,13 @@ def test_unstructured_skipping_is_paced_by_the_densest_column(tmp_path):
     """Every 4th weight kept (16 of 64 per column), except one dense column in the first
     column tile: that tile needs all 64 rows (8 row folds) while the second needs 16 (2)."""
     graph = _pruned_linear(64, 16, keep_every=4, dense_column=True)
-    est = price_graph(graph, _profile(tmp_path, "unstructured"))
+    est = estimate(graph, _profile(tmp_path, "unstructured"))
     cost = next(c for o, c in est.costs if o.kind is OpKind.GEMM)
     assert cost.compute_cycles == (8 + 2) * 86
     note = next(n for n in cost.notes if "unstructured" in n)
     imbalance = float(note.rsplit(" ", 1)[1])
     assert imbalance == pytest.approx((64 / ((64 + 7 * 16) / 8) + 1) / 2, abs=0.01)
-    no_support = price_graph(graph, _profile(tmp_path)).total
+    no_support = estimate(graph, _profile(tmp_path)).total
     assert no_support.compute_cycles == 8 * 2 * 86  # zeros buy nothing without support
 
 

@@ -1,19 +1,49 @@
-"""The registry of per-class cost tables and the context a cost function sees."""
+"""What a cost function sees (``PricingContext``), what a whole-graph model returns
+(``GraphCost``), and the per-estimate options a user passes (``UserOptions``)."""
 
 from __future__ import annotations
 
-import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..cost import OpCost
 from ..errors import ProfileError
+from ..graph import OpGraph
+from ..hardware import MemoryLevel, Profile
 from ..ops import Op, OpKind
-from ..profile import MemoryLevel, Profile
 
-if TYPE_CHECKING:
-    from ..graph import OpGraph
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a class that takes none."""
+
+
+@dataclass(frozen=True)
+class UserOptions:
+    """Per-estimate settings a user may pass (``--threads``, ``--folding``, ``--target-fps``),
+    validated once; each class takes the ones that apply to it as its own typed options."""
+
+    threads: int | None = None  # CPU: threads to run on
+    folding: Mapping[str, Any] | None = None  # streaming FPGA: a folding config (loaded)
+    target_fps: float | None = None  # streaming FPGA: fold for this frame rate
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ProfileError(f"--threads must be a positive integer, got {self.threads}")
+        if self.target_fps is not None and not (
+            math.isfinite(self.target_fps) and self.target_fps > 0
+        ):
+            raise ProfileError(f"--target-fps must be a positive number, got {self.target_fps}")
+
+    def given(self) -> frozenset[str]:
+        """Names of the options that were set."""
+        return frozenset(
+            name for name in ("threads", "folding", "target_fps") if getattr(self, name) is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -29,9 +59,8 @@ class PricingContext:
     precision: str | None = None  # force every op to this precision (None: the op's own)
     fuse: bool = True
     graph: OpGraph | None = None  # the whole model, for models that plan across ops
-    # Class-specific options a user passes per estimate (the FPGA model reads ``quant``,
-    # ``folding`` and ``target_fps``); other classes ignore them.
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: object = field(default_factory=NoOptions)  # the class's typed options
+    table: Mapping[OpKind, CostFn] = field(default_factory=dict)  # the class's live cost table
 
 
 @dataclass(frozen=True)
@@ -55,30 +84,13 @@ class GraphCost:
 
 
 CostFn = Callable[[Op, PricingContext], OpCost]
-GraphFn = Callable[["OpGraph", PricingContext], GraphCost]
-
-_CLASS_MODULES = {"cpu": "cpu", "gpu": "gpu", "systolic": "systolic", "fpga": "fpga"}
-_TABLES: dict[str, dict[OpKind, CostFn]] = {}
+GraphFn = Callable[[OpGraph, PricingContext], GraphCost]
 
 
-def cost_table(hw_class: str) -> dict[OpKind, CostFn]:
-    """The live table for a hardware class, loaded from its module on first use."""
-    if hw_class not in _TABLES:
-        if hw_class not in _CLASS_MODULES:
-            raise ProfileError(f"no cost model for hardware class '{hw_class}'")
-        module = importlib.import_module(f"{__package__}.{_CLASS_MODULES[hw_class]}")
-        _TABLES[hw_class] = dict(module.COST_TABLE)
-    return _TABLES[hw_class]
-
-
-def graph_pricer(hw_class: str) -> GraphFn | None:
-    """The class module's whole-graph hook ``price_graph(graph, ctx)``, if it has one."""
-    cost_table(hw_class)
-    module = importlib.import_module(f"{__package__}.{_CLASS_MODULES[hw_class]}")
-    fn: GraphFn | None = getattr(module, "price_graph", None)
-    return fn
-
-
-def register_cost(hw_class: str, kind: OpKind, fn: CostFn) -> None:
-    """Price ``kind`` on ``hw_class`` with ``fn`` from now on (adds or replaces a row)."""
-    cost_table(hw_class)[kind] = fn
+def price_ops(graph: OpGraph, ctx: PricingContext) -> list[OpCost | None]:
+    """Each op priced by the context's table (``None``: nothing can price it)."""
+    out: list[OpCost | None] = []
+    for op in graph:
+        fn = ctx.table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
+        out.append(fn(op, ctx) if fn else None)
+    return out

@@ -45,73 +45,60 @@ from typing import Any
 import numpy as np
 
 from ..cost import OpCost
+from ..hardware import Profile
 from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
-from ..profile import Profile
 from . import roofline as rl
+from .assemble import op_cost
 from .base import PricingContext
+from .cpu_arch import (
+    COORD_SCALE,
+    EAGER_LOOP_SHAPES,
+    CpuArch,
+    CpuEfficiency,
+    CpuOptions,
+    log_interp,
+)
 from .gemm_view import GemmShape, gemm_shapes
 
 _NEIGHBOURS = 4
 KERNEL_M_TILE = 128  # column tile of hwsim.kernels (gemm._M_TILE, sparse._M_TILE)
-# Weight of each log2 coordinate in the neighbour distance: a stride step counts as 8x in size.
-_COORD_SCALE = {"conv": (1.0, 1.0, 1.0, 1.0, 3.0), "depthwise": (1.0, 1.0, 1.0, 3.0)}
 # Pointwise ops that evaluate an exp (or similar) per element: priced at the eager SiLU rate.
 _TRANSCENDENTAL = frozenset(
     {"silu", "gelu", "sigmoid", "tanh", "erf", "exp", "elu", "selu", "mish", "softplus", "log"}
 )
-_TableKey = tuple[str, str, int, str]
-_TABLES: dict[_TableKey, tuple[np.ndarray, np.ndarray] | float] = {}
 # Stored fraction of the weights each sparse format needs, from the op's weight statistics.
 _PATTERN_FORMAT = {"unstructured": "csr", "block1x4": "bsr1x4", "block4x4": "bsr4x4"}
 
 
+def cpu_arch(profile: Profile) -> CpuArch:
+    arch = profile.arch
+    assert isinstance(arch, CpuArch), f"{profile.name} is not a CPU profile"
+    return arch
+
+
 def threads_of(ctx: PricingContext) -> int:
     """Threads the op runs on: ``--threads``, else the profile's default, else its cores."""
-    arch = ctx.profile.arch
-    value = ctx.options.get("threads") or arch.get("threads") or arch.get("cores") or 1
-    return max(int(value), 1)
+    options = ctx.options
+    given = options.threads if isinstance(options, CpuOptions) else None
+    return given or cpu_arch(ctx.profile).default_threads
 
 
 def _cores(profile: Profile) -> int:
-    return max(int(profile.arch.get("cores", 1)), 1)
+    return cpu_arch(profile).cores
 
 
-def _entry(profile: Profile, threads: int) -> Mapping[str, Any]:
-    """The ``arch.efficiency`` entry for ``threads``: a mapping used as is, or from a list of
-    per-thread-count entries the one measured at the most threads not above ``threads``."""
-    eff = profile.arch.get("efficiency")
-    if isinstance(eff, Mapping):
-        return eff
-    if not isinstance(eff, list) or not eff:
-        return {}
-    fitting = [e for e in eff if int(e.get("threads", 1)) <= threads]
-    if fitting:
-        return max(fitting, key=lambda e: int(e.get("threads", 1)))
-    return min(eff, key=lambda e: int(e.get("threads", 1)))
-
-
-def _table(profile: Profile, threads: int, key: str) -> tuple[np.ndarray, np.ndarray] | float:
-    cache_key = (profile.name, profile.source, threads, key)
-    if cache_key not in _TABLES:
-        raw = _entry(profile, threads).get(key, 1.0)
-        if isinstance(raw, (int, float)):
-            _TABLES[cache_key] = float(raw)
-        else:
-            rows = np.asarray(raw, dtype=np.float64)
-            scale = np.asarray(_COORD_SCALE.get(key, ()) + (1.0,) * rows.shape[1])
-            points = np.log2(np.maximum(rows[:, :-1], 1.0)) * scale[: rows.shape[1] - 1]
-            _TABLES[cache_key] = (points, rows[:, -1])
-    return _TABLES[cache_key]
+def _entry(profile: Profile, threads: int) -> CpuEfficiency:
+    return cpu_arch(profile).entry(threads)
 
 
 def efficiency(profile: Profile, threads: int, key: str, *coords: float) -> float:
     """Achieved fraction of peak for shape class ``key`` at ``coords`` (see the module doc)."""
-    table = _table(profile, threads, key)
+    table = _entry(profile, threads).tables[key]
     if isinstance(table, float):
         return table
     points, values = table
     dims = points.shape[1]  # a table without the trailing coordinates ignores them
-    scale = np.asarray(_COORD_SCALE.get(key, ()) + (1.0,) * dims)[:dims]
+    scale = np.asarray(COORD_SCALE.get(key, ()) + (1.0,) * dims)[:dims]
     x = np.log2(np.maximum(np.asarray(coords[:dims], dtype=np.float64), 1.0)) * scale
     d2 = ((points - x) ** 2).sum(axis=1)
     nearest = np.argsort(d2)[:_NEIGHBOURS]
@@ -134,7 +121,7 @@ def is_layer_module(module_type: str) -> bool:
     return isinstance(cls, type) and issubclass(cls, nn.Module) and not issubclass(cls, containers)
 
 
-def _dispatch_s(table: Mapping[str, Any], key: str) -> float | None:
+def _dispatch_s(table: Mapping[str, float], key: str) -> float | None:
     """Seconds per call of kind ``key`` in a dispatch table; a kind it lacks is priced as its
     pointwise call, the cheapest measured."""
     value = table.get(key, table.get("pointwise"))
@@ -148,11 +135,11 @@ def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
     entry = _entry(ctx.profile, threads)
     key = "layer_norm" if "layer_norm" in op.target or "group_norm" in op.target else str(op.kind)
     seconds = None
-    modules = entry.get("module_dispatch_s")
-    if isinstance(modules, Mapping) and is_layer_module(op.module_type):
+    modules = entry.module_dispatch_s
+    if modules is not None and is_layer_module(op.module_type):
         seconds = _dispatch_s(modules, key)
-    table = entry.get("dispatch_s")
-    if seconds is None and isinstance(table, Mapping):
+    table = entry.dispatch_s
+    if seconds is None and table is not None:
         seconds = _dispatch_s(table, key)
     if seconds is None:
         return ctx.profile.per_op_overhead_cycles
@@ -162,8 +149,8 @@ def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
 def _bandwidths(ctx: PricingContext, threads: int) -> dict[str, float]:
     """Bytes per cycle of each level: the triad measured at ``threads``, else the profile's."""
     out = {lvl.name: lvl.bandwidth_bytes_per_cycle for lvl in ctx.profile.memory}
-    stream = _entry(ctx.profile, threads).get("stream_bytes_per_s")
-    if isinstance(stream, Mapping):
+    stream = _entry(ctx.profile, threads).stream_bytes_per_s
+    if stream is not None:
         for name, bw in stream.items():
             if name in out:
                 out[name] = float(bw) / ctx.profile.clock_hz
@@ -175,10 +162,8 @@ def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: floa
     measured for that kind on cold operands (``stream_bytes_per_s.eager_<kind>`` at 1.6 MB
     moved and ``eager_<kind>_large`` at 12.8 MB, interpolated in log bytes and clamped;
     dispatch priced apart), else 0."""
-    from ..calibrate import EAGER_LOOP_SHAPES, log_interp
-
-    stream = _entry(ctx.profile, threads).get("stream_bytes_per_s")
-    if not isinstance(stream, Mapping) or f"eager_{kind}" not in stream:
+    stream = _entry(ctx.profile, threads).stream_bytes_per_s
+    if stream is None or f"eager_{kind}" not in stream:
         return 0.0
     points = [
         (8.0 * math.prod(shape), float(stream[f"eager_{kind}{suffix}"]))
@@ -226,7 +211,7 @@ def _shape_efficiency(op: Op, g: GemmShape, profile: Profile, threads: int) -> f
 def dense_compute_cycles(op: Op, ctx: PricingContext, precision: str, threads: int) -> float:
     profile = ctx.profile
     peak = profile.peak_macs_per_cycle[precision] * threads / _cores(profile)
-    lanes = max(int(profile.arch.get("vector_bits", 128)) // PRECISION_BITS.get(precision, 32), 1)
+    lanes = max(cpu_arch(profile).vector_bits // PRECISION_BITS.get(precision, 32), 1)
     cycles = 0.0
     for g in gemm_shapes(op):
         eff = max(_shape_efficiency(op, g, profile, threads), 1e-4)
@@ -249,9 +234,7 @@ def _kernel_figure(
 ) -> float | None:
     """``figure(entry)`` of the ``arch.kernels`` entry for ``shape``: interpolated between the
     ``by_shape`` entries in log tile length (clamped at the ends), else the top level's."""
-    from ..calibrate import log_interp
-
-    kernels = profile.arch.get("kernels", {})
+    kernels = cpu_arch(profile).kernels
     by_shape = kernels.get("by_shape") if shape is not None else None
     if not by_shape:
         return figure(kernels)
@@ -272,13 +255,16 @@ def kernel_speedup(
     """Measured speedup of hwsim's ``fmt`` kernel over its dense kernel at ``stored`` fraction
     of the weights (``arch.kernels``), interpolated in log density (and between calibration
     shapes when ``shape`` is given); None if not measured."""
-    from ..calibrate import log_interp
 
     def curve(entry: Mapping[str, Any]) -> float | None:
         rows = entry.get(fmt)
         if not rows:
             return None
-        return log_interp([(float(d), float(s)) for d, s in rows], max(stored, 1e-4))
+        points = [(float(d), float(s)) for d, s in rows]
+        densest, speedup = max(points)
+        if stored > densest:  # past the measured range the kernel's time grows with the
+            return speedup * densest / stored  # values it stores, not stays at its best
+        return log_interp(points, max(stored, 1e-4))
 
     return _kernel_figure(profile, shape, curve)
 
@@ -337,9 +323,7 @@ def _unfolded_batchnorm(
 ) -> tuple[float, float, float, str]:
     """(memory cycles, dispatch cycles, bytes, level) of a batch-norm eager mode runs after
     ``op`` although the frontend folded it: it reads and writes the op's output once."""
-    if ctx.profile.arch.get("fold_batchnorm", True) or not any(
-        "batch_norm" in f for f in op.folded
-    ):
+    if cpu_arch(ctx.profile).fold_batchnorm or not any("batch_norm" in f for f in op.folded):
         return 0.0, 0.0, 0.0, ""
     moved = 2.0 * op.output_bytes
     level = rl.activation_home(ctx.profile, moved)
@@ -349,8 +333,8 @@ def _unfolded_batchnorm(
         _eager_loop_cycles(ctx, threads, "norm", moved),
     )
     entry = _entry(ctx.profile, threads)
-    tables = [entry.get("module_dispatch_s"), entry.get("dispatch_s")]  # an nn.BatchNorm2d call
-    seconds = next((t["norm"] for t in tables if isinstance(t, Mapping) and "norm" in t), None)
+    tables = [entry.module_dispatch_s, entry.dispatch_s]  # an nn.BatchNorm2d call
+    seconds = next((t["norm"] for t in tables if t is not None and "norm" in t), None)
     dispatch = (
         float(seconds) * ctx.profile.clock_hz
         if seconds is not None
@@ -396,22 +380,18 @@ def price_op(op: Op, ctx: PricingContext) -> OpCost:
             reads[lvl.name] = reads.get(lvl.name, 0.0) + bn_bytes / 2
             writes[lvl.name] = writes.get(lvl.name, 0.0) + bn_bytes / 2
     overhead += bn_dispatch
-    cycles = max(compute, mem) + bn_mem + overhead
-    bound = rl.classify_bound(compute, mem + bn_mem, overhead)
     notes.extend(rl.precision_notes(op, ctx, precision))
-    return OpCost(
-        cycles=cycles,
-        compute_cycles=compute,
-        clock_hz=profile.clock_hz,
-        bound=bound,
-        ideal_cycles=ideal,
-        memory_cycles=mem + bn_mem,
-        overhead_cycles=overhead,
-        macs=op.macs if op.kind in MAC_KINDS else 0,
-        bytes_read=reads,
-        bytes_written=writes,
-        energy_j=rl.energy(op, profile, precision, reads, writes, cycles),
+    return op_cost(
+        op,
+        ctx,
         precision=precision,
+        cycles=max(compute, mem) + bn_mem + overhead,
+        compute=compute,
+        memory=mem + bn_mem,
+        overhead=overhead,
+        ideal=ideal,
+        reads=reads,
+        writes=writes,
         notes=tuple(notes),
     )
 

@@ -6,33 +6,22 @@
 - ``overlay`` (Vitis AI DPU-style, ``fpga_overlay``): a fixed engine runs one layer at a time,
   with tiling waste on its pixel x channel lanes and every feature map going through DDR.
 
-Both price the whole graph at once through ``price_graph``; ``COST_TABLE`` holds the overlay's
+Both price the whole graph at once through ``graph_cost``; ``COST_TABLE`` holds the overlay's
 per-op prices, which ``register_cost("fpga", ...)`` can override for the overlay style.
 """
 
 from __future__ import annotations
 
-from ..errors import ProfileError
 from ..graph import OpGraph
 from . import fpga_overlay, fpga_streaming
-from .base import GraphCost, PricingContext, cost_table
-
-STYLES = ("streaming", "overlay")
+from .base import GraphCost, PricingContext
+from .fpga_arch import FpgaOverlayArch
 
 COST_TABLE = dict(fpga_overlay.COST_TABLE)
 
 
-def style(ctx: PricingContext) -> str:
-    name = str(ctx.profile.arch.get("style", "streaming"))
-    if name not in STYLES:
-        raise ProfileError(
-            f"{ctx.profile.name}: field 'arch/style': '{name}' is not one of {', '.join(STYLES)}"
-        )
-    return name
-
-
-def price_graph(graph: OpGraph, ctx: PricingContext) -> GraphCost:
-    """The whole-graph price of ``graph`` in the profile's FPGA style."""
-    if style(ctx) == "overlay":
-        return fpga_overlay.price_graph(graph, ctx, cost_table("fpga"))
-    return fpga_streaming.price_graph(graph, ctx)
+def graph_cost(graph: OpGraph, ctx: PricingContext) -> GraphCost:
+    """The whole-graph cost of ``graph`` in the profile's FPGA style."""
+    if isinstance(ctx.profile.arch, FpgaOverlayArch):
+        return fpga_overlay.graph_cost(graph, ctx)
+    return fpga_streaming.graph_cost(graph, ctx)

@@ -22,10 +22,19 @@ from dataclasses import replace
 
 from ..cost import OpCost
 from ..graph import OpGraph
+from ..hardware import Profile
 from ..ops import MAC_KINDS, Op, OpKind
 from . import roofline as rl
-from .base import CostFn, GraphCost, PricingContext
+from .assemble import op_cost
+from .base import CostFn, GraphCost, PricingContext, price_ops
+from .fpga_arch import FpgaOverlayArch
 from .gemm_view import gemm_shapes
+
+
+def overlay_arch(profile: Profile) -> FpgaOverlayArch:
+    arch = profile.arch
+    assert isinstance(arch, FpgaOverlayArch), f"{profile.name} is not an overlay FPGA"
+    return arch
 
 
 def _tiles(size: int, lanes: int) -> int:
@@ -34,11 +43,8 @@ def _tiles(size: int, lanes: int) -> int:
 
 def mac_cycles(op: Op, ctx: PricingContext) -> float:
     """Cycles of a conv, GEMM or attention op tiled onto PP x ICP x OCP lanes."""
-    arch = ctx.profile.arch
-    pp, icp, ocp = (
-        int(arch[key])
-        for key in ("pixel_parallel", "input_channel_parallel", "output_channel_parallel")
-    )
+    arch = overlay_arch(ctx.profile)
+    pp, icp, ocp = arch.pixel_parallel, arch.input_channel_parallel, arch.output_channel_parallel
     if op.kind is OpKind.CONV and op.weight is not None and len(op.outputs[0].shape) == 4:
         n, cout, oh, ow = op.outputs[0].shape
         w = op.weight.shape
@@ -74,19 +80,17 @@ def _price(op: Op, ctx: PricingContext, compute: float) -> OpCost:
     notes = rl.precision_notes(op, ctx, precision)
     if op.kind in MAC_KINDS and op.weight_bits not in (None, 8):
         notes = (*notes, f"the overlay computes in int8: w{op.weight_bits} runs as w8")
-    return OpCost(
-        cycles=cycles,
-        compute_cycles=compute,
-        clock_hz=profile.clock_hz,
-        bound=rl.classify_bound(compute, memory, overhead),
-        ideal_cycles=ideal,
-        memory_cycles=memory,
-        overhead_cycles=overhead,
-        macs=op.macs if op.kind in MAC_KINDS else 0,
-        bytes_read=reads,
-        bytes_written=writes,
-        energy_j=rl.energy(op, profile, precision, reads, writes, cycles),
+    return op_cost(
+        op,
+        ctx,
         precision=precision,
+        cycles=cycles,
+        compute=compute,
+        memory=memory,
+        overhead=overhead,
+        ideal=ideal,
+        reads=reads,
+        writes=writes,
         notes=notes,
     )
 
@@ -111,19 +115,16 @@ COST_TABLE: dict[OpKind, CostFn] = {
 }
 
 
-def price_graph(graph: OpGraph, ctx: PricingContext, table: dict[OpKind, CostFn]) -> GraphCost:
+def graph_cost(graph: OpGraph, ctx: PricingContext) -> GraphCost:
     """Layers one after another, plus the per-frame host overhead; one frame per core."""
     profile = ctx.profile
-    costs: list[OpCost | None] = []
-    for op in graph:
-        fn = table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
-        costs.append(fn(op, ctx) if fn else None)
+    costs = price_ops(graph, ctx)
     total = OpCost.free(profile.clock_hz)
     for cost in costs:
         if cost is not None:
             total = total + cost
     pixels = sum(math.prod(t.shape[2:]) for t in graph.info.inputs if len(t.shape) >= 3)
-    host_s = float(profile.arch.get("host_s_per_input_pixel", 0.0)) * pixels
+    host_s = overlay_arch(profile).host_s_per_input_pixel * pixels
     frame = host_s * profile.clock_hz
     static = profile.energy.static_power_w * frame / profile.clock_hz
     total = replace(
@@ -132,7 +133,7 @@ def price_graph(graph: OpGraph, ctx: PricingContext, table: dict[OpKind, CostFn]
         overhead_cycles=total.overhead_cycles + frame,
         energy_j={**total.energy_j, "static": total.energy_j.get("static", 0.0) + static},
     )
-    cores = int(profile.arch.get("cores", 1))
+    cores = overlay_arch(profile).cores
     notes = [
         f"single-thread figure: one frame at a time on one core, plus {host_s * 1e3:.2f} ms "
         "of host pre/post-processing"

@@ -28,23 +28,21 @@ device.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from ..cost import Bound, OpCost
 from ..errors import ProfileError
 from ..graph import OpGraph
+from ..hardware import Profile
 from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
-from ..profile import Profile
 from . import roofline as rl
+from .assemble import op_cost
 from .base import GraphCost, PricingContext
+from .fpga_arch import RESOURCES, FpgaOptions, FpgaStreamingArch, load_folding
 
-RESOURCES = ("LUT", "FF", "DSP", "BRAM", "URAM")
-_BUDGET_KEYS = {"LUT": "luts", "FF": "ffs", "DSP": "dsps", "BRAM": "bram36", "URAM": "uram"}
 # BRAM36 aspect ratios (depth, width) from UG473/UG573; the best one packs a memory tightest.
 _BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
 _URAM_DEPTH, _URAM_WIDTH = 4096, 72  # URAM288: 4K x 72 (UG573)
@@ -104,6 +102,12 @@ class Fold:
     pe: int
     simd: int
     swg_simd: int = 1
+
+
+def streaming_arch(profile: Profile) -> FpgaStreamingArch:
+    arch = profile.arch
+    assert isinstance(arch, FpgaStreamingArch), f"{profile.name} is not a streaming FPGA"
+    return arch
 
 
 # --- turning ops into stages -----------------------------------------------------------------
@@ -233,13 +237,13 @@ def _memory(depth: int, width: int) -> dict[str, float]:
     return {"BRAM": _bram36(depth, width)}
 
 
-def stage_resources(layer: Layer, fold: Fold, arch: Mapping[str, Any]) -> dict[str, float]:
+def stage_resources(layer: Layer, fold: Fold, arch: FpgaStreamingArch) -> dict[str, float]:
     """LUT/FF/DSP/BRAM of one stage (before any weight memory moves to URAM)."""
     w, a = layer.weight_bits, layer.act_bits
     res = dict.fromkeys(RESOURCES, 0.0)
     if layer.is_mac:
         lanes = fold.pe * fold.simd
-        wide = max(w, a) > int(arch.get("lut_arithmetic_max_bits", 3))
+        wide = max(w, a) > arch.lut_arithmetic_max_bits
         mult = 0 if wide else fold.simd * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
         adder = (w + a) * (2 * fold.simd - 1)
         acc = math.ceil(math.log2(max(layer.cols, 2))) + w + a
@@ -260,16 +264,16 @@ def stage_resources(layer: Layer, fold: Fold, arch: Mapping[str, Any]) -> dict[s
             res[key] += value
         if layer.window is not None:
             res["LUT"] += 200  # window generator control, assumed
-    res["FF"] = res["LUT"] * float(arch.get("ff_per_lut", 1.0))
+    res["FF"] = res["LUT"] * arch.ff_per_lut
     return res
 
 
-def dsp_packing(bits: int, arch: Mapping[str, Any]) -> int:
+def dsp_packing(bits: int, arch: FpgaStreamingArch) -> int:
     """MACs one DSP slice computes per cycle at ``bits`` (operand sharing, WP486/WP521)."""
     if bits <= 4:
-        return int(arch.get("dsp_packing_int4", 1))
+        return arch.dsp_packing_int4
     if bits <= 8:
-        return int(arch.get("dsp_packing_int8", 1))
+        return arch.dsp_packing_int8
     return 1
 
 
@@ -313,22 +317,6 @@ def _fold_for(front: list[tuple[int, Fold]], interval: float) -> Fold:
         if cycles <= interval:
             return fold
     return front[-1][1]
-
-
-def load_folding(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
-    """A folding config from a JSON file or mapping (FINN's format or keyed by op name)."""
-    if isinstance(source, Mapping):
-        return dict(source)
-    path = Path(source)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read folding file ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{path}: folding file is not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a folding file is a JSON object of layer name -> settings")
-    return data
 
 
 def _finn_entries(folding: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
@@ -403,15 +391,14 @@ class Design:
 
 
 def _device(profile: Profile) -> dict[str, float]:
-    arch = profile.arch
-    return {res: float(arch.get(key, 0)) for res, key in _BUDGET_KEYS.items()}
+    return streaming_arch(profile).budget()
 
 
 def _build(layers: list[Layer], folds: dict[str, Fold], profile: Profile) -> Design:
-    arch = profile.arch
+    arch = streaming_arch(profile)
     cycles = {layer.op.id: stage_cycles(layer, folds[layer.op.id]) for layer in layers}
     resources = {layer.op.id: stage_resources(layer, folds[layer.op.id], arch) for layer in layers}
-    shell = arch.get("shell", {}) or {}
+    shell = arch.shell
     used = {
         res: float(shell.get(res, 0)) + sum(r[res] for r in resources.values()) for res in RESOURCES
     }
@@ -458,11 +445,11 @@ def fit(used: Mapping[str, float], device: Mapping[str, float]) -> tuple[bool, s
 
 def io_cycles(graph: OpGraph, profile: Profile) -> tuple[float, float]:
     """DMA cycles per frame to bring the input in and take the output out."""
-    arch = profile.arch
-    width = float(arch.get("dma_bytes_per_cycle", profile.memory[-1].bandwidth_bytes_per_cycle))
-    latency = float(arch.get("dma_latency_cycles", 0))
+    arch = streaming_arch(profile)
+    width = arch.dma_bytes_per_cycle or profile.memory[-1].bandwidth_bytes_per_cycle
+    latency = arch.dma_latency_cycles
     batch = max(graph.info.batch, 1)
-    in_bits = int(arch.get("input_bits", 8))
+    in_bits = arch.input_bits
     in_bytes = sum(t.numel for t in graph.info.inputs) / batch * in_bits / 8
     outputs = [op.outputs[0] for op in graph if op.outputs and not graph.consumers(op.id)]
     out_bytes = sum(t.numel for t in outputs) / batch * in_bits / 8
@@ -470,13 +457,13 @@ def io_cycles(graph: OpGraph, profile: Profile) -> tuple[float, float]:
 
 
 def design(
-    layers: list[Layer], profile: Profile, options: Mapping[str, Any], io_floor: float
+    layers: list[Layer], profile: Profile, options: FpgaOptions, io_floor: float
 ) -> tuple[Design, list[str]]:
     """Fold every layer: from the folding file, to a target frame rate, or fastest that fits."""
     notes: list[str] = []
     fronts = {layer.op.id: frontier(layer) for layer in layers}
-    folding = options.get("folding")
-    target = options.get("target_fps") or profile.arch.get("target_fps")
+    folding = options.folding
+    target = options.target_fps or streaming_arch(profile).target_fps
     if folding is not None:
         folds, notes = assign_folding(layers, load_folding(folding))
         given = [stage_cycles(lay, folds[lay.op.id]) for lay in layers if lay.op.id in folds]
@@ -535,14 +522,15 @@ def _critical_path(graph: OpGraph, cycles: Mapping[str, float]) -> float:
     return max(longest.values(), default=0.0)
 
 
-def price_graph(graph: OpGraph, ctx: PricingContext) -> GraphCost:
+def graph_cost(graph: OpGraph, ctx: PricingContext) -> GraphCost:
     """The streaming design for ``graph``: folding, cycles, resources, FPS and latency."""
     profile = ctx.profile
     batch = max(graph.info.batch, 1)
     ops = list(graph)
     layers = [lay for lay in (_layer(op, ctx, batch) for op in ops) if lay is not None]
     io_in, io_out = io_cycles(graph, profile)
-    built, notes = design(layers, profile, ctx.options, max(io_in, io_out))
+    options = ctx.options if isinstance(ctx.options, FpgaOptions) else FpgaOptions()
+    built, notes = design(layers, profile, options, max(io_in, io_out))
     interval = float(max(built.interval, io_in, io_out))
     fps = profile.clock_hz / interval
     device = _device(profile)
@@ -564,32 +552,26 @@ def price_graph(graph: OpGraph, ctx: PricingContext) -> GraphCost:
         cycles = float(built.cycles[op.id] * batch)
         precision = _precision_key(max(layer.weight_bits, layer.act_bits), profile)
         weight_bytes = layer.weight_elems * layer.weight_bits / 8 * batch
-        pj = 1e-12
-        compute_j = (
-            op.macs * profile.energy.mac_pj[precision] * pj
-            if op.kind in MAC_KINDS
-            else op.flops * profile.energy.vector_op_pj * pj
-        )
-        energy = {"compute": compute_j}
-        if weight_bytes:
-            energy[on_chip.name] = weight_bytes * on_chip.read_energy_pj_per_byte * pj
-        energy["static"] = static_per_frame * batch * built.cycles[op.id] / busy
         peak = profile.peak_macs_per_cycle[precision]
         ideal = op.macs / peak if op.kind in MAC_KINDS else 0.0
         fold = built.folds[op.id]
         slowest = built.cycles[op.id] == built.interval and built.interval >= max(io_in, io_out)
         costs.append(
-            OpCost(
+            op_cost(
+                op,
+                ctx,
+                precision=precision,
+                label=f"w{layer.weight_bits}a{layer.act_bits}",
                 cycles=cycles,
-                compute_cycles=cycles,
-                clock_hz=profile.clock_hz,
+                compute=cycles,
+                memory=0.0,
+                overhead=0.0,
                 bound=Bound.COMPUTE,
-                ideal_cycles=min(ideal, cycles),
-                macs=op.macs if op.kind in MAC_KINDS else 0,
-                bytes_read={on_chip.name: weight_bytes} if weight_bytes else {},
-                energy_j=energy,
-                precision=f"w{layer.weight_bits}a{layer.act_bits}",
+                ideal=min(ideal, cycles),
+                reads={on_chip.name: weight_bytes} if weight_bytes else {},
+                writes={},
                 notes=("slowest stage: sets the frame rate",) if slowest else (),
+                static_j=static_per_frame * batch * built.cycles[op.id] / busy,
             )
         )
         details[op.id] = {
@@ -601,9 +583,7 @@ def price_graph(graph: OpGraph, ctx: PricingContext) -> GraphCost:
             "resources": {k: v for k, v in built.resources[op.id].items() if v},
         }
 
-    io_bytes_in = (
-        sum(t.numel for t in graph.info.inputs) * int(profile.arch.get("input_bits", 8)) / 8
-    )
+    io_bytes_in = sum(t.numel for t in graph.info.inputs) * streaming_arch(profile).input_bits / 8
     priced = [c for c in costs if c is not None]
     summed = _sum(priced, profile.clock_hz)
     io_energy = io_bytes_in * backing.read_energy_pj_per_byte * 1e-12
@@ -624,7 +604,7 @@ def price_graph(graph: OpGraph, ctx: PricingContext) -> GraphCost:
         )
     if not fits:
         notes.append(
-            f"does not fit {profile.arch.get('part', profile.name)}: {binding} "
+            f"does not fit {streaming_arch(profile).part or profile.name}: {binding} "
             f"{built.used[binding]:,.0f} used of {device[binding]:,.0f}"
         )
     return GraphCost(

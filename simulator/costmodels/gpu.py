@@ -15,17 +15,19 @@ What decides a real GPU's inference latency, and where each part lives:
   eager PyTorch runs each of them as a kernel of its own. Attention is one fused kernel
   whenever the model calls ``scaled_dot_product_attention``.
 
-Specific numbers (SM count, shared memory, launch costs) come from ``gpu_arch.GpuArch``.
+Specific numbers (SM count, shared memory, launch costs) come from ``gpu_arch.GpuArch``, read
+through the per-profile view ``gpu_arch.Gpu``.
 """
 
 from __future__ import annotations
 
 from ..cost import OpCost
-from ..ops import DTYPE_BITS, MAC_KINDS, PRECISION_BITS, Op, OpKind
+from ..ops import DTYPE_BITS, PRECISION_BITS, Op, OpKind
 from . import roofline as rl
+from .assemble import op_cost
 from .base import CostFn, PricingContext
 from .gemm_view import gemm_shapes
-from .gpu_arch import GpuArch
+from .gpu_arch import Gpu, gpu_of
 from .gpu_sparse import SparseUse, sparse_use
 from .gpu_tiles import SmBudget, TiledKernel, plan_attention, plan_gemm
 from .gpu_traffic import dram_refetch
@@ -41,7 +43,7 @@ def kernel_launches(op: Op, ctx: PricingContext) -> int:
     return 1 if ctx.fuse else 1 + len(op.folded)
 
 
-def execution_precision(op: Op, ctx: PricingContext, arch: GpuArch) -> tuple[str, tuple[str, ...]]:
+def execution_precision(op: Op, ctx: PricingContext, gpu: Gpu) -> tuple[str, tuple[str, ...]]:
     """The precision the kernel computes at, and a note when a library default changed it.
 
     PyTorch lets cuDNN run fp32 convolutions on TF32 tensor cores by default, but not cuBLAS
@@ -49,7 +51,9 @@ def execution_precision(op: Op, ctx: PricingContext, arch: GpuArch) -> tuple[str
     """
     precision = rl.op_precision(op, ctx)
     notes = rl.precision_notes(op, ctx, precision)
-    uses_tf32 = arch.fp32_conv_as_tf32 if op.kind is OpKind.CONV else arch.fp32_matmul_as_tf32
+    uses_tf32 = (
+        gpu.arch.fp32_conv_as_tf32 if op.kind is OpKind.CONV else gpu.arch.fp32_matmul_as_tf32
+    )
     if (
         precision == "fp32"
         and ctx.precision is None
@@ -91,7 +95,7 @@ def _merge(a: Bytes, b: Bytes) -> Bytes:
 def finish(
     op: Op,
     ctx: PricingContext,
-    arch: GpuArch,
+    gpu: Gpu,
     *,
     precision: str,
     compute: float,
@@ -113,8 +117,8 @@ def finish(
     work = max(compute, memory) + bn_cycles
     cycles = work
     if launches:
-        device = work + launches * arch.kernel_gap_cycles
-        host = 0.0 if arch.cuda_graph else launches * arch.host_launch_cycles
+        device = work + launches * gpu.kernel_gap_cycles
+        host = 0.0 if gpu.cuda_graph else launches * gpu.host_launch_cycles
         cycles = max(host, device)
     reads, writes = _merge(reads, bn_reads), _merge(writes, bn_writes)
     overhead = cycles - work
@@ -123,29 +127,26 @@ def finish(
         extra = ("eager: a kernel of its own (an inference engine fuses it into its producer)",)
     if bn_cycles:
         extra = (f"eager: {launches - 1} folded batch-norm kernel(s) after it",)
-    return OpCost(
-        cycles=cycles,
-        compute_cycles=compute,
-        clock_hz=ctx.profile.clock_hz,
-        bound=rl.classify_bound(compute, memory + bn_cycles, overhead),
-        ideal_cycles=ideal,
-        memory_cycles=memory + bn_cycles,
-        overhead_cycles=overhead,
-        macs=op.macs if op.kind in MAC_KINDS else 0,
-        bytes_read=reads,
-        bytes_written=writes,
-        energy_j=rl.energy(
-            op, ctx.profile, precision, reads, writes, cycles, macs=op.macs / math_speedup
-        ),
+    return op_cost(
+        op,
+        ctx,
         precision=precision,
+        cycles=cycles,
+        compute=compute,
+        memory=memory + bn_cycles,
+        overhead=overhead,
+        ideal=ideal,
+        reads=reads,
+        writes=writes,
         notes=(*notes, *extra),
+        macs_done=op.macs / math_speedup,
     )
 
 
 def _cuda_core_kernel(
     op: Op,
     ctx: PricingContext,
-    arch: GpuArch,
+    gpu: Gpu,
     precision: str,
     *,
     work: float,
@@ -158,7 +159,7 @@ def _cuda_core_kernel(
     return finish(
         op,
         ctx,
-        arch,
+        gpu,
         precision=precision,
         compute=work / rl.vector_rate(ctx.profile, precision),
         ideal=ideal,
@@ -174,19 +175,19 @@ def memory_bound_op(op: Op, ctx: PricingContext) -> OpCost:
     precision = rl.op_precision(op, ctx)
     ideal = op.flops / rl.vector_rate(ctx.profile, precision)
     return _cuda_core_kernel(
-        op, ctx, GpuArch.from_profile(ctx.profile), precision, work=op.flops, ideal=ideal, notes=()
+        op, ctx, gpu_of(ctx.profile), precision, work=op.flops, ideal=ideal, notes=()
     )
 
 
-def _sm_budget(ctx: PricingContext, arch: GpuArch, precision: str, speedup: float) -> SmBudget:
+def _sm_budget(ctx: PricingContext, gpu: Gpu, precision: str, speedup: float) -> SmBudget:
     peak = ctx.profile.peak_macs_per_cycle[precision] * speedup
     return SmBudget(
-        sms=arch.sms,
-        macs_per_cycle=peak * arch.mainloop_efficiency / arch.sms,
-        smem_bytes=arch.smem_per_sm_bytes,
-        register_bytes=arch.register_file_per_sm_bytes,
-        cta_fixed_cycles=arch.cta_fixed_cycles,
-        load_latency_cycles=arch.global_load_latency_cycles,
+        sms=gpu.sms,
+        macs_per_cycle=peak * gpu.arch.mainloop_efficiency / gpu.sms,
+        smem_bytes=gpu.arch.smem_per_sm_bytes,
+        register_bytes=gpu.arch.register_file_per_sm_bytes,
+        cta_fixed_cycles=gpu.arch.cta_fixed_cycles,
+        load_latency_cycles=gpu.arch.global_load_latency_cycles,
     )
 
 
@@ -207,40 +208,40 @@ def _mac_traffic(op: Op, ctx: PricingContext, precision: str, sparse: SparseUse)
 
 def mac_op(op: Op, ctx: PricingContext) -> OpCost:
     """Conv, GEMM and attention: tiles on the tensor cores (depthwise: the CUDA cores)."""
-    arch = GpuArch.from_profile(ctx.profile)
-    precision, notes = execution_precision(op, ctx, arch)
+    gpu = gpu_of(ctx.profile)
+    precision, notes = execution_precision(op, ctx, gpu)
     if op.is_depthwise:
         sparse = sparse_use(op, ctx.profile, precision, tensor_cores=False)
         note = "depthwise: a direct kernel on the CUDA cores"
         return _cuda_core_kernel(
             op,
             ctx,
-            arch,
+            gpu,
             precision,
             work=op.macs,
             ideal=op.macs / ctx.profile.peak_macs_per_cycle[precision],
             notes=(note, *((sparse.note,) if sparse.note else ()), *notes),
         )
     sparse = sparse_use(op, ctx.profile, precision, tensor_cores=precision != "fp32")
-    sm = _sm_budget(ctx, arch, precision, sparse.math_speedup)
+    sm = _sm_budget(ctx, gpu, precision, sparse.math_speedup)
     operand = PRECISION_BITS[precision] / 8
     reads, writes = rl.memory_bytes(op, ctx, _mac_traffic(op, ctx, precision, sparse))
     plans: list[TiledKernel]
     if op.kind is OpKind.ATTENTION:
-        plans = [_attention_plan(op, sm, operand, arch)]
-        described = [f"fused attention: {plans[0].describe(arch.sms)}"]
+        plans = [_attention_plan(op, sm, operand, gpu)]
+        described = [f"fused attention: {plans[0].describe(gpu.sms)}"]
     else:
-        plans, l2_read, refetch = _gemm_plans(op, arch, sm, operand, sparse.weight_fraction)
-        l2, dram = arch.l2.name, arch.dram.name
+        plans, l2_read, refetch = _gemm_plans(op, gpu, sm, operand, sparse.weight_fraction)
+        l2, dram = gpu.l2.name, gpu.dram.name
         reads[l2] = max(reads.get(l2, 0.0), l2_read)
         if refetch > 0 and dram != l2:
             reads[dram] = reads.get(dram, 0.0) + refetch
-        described = [plan.describe(arch.sms) for plan in plans]
+        described = [plan.describe(gpu.sms) for plan in plans]
     peak = ctx.profile.peak_macs_per_cycle[precision] * sparse.math_speedup
     return finish(
         op,
         ctx,
-        arch,
+        gpu,
         precision=precision,
         compute=sum(plan.cycles for plan in plans),
         ideal=op.macs / peak,
@@ -252,7 +253,7 @@ def mac_op(op: Op, ctx: PricingContext) -> OpCost:
 
 
 def _gemm_plans(
-    op: Op, arch: GpuArch, sm: SmBudget, operand: float, weight_fraction: float
+    op: Op, gpu: Gpu, sm: SmBudget, operand: float, weight_fraction: float
 ) -> tuple[list[TiledKernel], float, float]:
     """Plans for each GEMM the op lowers to, with their L2 reads and DRAM re-fetches."""
     plans, l2_read, refetch = [], 0.0, 0.0
@@ -263,17 +264,17 @@ def _gemm_plans(
             sm,
             operand,
             weight_bytes=b_bytes,
-            l2_cycles_per_byte=1 / arch.l2.bandwidth_bytes_per_cycle,
+            l2_cycles_per_byte=1 / gpu.l2.bandwidth_bytes_per_cycle,
         )
         plans.append(plan)
         l2_read += plan.l2_read
         refetch += dram_refetch(
-            g, plan, operand, b_bytes, sms=arch.sms, l2_capacity=arch.l2.capacity_bytes
+            g, plan, operand, b_bytes, sms=gpu.sms, l2_capacity=gpu.l2.capacity_bytes
         )
     return plans, l2_read, refetch
 
 
-def _attention_plan(op: Op, sm: SmBudget, operand: float, arch: GpuArch) -> TiledKernel:
+def _attention_plan(op: Op, sm: SmBudget, operand: float, gpu: Gpu) -> TiledKernel:
     head_dim = op.int_attr("head_dim")
     return plan_attention(
         seq_q=op.int_attr("seq_q"),
@@ -283,7 +284,7 @@ def _attention_plan(op: Op, sm: SmBudget, operand: float, arch: GpuArch) -> Tile
         heads_x_batch=op.int_attr("heads_x_batch"),
         sm=sm,
         operand_bytes=operand,
-        exp_per_cycle=arch.sfu_ops_per_sm_cycle,
+        exp_per_cycle=gpu.sfu_ops_per_sm_cycle,
     )
 
 

@@ -1,80 +1,92 @@
-"""The GPU-specific numbers of a profile, read once from its free-form ``arch`` section.
+"""The typed ``arch`` section of a GPU profile, and the per-GPU view the cost model prices with.
 
-The profile schema leaves ``arch`` open because every hardware class needs different facts.
-The GPU model needs about a dozen; reading them here, with the defaults a user-written profile
-falls back to, keeps ``arch.get(...)`` calls out of the cost functions and gives one place
-that says what each number means.
+``GpuArch`` is what a profile says (checked when it loads); ``Gpu`` adds what follows from the
+rest of the profile (its L2 and DRAM levels, cycles per kernel gap and per host launch) and is
+built once per profile value, so the cost functions read plain attributes.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from ..errors import ProfileError
-from ..profile import MemoryLevel, Profile
+from ..archspec import BOOLEAN, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, ArchSpec, spec
+from ..archspec import Capabilities as _Capabilities
+from ..hardware import MemoryLevel, Profile
 
-# Defaults for a profile that leaves a field out: the presets' assumed values (each preset
-# sets every field, with its source), eager launches and no TF32 substitution.
-_DEFAULTS: dict[str, float | bool] = {
-    "smem_per_sm_bytes": 167936,  # 164 KiB, Ampere's shared memory per SM
-    "register_file_per_sm_bytes": 262144,  # 64K 32-bit registers per SM (every GPU since Kepler)
-    "sfu_ops_per_sm_cycle": 16,  # exp2/rsqrt results per clock per SM on Ampere and Hopper
-    "mainloop_efficiency": 0.85,
-    "cta_fixed_cycles": 800,
-    "global_load_latency_cycles": 500,
-    "kernel_gap_s": 2.0e-6,
-    "cuda_graph": False,
-    "fp32_conv_as_tf32": False,
-    "fp32_matmul_as_tf32": False,
-}
+
+@dataclass(frozen=True, kw_only=True)
+class GpuArch(ArchSpec):
+    """What the GPU model reads (docs/gpu.md). Defaults are the presets' assumed values."""
+
+    HW_CLASS = "gpu"
+    CAPABILITIES = _Capabilities(packed_vector_lanes=True, unpacks_narrow_weights=True)
+
+    sms: int = spec(POSITIVE_INT, "streaming multiprocessors: tiles spread over them")
+    smem_per_sm_bytes: int = spec(
+        POSITIVE_INT, "shared memory per SM, bounds CTAs resident per SM", default=167936
+    )
+    register_file_per_sm_bytes: int = spec(
+        POSITIVE_INT, "register file per SM, bounds CTAs resident per SM", default=262144
+    )
+    sfu_ops_per_sm_cycle: float = spec(
+        POSITIVE, "exp2/rsqrt results per clock per SM (fused softmax)", default=16.0
+    )
+    mainloop_efficiency: float = spec(
+        FRACTION, "fraction of tensor-core peak a saturated GEMM main loop keeps", default=0.85
+    )
+    cta_fixed_cycles: float = spec(
+        NON_NEGATIVE, "pipeline fill and epilogue of one CTA, paid once per wave", default=800.0
+    )
+    global_load_latency_cycles: float = spec(
+        NON_NEGATIVE, "round trip of a load that misses L1", default=500.0
+    )
+    kernel_gap_s: float = spec(
+        NON_NEGATIVE, "device-side time between dependent kernels", default=2.0e-6
+    )
+    cuda_graph: bool = spec(
+        BOOLEAN, "kernels replay from a CUDA graph: no host cost per kernel", default=False
+    )
+    fp32_conv_as_tf32: bool = spec(
+        BOOLEAN, "the library runs fp32 convolutions on TF32 tensor cores", default=False
+    )
+    fp32_matmul_as_tf32: bool = spec(
+        BOOLEAN, "the library runs fp32 matmuls on TF32 tensor cores", default=False
+    )
 
 
 @dataclass(frozen=True)
-class GpuArch:
-    """What the GPU cost model knows about one GPU and the software that drives it."""
+class Gpu:
+    """One GPU as the cost functions see it: the arch section plus what the profile implies."""
 
-    sms: int
-    smem_per_sm_bytes: int
-    register_file_per_sm_bytes: int
-    sfu_ops_per_sm_cycle: float  # special-function (exp) throughput, for fused softmax
-    mainloop_efficiency: float  # fraction of tensor-core peak a saturated GEMM main loop keeps
-    cta_fixed_cycles: float  # pipeline fill and epilogue of one CTA, not hidden by its math
-    global_load_latency_cycles: float  # round trip of a load that misses L1
-    kernel_gap_cycles: float  # device-side time between dependent kernels (launch, ramp, drain)
-    host_launch_cycles: float  # host-side cost of launching one kernel eagerly
-    cuda_graph: bool  # kernels replay from a CUDA graph: no host cost per kernel
-    fp32_conv_as_tf32: bool  # cuDNN runs fp32 convolutions on TF32 tensor cores
-    fp32_matmul_as_tf32: bool  # cuBLAS runs fp32 matmuls on TF32 tensor cores
+    arch: GpuArch
     l2: MemoryLevel  # the on-chip cache every global-memory byte passes through
     dram: MemoryLevel  # the backing store
+    kernel_gap_cycles: float
+    host_launch_cycles: float  # host-side cost of launching one kernel eagerly
 
-    @staticmethod
-    def from_profile(profile: Profile) -> GpuArch:
-        arch = profile.arch
-        if "sms" not in arch:
-            raise ProfileError(
-                f"{profile.source or profile.name}: field 'arch/sms': a GPU profile must give "
-                "its SM count (the GPU model spreads tiles over SMs)"
-            )
+    @property
+    def sms(self) -> int:
+        return self.arch.sms
 
-        def get(key: str) -> float:
-            return float(arch.get(key, _DEFAULTS[key]))
+    @property
+    def cuda_graph(self) -> bool:
+        return self.arch.cuda_graph
 
-        return GpuArch(
-            sms=int(arch["sms"]),
-            smem_per_sm_bytes=int(get("smem_per_sm_bytes")),
-            register_file_per_sm_bytes=int(get("register_file_per_sm_bytes")),
-            sfu_ops_per_sm_cycle=get("sfu_ops_per_sm_cycle"),
-            mainloop_efficiency=get("mainloop_efficiency"),
-            cta_fixed_cycles=get("cta_fixed_cycles"),
-            global_load_latency_cycles=get("global_load_latency_cycles"),
-            kernel_gap_cycles=get("kernel_gap_s") * profile.clock_hz,
-            host_launch_cycles=profile.per_op_overhead_cycles,
-            cuda_graph=bool(arch.get("cuda_graph", _DEFAULTS["cuda_graph"])),
-            fp32_conv_as_tf32=bool(arch.get("fp32_conv_as_tf32", _DEFAULTS["fp32_conv_as_tf32"])),
-            fp32_matmul_as_tf32=bool(
-                arch.get("fp32_matmul_as_tf32", _DEFAULTS["fp32_matmul_as_tf32"])
-            ),
-            l2=profile.memory[0],
-            dram=profile.memory[-1],
-        )
+    @property
+    def sfu_ops_per_sm_cycle(self) -> float:
+        return self.arch.sfu_ops_per_sm_cycle
+
+
+@functools.lru_cache(maxsize=256)
+def gpu_of(profile: Profile) -> Gpu:
+    """The ``Gpu`` view of a GPU profile (cached per profile value)."""
+    arch = profile.arch
+    assert isinstance(arch, GpuArch), f"{profile.name} is not a GPU profile"
+    return Gpu(
+        arch=arch,
+        l2=profile.memory[0],
+        dram=profile.memory[-1],
+        kernel_gap_cycles=arch.kernel_gap_s * profile.clock_hz,
+        host_launch_cycles=profile.per_op_overhead_cycles,
+    )

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..hardware import Profile
 from ..ops import Op
-from ..profile import Profile
 from .weight_storage import weight_format
 
 # Precisions with a sparse tensor-core instruction (mma.sp) on Ampere and Hopper: NVIDIA A100

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..cost import Bound, OpCost
+from ..cost import OpCost
+from ..hardware import MemoryLevel, Profile
 from ..ops import DTYPE_BITS, MAC_KINDS, PRECISION_BITS, Op, OpKind, TensorSpec
-from ..profile import MemoryLevel, Profile
+from .assemble import op_cost
 from .base import CostFn, PricingContext
 from .weight_storage import value_bits, weight_format
 
@@ -127,45 +128,13 @@ def memory_cycles(profile: Profile, reads: dict[str, float], writes: dict[str, f
     return worst
 
 
-# SIMD registers pack more narrow lanes; fixed-width activation units (arrays, FPGAs) do not.
-_PACKED_VECTOR_CLASSES = frozenset({"cpu", "gpu"})
-
-
 def vector_rate(profile: Profile, precision: str) -> float:
     """Elementwise ops per cycle: on SIMD hardware narrower types pack more lanes, up to 4x
-    the fp32 rate; elsewhere the profile's rate is the rate."""
-    if profile.hw_class not in _PACKED_VECTOR_CLASSES:
+    the fp32 rate; fixed-width activation units (arrays, FPGAs) run at the profile's rate."""
+    if not profile.capabilities.packed_vector_lanes:
         return profile.vector_ops_per_cycle
     bits = PRECISION_BITS.get(precision, 32)
     return profile.vector_ops_per_cycle * min(max(32 / bits, 1.0), 4.0)
-
-
-def energy(
-    op: Op,
-    profile: Profile,
-    precision: str,
-    reads: dict[str, float],
-    writes: dict[str, float],
-    cycles: float,
-    macs: float | None = None,
-) -> dict[str, float]:
-    """Joules per component; ``macs`` overrides the op's MACs where hardware skips some (2:4
-    sparse tensor cores do half the multiplies)."""
-    pj = 1e-12
-    if op.kind in MAC_KINDS:
-        done = op.macs if macs is None else macs
-        compute = done * profile.energy.mac_pj[precision] * pj
-    else:
-        compute = op.flops * profile.energy.vector_op_pj * pj
-    out = {"compute": compute}
-    for level in profile.memory:
-        r, w = reads.get(level.name, 0.0), writes.get(level.name, 0.0)
-        if r or w:
-            out[level.name] = (
-                r * level.read_energy_pj_per_byte + w * level.write_energy_pj_per_byte
-            ) * pj
-    out["static"] = profile.energy.static_power_w * cycles / profile.clock_hz
-    return out
 
 
 def price(
@@ -189,29 +158,19 @@ def price(
     reads, writes = memory_bytes(op, ctx, t)
     mem = memory_cycles(profile, reads, writes)
     overhead = 0.0 if op.fused_into else profile.per_op_overhead_cycles + extra_overhead_cycles
-    cycles = max(compute, mem) + overhead
-    return OpCost(
-        cycles=cycles,
-        compute_cycles=compute,
-        clock_hz=profile.clock_hz,
-        bound=classify_bound(compute, mem, overhead),
-        ideal_cycles=ideal,
-        memory_cycles=mem,
-        overhead_cycles=overhead,
-        macs=op.macs if op.kind in MAC_KINDS else 0,
-        bytes_read=reads,
-        bytes_written=writes,
-        energy_j=energy(op, profile, precision, reads, writes, cycles),
+    return op_cost(
+        op,
+        ctx,
         precision=precision,
+        cycles=max(compute, mem) + overhead,
+        compute=compute,
+        memory=mem,
+        overhead=overhead,
+        ideal=ideal,
+        reads=reads,
+        writes=writes,
         notes=(*notes, *precision_notes(op, ctx, precision)),
     )
-
-
-def classify_bound(compute: float, memory: float, overhead: float) -> Bound:
-    """Launch-bound when the fixed overhead outweighs the work, else the larger of the two."""
-    if overhead > max(compute, memory):
-        return Bound.LAUNCH
-    return Bound.COMPUTE if compute >= memory else Bound.MEMORY
 
 
 def precision_notes(op: Op, ctx: PricingContext, precision: str) -> tuple[str, ...]:

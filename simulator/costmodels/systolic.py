@@ -42,6 +42,7 @@ shrinks off-chip weight traffic to the non-zeros plus a 1-bit mask.
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Mapping
@@ -50,15 +51,14 @@ from typing import Any
 
 import numpy as np
 
-from ..cost import Bound, OpCost
-from ..errors import ProfileError
+from ..cost import OpCost
+from ..hardware import MemoryLevel, Profile
 from ..ops import MAC_KINDS, Op, OpKind
-from ..profile import MemoryLevel, Profile
 from . import roofline as rl
+from .assemble import op_cost
 from .base import PricingContext
 from .gemm_view import GemmShape, gemm_shapes
-
-OPERANDS = ("ifmap", "filter", "ofmap")
+from .systolic_arch import OPERANDS, ScaleSimPorts, SystolicArch
 
 
 @dataclass(frozen=True)
@@ -70,26 +70,21 @@ class ArraySpec:
     dataflow: str  # ws | os | is
     word_bytes: float
     sram_words: Mapping[str, float]  # capacity per operand buffer (both halves)
-    scalesim: Mapping[str, Any] | None = None  # SCALE-Sim port model: mode, *_bw words/cycle
+    scalesim: ScaleSimPorts | None = None  # SCALE-Sim port model: mode, *_bw words/cycle
 
 
+@functools.lru_cache(maxsize=256)
 def array_spec(profile: Profile) -> ArraySpec:
+    """The array of a systolic profile in words (cached per profile value)."""
     arch = profile.arch
-    try:
-        rows, cols = int(arch["rows"]), int(arch["cols"])
-    except KeyError as exc:
-        raise ProfileError(
-            f"{profile.source}: field 'arch/{exc.args[0]}' is required for a systolic array"
-        ) from None
-    dataflow = str(arch.get("dataflow", "ws")).lower()
-    if dataflow not in ("ws", "os", "is"):
-        dataflow = "ws"  # row stationary and other dataflows map as weight stationary
-    word = float(arch.get("word_bytes", 1))
+    assert isinstance(arch, SystolicArch), f"{profile.name} is not a systolic profile"
     on_chip = profile.memory[0].capacity_bytes if len(profile.memory) > 1 else math.inf
     default = {"ifmap": on_chip / 4, "filter": on_chip / 2, "ofmap": on_chip / 4}
-    sram = {name: float(arch.get(f"{name}_sram_bytes", default[name])) / word for name in OPERANDS}
-    scalesim = arch.get("scalesim")
-    return ArraySpec(rows, cols, dataflow, word, sram, scalesim)
+    sram = {}
+    for name in OPERANDS:
+        given = arch.sram_bytes(name)
+        sram[name] = (default[name] if given is None else given) / arch.word_bytes
+    return ArraySpec(arch.rows, arch.cols, arch.dataflow, arch.word_bytes, sram, arch.scalesim)
 
 
 @dataclass(frozen=True)
@@ -356,13 +351,13 @@ def gemm_timing(
     stall = prefetch = 0.0
     ss = spec.scalesim
     if ss is not None:  # SCALE-Sim: one DRAM port per operand
-        ports = {o: float(ss[f"{o}_bw"]) for o in OPERANDS}
+        ports = {"ifmap": ss.ifmap_bw, "filter": ss.filter_bw, "ofmap": ss.ofmap_bw}
         dram_cycles = max(
             (dram_reads["ifmap"] / ports["ifmap"]),
             (dram_reads["filter"] / ports["filter"]),
             (dram_writes["ofmap"] / ports["ofmap"]),
         )
-        if ss.get("mode") == "USER":
+        if ss.mode == "USER":
             misses = _user_misses(g, spec, ifmap_geometry)
             chunks, fetched = {}, {}
             total_words = {"ifmap": float(m * k) * ifmap_valid_fraction, "filter": float(k * n)}
@@ -384,7 +379,7 @@ def gemm_timing(
             dram_reads = {o: groups * fetched[o] for o in ("ifmap", "filter")}
             dram_writes = {"ofmap": groups * float(sum(sram_writes.values()))}
             dram_cycles = groups * max(len(misses[o]) * (chunks[o] + 1) for o in misses)
-        if ss.get("mode") == "USER":
+        if ss.mode == "USER":
             first_fill = max(
                 min(math.ceil(spec.sram_words[o] / 2), float(demand[o].words.sum())) / ports[o]
                 for o in ("ifmap", "filter")
@@ -427,13 +422,9 @@ def gemm_timing(
 
 # --- weights: which layers stay on chip, and what sparsity buys -----------------------------
 
-_SPILL_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[str, float, str | None], frozenset[str]]]
+# Per traced graph (dropped with it), per (profile value, forced precision): the spilled ops.
+_SPILL_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[Profile, str | None], frozenset[str]]]
 _SPILL_PLANS = weakref.WeakKeyDictionary()
-
-
-def _filter_capacity_bytes(profile: Profile) -> float:
-    spec = array_spec(profile)
-    return spec.sram_words["filter"] * spec.word_bytes
 
 
 def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
@@ -443,10 +434,11 @@ def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
     graph = ctx.graph
     if graph is None:
         return None
-    key = (ctx.profile.name, _filter_capacity_bytes(ctx.profile), ctx.precision)
+    key = (ctx.profile, ctx.precision)
     plans = _SPILL_PLANS.setdefault(graph.dag, {})
     if key not in plans:
-        capacity, used, spilled = key[1], 0.0, set()
+        spec = array_spec(ctx.profile)
+        capacity, used, spilled = spec.sram_words["filter"] * spec.word_bytes, 0.0, set()
         for op in graph:
             if op.kind not in MAC_KINDS or not op.params:
                 continue
@@ -463,7 +455,7 @@ def _real_weight(op: Op, ctx: PricingContext) -> Any:
     return ctx.graph.dag.nodes[op.id].get("weight")
 
 
-def _nm_ratio(op: Op, patterns: frozenset[str]) -> tuple[int, int] | None:
+def _nm_ratio(op: Op, patterns: tuple[str, ...]) -> tuple[int, int] | None:
     """The N:M scheme the array can exploit on ``op``'s weights, if they conform."""
     stats = op.weight_stats
     if stats is None:
@@ -562,7 +554,7 @@ def _layer(
     in_fits = op.input_bytes * act_bytes <= spec.sram_words["ifmap"] * spec.word_bytes
     out_fits = op.output_bytes * act_bytes <= spec.sram_words["ofmap"] * spec.word_bytes
     bw_words = backing.bandwidth_bytes_per_cycle / spec.word_bytes
-    user = spec.scalesim is not None and spec.scalesim.get("mode") == "USER"
+    user = spec.scalesim is not None and spec.scalesim.mode == "USER"
     total: LayerTiming | None = None
     for g in gemm_shapes(op):
         sparse = sparse_mapping(op, ctx, g, spec.cols) if op.kind in MAC_KINDS else None
@@ -629,10 +621,10 @@ def _add_timing(a: LayerTiming, b: LayerTiming) -> LayerTiming:
 
 
 def _sram_energy(profile: Profile, operand: str, write: bool) -> float:
-    arch = profile.arch
-    key = f"{operand}_sram_{'write' if write else 'read'}_pj_per_byte"
-    if key in arch:
-        return float(arch[key])
+    assert isinstance(profile.arch, SystolicArch)
+    given = profile.arch.sram_energy(operand, write)
+    if given is not None:
+        return given
     level = profile.memory[0]
     return level.write_energy_pj_per_byte if write else level.read_energy_pj_per_byte
 
@@ -675,23 +667,15 @@ def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
         reads[dram_key] = dram_read
     if dram_write:
         writes[dram_key] = dram_write
-    pj = 1e-12
-    energy = {"compute": op.macs * profile.energy.mac_pj[precision] * pj}
-    for operand in OPERANDS:
-        key = f"{operand}_sram"
-        joules = reads.get(key, 0.0) * _sram_energy(profile, operand, False)
-        joules += writes.get(key, 0.0) * _sram_energy(profile, operand, True)
-        if joules:
-            energy[key] = joules * pj
-    if dram_read or dram_write:
-        energy[dram_key] = (
-            dram_read * backing.read_energy_pj_per_byte
-            + dram_write * backing.write_energy_pj_per_byte
-        ) * pj
-    energy["static"] = profile.energy.static_power_w * cycles / profile.clock_hz
-    wanted = ctx.precision or op.precision
-    if precision != wanted:
-        notes.append(f"{wanted} not supported: run as {precision}")
+    per_byte = {
+        f"{operand}_sram": (
+            _sram_energy(profile, operand, False),
+            _sram_energy(profile, operand, True),
+        )
+        for operand in OPERANDS
+    }
+    per_byte[dram_key] = (backing.read_energy_pj_per_byte, backing.write_energy_pj_per_byte)
+    notes.extend(rl.precision_notes(op, ctx, precision))
     if spec.scalesim is not None:
         notes.append(
             f"scalesim: compute {timing.compute_cycles:,.0f}, stall {timing.stall_cycles:,.0f}, "
@@ -701,26 +685,19 @@ def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
     memory = timing.dram_cycles
     if spec.scalesim is not None and stall > 0:  # stalled on its ports for all of its time
         memory = max(memory, compute + stall)
-    if overhead > compute + stall:
-        bound = Bound.LAUNCH
-    elif memory > compute:
-        bound = Bound.MEMORY
-    else:
-        bound = Bound.COMPUTE
-    return OpCost(
-        cycles=cycles,
-        compute_cycles=compute,
-        clock_hz=profile.clock_hz,
-        bound=bound,
-        ideal_cycles=ideal,
-        memory_cycles=memory,
-        overhead_cycles=overhead,
-        macs=op.macs,
-        bytes_read=reads,
-        bytes_written=writes,
-        energy_j=energy,
+    return op_cost(
+        op,
+        ctx,
         precision=precision,
+        cycles=cycles,
+        compute=compute,
+        memory=memory,
+        overhead=overhead,
+        ideal=ideal,
+        reads=reads,
+        writes=writes,
         notes=tuple(notes),
+        per_byte_pj=per_byte,
     )
 
 

@@ -14,11 +14,9 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..hardware import Profile
 from ..ops import PRECISION_BITS, Op, WeightStats
-from ..profile import Profile
 
-# Classes whose kernels or logic unpack narrow weights from memory before multiplying.
-UNPACKING_CLASSES = frozenset({"cpu", "gpu", "fpga"})
 _INDEX_BITS = 32
 
 
@@ -38,7 +36,7 @@ def value_bits(op: Op, profile: Profile, precision: str) -> float:
     hardware unpacks narrower weights."""
     exec_bits = PRECISION_BITS.get(precision, 32)
     bits = op.weight_bits
-    if bits is not None and bits < exec_bits and profile.hw_class in UNPACKING_CLASSES:
+    if bits is not None and bits < exec_bits and profile.capabilities.unpacks_narrow_weights:
         return float(bits)
     return float(exec_bits)
 
@@ -59,7 +57,7 @@ def _candidates(
             m = int(pattern.split(":")[1])
             yield Storage(pattern, kept * (bits + math.ceil(math.log2(m))) / bits)
         elif pattern == "unstructured":
-            if profile.hw_class == "cpu":
+            if profile.capabilities.unstructured_format == "csr":
                 yield Storage("csr", kept * (bits + _INDEX_BITS) / bits + row_ptr)
             else:
                 yield Storage("bitmap", kept + 1.0 / bits)

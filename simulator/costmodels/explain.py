@@ -8,8 +8,8 @@ answers "I pruned it 80% — why is it not faster?" without the user reading the
 from __future__ import annotations
 
 from ..cost import OpCost
+from ..hardware import Profile
 from ..ops import MAC_KINDS, SPARSITY_PATTERNS, Op
-from ..profile import Profile
 
 _EXPLOITED = ("sparse", "zero-skipping", "2:4", "4:8")
 

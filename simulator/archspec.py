@@ -1,0 +1,162 @@
+"""Typed ``arch`` sections: what one hardware class's cost model reads from a profile.
+
+The common fields of a profile (clock, peaks, memory levels, energies) mean the same on every
+class; the ``arch`` section does not (an array shape, an SM count, a DSP budget). Each class
+declares its section as a frozen dataclass of ``ArchSpec`` whose fields carry their JSON
+Schema and a one-line doc. Loading checks the section against that schema before any value is
+built, so a misspelt or unknown key, a bad enum value or a non-integer where an integer is
+meant is a one-line ``ProfileError`` naming the file and key, never a silent default. The same
+declarations produce the field tables in docs/profiles.md.
+
+Facts a cost model does not read (a part number, a TDP, an ISA list) belong in the profile's
+free-form ``info`` section, not here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
+
+import jsonschema
+
+from .errors import ProfileError
+from .frozen import deep_freeze
+
+# Schema fragments shared by the arch declarations and the profile schema.
+POSITIVE: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+NON_NEGATIVE: dict[str, Any] = {"type": "number", "minimum": 0}
+FRACTION: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+POSITIVE_INT: dict[str, Any] = {"type": "integer", "minimum": 1}
+NON_NEGATIVE_INT: dict[str, Any] = {"type": "integer", "minimum": 0}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+STRING: dict[str, Any] = {"type": "string"}
+
+
+def enum(*values: str) -> dict[str, Any]:
+    return {"enum": list(values)}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a class of hardware can do, read by the shared pricing code instead of checking
+    the class's name."""
+
+    packed_vector_lanes: bool = False  # SIMD lanes: narrower types pack more elements per op
+    unpacks_narrow_weights: bool = False  # weights below the execution width stay packed
+    unstructured_format: str = "bitmap"  # how unstructured sparse weights are stored: csr|bitmap
+
+
+def spec(
+    schema: Mapping[str, Any],
+    doc: str,
+    default: Any = MISSING,
+    convert: Callable[[Any], Any] = deep_freeze,
+) -> Any:
+    """A field of an ``ArchSpec``: its JSON Schema, what it means, its default (absent:
+    required) and how a YAML value becomes the field's value."""
+    meta = {"schema": dict(schema), "doc": doc, "convert": convert}
+    if default is MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+A = TypeVar("A", bound="ArchSpec")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """Base of every class's typed ``arch`` section (see the module doc)."""
+
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities()
+    HW_CLASS: ClassVar[str] = ""
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        return _schema(cls)
+
+    @classmethod
+    def from_data(cls: type[A], data: Any, origin: str) -> A:
+        """The section as a value, or a ``ProfileError`` naming the first bad key."""
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ProfileError(f"{origin}: field 'arch': expected a mapping of keys to values")
+        known = [f.name for f in fields(cls) if "schema" in f.metadata]
+        for key in data:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ProfileError(
+                    f"{origin}: field 'arch/{key}': unknown key for a {cls.HW_CLASS} "
+                    f"profile{hint}; known keys: {', '.join(sorted(known))}"
+                )
+        error = jsonschema.exceptions.best_match(_validator(cls).iter_errors(dict(data)))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path)
+            raise ProfileError(f"{origin}: field 'arch/{where}': {error.message}")
+        values = {
+            f.name: f.metadata["convert"](data[f.name])
+            for f in fields(cls)
+            if f.name in data and "convert" in f.metadata
+        }
+        arch = cls(**values)
+        arch.check(origin)
+        return arch
+
+    def check(self, origin: str) -> None:
+        """Invariants across fields that a schema cannot state; raise ``ProfileError``."""
+
+    @classmethod
+    def field_docs(cls) -> list[tuple[str, str, str, str]]:
+        """(key, type, default, meaning) of every field, for the docs."""
+        rows = []
+        for f in fields(cls):
+            if "schema" not in f.metadata:
+                continue
+            default = "required" if f.default is MISSING else repr(f.default)
+            rows.append((f.name, _type_name(f.metadata["schema"]), default, f.metadata["doc"]))
+        return rows
+
+
+def _type_name(schema: Mapping[str, Any]) -> str:
+    if "enum" in schema:
+        return " \\| ".join(str(v) for v in schema["enum"])
+    kind = schema.get("type", "")
+    if kind == "integer" and schema.get("minimum") == 1:
+        return "integer >= 1"
+    if kind == "number" and "exclusiveMinimum" in schema:
+        return "number > 0" if "maximum" not in schema else "number in (0, 1]"
+    return str(kind or "mapping")
+
+
+_SCHEMAS: dict[type[ArchSpec], dict[str, Any]] = {}
+_VALIDATORS: dict[type[ArchSpec], jsonschema.Draft202012Validator] = {}
+
+
+def _schema(cls: type[ArchSpec]) -> dict[str, Any]:
+    """The JSON Schema of ``cls``'s fields (built once per class: classes do not change)."""
+    if cls in _SCHEMAS:
+        return _SCHEMAS[cls]
+    props = {f.name: f.metadata["schema"] for f in fields(cls) if "schema" in f.metadata}
+    required = [
+        f.name
+        for f in fields(cls)
+        if "schema" in f.metadata and f.default is MISSING and f.default_factory is MISSING
+    ]
+    return _SCHEMAS.setdefault(
+        cls,
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": props,
+            "required": required,
+        },
+    )
+
+
+def _validator(cls: type[ArchSpec]) -> jsonschema.Draft202012Validator:
+    if cls not in _VALIDATORS:
+        _VALIDATORS[cls] = jsonschema.Draft202012Validator(_schema(cls))
+    return _VALIDATORS[cls]

@@ -1,0 +1,103 @@
+"""The one registry of hardware classes: each class's arch type, cost table, whole-graph
+model and options.
+
+Everything that differs by class is found here, by the class name a profile gives in
+``hw_class``: the loader reads the ``arch`` section with ``arch``, the estimate prices ops with
+``table`` (or the whole graph with ``graph_cost``) and turns the user's per-estimate settings
+into the class's typed options with ``options``. Adding a class means one new module (its
+arch dataclass and cost table) and one row in ``HW_CLASSES`` (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..archspec import ArchSpec
+from ..errors import ProfileError
+from ..frozen import deep_freeze
+from ..hardware import Profile
+from ..ops import OpKind
+from . import cpu, fpga, gpu, systolic
+from .base import CostFn, GraphFn, NoOptions, UserOptions
+from .cpu_arch import CpuArch, CpuOptions
+from .fpga_arch import FpgaArch, FpgaOptions, FpgaStreamingArch
+from .gpu_arch import GpuArch
+from .systolic_arch import SystolicArch
+
+OptionsFn = Callable[[Profile, UserOptions], object]
+
+
+@dataclass(frozen=True)
+class HwClass:
+    """One hardware class: how its profiles are read and how its ops are priced."""
+
+    name: str
+    arch: type[ArchSpec]
+    table: dict[OpKind, CostFn]  # live: register_cost adds or replaces rows
+    graph_cost: GraphFn | None = None  # prices the whole graph at once (pipelines)
+    accepts: Callable[[Profile], frozenset[str]] = lambda _: frozenset()  # UserOptions taken
+    options: OptionsFn = lambda _p, _u: NoOptions()
+
+
+def _cpu_options(profile: Profile, user: UserOptions) -> CpuOptions:
+    arch = profile.arch
+    assert isinstance(arch, CpuArch)
+    if user.threads is not None and user.threads > arch.cores:
+        raise ProfileError(
+            f"--threads {user.threads}: {profile.name} has {arch.cores} cores (the CPU model "
+            "runs at most one thread per core)"
+        )
+    return CpuOptions(threads=user.threads)
+
+
+def _fpga_accepts(profile: Profile) -> frozenset[str]:
+    if isinstance(profile.arch, FpgaStreamingArch):
+        return frozenset({"folding", "target_fps"})
+    return frozenset()
+
+
+def _fpga_options(profile: Profile, user: UserOptions) -> FpgaOptions:
+    folding = deep_freeze(user.folding) if user.folding is not None else None
+    return FpgaOptions(folding=folding, target_fps=user.target_fps)
+
+
+HW_CLASSES: dict[str, HwClass] = {
+    "cpu": HwClass(
+        "cpu",
+        CpuArch,
+        dict(cpu.COST_TABLE),
+        accepts=lambda _: frozenset({"threads"}),
+        options=_cpu_options,
+    ),
+    "gpu": HwClass("gpu", GpuArch, dict(gpu.COST_TABLE)),
+    "systolic": HwClass("systolic", SystolicArch, dict(systolic.COST_TABLE)),
+    "fpga": HwClass(
+        "fpga",
+        FpgaArch,
+        dict(fpga.COST_TABLE),
+        graph_cost=fpga.graph_cost,
+        accepts=_fpga_accepts,
+        options=_fpga_options,
+    ),
+}
+
+
+def hw_class(name: str) -> HwClass:
+    """The registered class ``name``, or a ``ProfileError`` listing the known ones."""
+    try:
+        return HW_CLASSES[name]
+    except KeyError:
+        raise ProfileError(
+            f"no hardware class '{name}' (known: {', '.join(sorted(HW_CLASSES))})"
+        ) from None
+
+
+def cost_table(name: str) -> dict[OpKind, CostFn]:
+    """The live cost table of class ``name``."""
+    return hw_class(name).table
+
+
+def register_cost(name: str, kind: OpKind, fn: CostFn) -> None:
+    """Price ``kind`` on class ``name`` with ``fn`` from now on (adds or replaces a row)."""
+    hw_class(name).table[kind] = fn
