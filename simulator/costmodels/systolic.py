@@ -397,12 +397,13 @@ def gemm_timing(
         tail = ((last - 1) % half + 1) if half > 0 and last > 0 else last
         prefetch = groups * (math.ceil(first_fill) + math.ceil(tail / ports["ofmap"]))
     else:  # native: one shared off-chip port
-        off = (dram_reads["ifmap"] + dram_reads["filter"] + dram_writes["ofmap"]) * spec.word_bytes
+        # Words over words per cycle: the port's width is already divided by the word size.
+        off = dram_reads["ifmap"] + dram_reads["filter"] + dram_writes["ofmap"]
         dram_cycles = off / offchip_words_per_cycle if off else 0.0
         first_tile = 0.0
         if filter_offchip:
             tile = min(rows, sr) * min(cols, sc) if df != "os" else min(cols, sc) * min(t, k)
-            first_tile = groups * tile * spec.word_bytes * filter_dram_scale
+            first_tile = groups * tile * filter_dram_scale
         stall = max(0.0, dram_cycles - compute) + first_tile / offchip_words_per_cycle
     return LayerTiming(
         folds=groups * folds,
