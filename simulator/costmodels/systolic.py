@@ -428,6 +428,15 @@ _SPILL_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[Profile, str | None], fr
 _SPILL_PLANS = weakref.WeakKeyDictionary()
 
 
+def _filter_capacity_bytes(profile: Profile) -> float:
+    """Bytes of weights the filter SRAM keeps between inferences: none where the on-chip
+    memory does not hold weights (TPU v1 stages them from DDR3 through a FIFO every time)."""
+    if not profile.memory[0].holds_weights:
+        return 0.0
+    spec = array_spec(profile)
+    return spec.sram_words["filter"] * spec.word_bytes
+
+
 def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
     """Ids of the ops whose weights do not fit the filter SRAM: weights are cached layer by
     layer in graph order until the SRAM is full (the Edge TPU compiler's policy); the rest
@@ -438,8 +447,7 @@ def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
     key = (ctx.profile, ctx.precision)
     plans = _SPILL_PLANS.setdefault(graph.dag, {})
     if key not in plans:
-        spec = array_spec(ctx.profile)
-        capacity, used, spilled = spec.sram_words["filter"] * spec.word_bytes, 0.0, set()
+        capacity, used, spilled = _filter_capacity_bytes(ctx.profile), 0.0, set()
         for op in graph:
             if op.kind not in MAC_KINDS or not op.params:
                 continue
