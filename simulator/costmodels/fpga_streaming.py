@@ -508,7 +508,7 @@ def design(
 
 
 def _precision_key(bits: int, profile: Profile) -> str:
-    for key, width in (("binary", 1), ("int4", 4), ("int8", 8), ("fp16", 16)):
+    for key, width in (("binary", 1), ("int4", 4), ("int8", 8), ("fp16", 16), ("fp32", 32)):
         if bits <= width and key in profile.peak_macs_per_cycle:
             return key
     return profile.default_precision
