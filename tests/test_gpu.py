@@ -234,4 +234,3 @@ def test_batch_amortises_launches_on_resnet18(graph_of):
     assert by_bound["launch"] > 0.8 * one.latency_s
     many = hwsim.estimate(hwsim.trace("resnet18", batch=64), "gpu_h100")
     assert many.latency_s / 64 < one.latency_s / 5
-    assert many.throughput_fps == pytest.approx(64 / many.latency_s)
