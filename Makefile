@@ -22,6 +22,7 @@ PY_DIRS := $(wildcard simulator workloads tests benchmarks analysis)
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/ruff format --check $(PY_DIRS)
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy simulator workloads
