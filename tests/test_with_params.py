@@ -216,7 +216,8 @@ def test_set_on_the_command_line_equals_with_params(hwsim_cli, model_file: Path)
     ],
 )
 def test_bad_set_is_one_line(hwsim_cli, model_file: Path, assignment: str, expected: str) -> None:
-    code, out, err = hwsim_cli("estimate", str(model_file), "--hw", "tpu_edge", "--set", assignment)
+    args = ("estimate", str(model_file), "--hw", "tpu_edge", "--set", assignment)
+    code, _out, err = hwsim_cli(*args)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("error: ") and expected in lines[0]
