@@ -115,20 +115,40 @@ class ArchSpec:
         for f in fields(cls):
             if "schema" not in f.metadata:
                 continue
-            default = "required" if f.default is MISSING else repr(f.default)
-            rows.append((f.name, _type_name(f.metadata["schema"]), default, f.metadata["doc"]))
+            rows.append(
+                (f.name, _type_name(f.metadata["schema"]), _default(f.default), f.metadata["doc"])
+            )
         return rows
+
+
+def _default(value: Any) -> str:
+    if value is MISSING:
+        return "required"
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, Mapping)) and not value:
+        return "empty"
+    return repr(value)
 
 
 def _type_name(schema: Mapping[str, Any]) -> str:
     if "enum" in schema:
         return " \\| ".join(str(v) for v in schema["enum"])
     kind = schema.get("type", "")
-    if kind == "integer" and schema.get("minimum") == 1:
-        return "integer >= 1"
-    if kind == "number" and "exclusiveMinimum" in schema:
-        return "number > 0" if "maximum" not in schema else "number in (0, 1]"
-    return str(kind or "mapping")
+    bound = ""
+    if "exclusiveMinimum" in schema:
+        bound = f" > {schema['exclusiveMinimum']}"
+    elif "minimum" in schema:
+        bound = f" >= {schema['minimum']}"
+    if "maximum" in schema:
+        bound += f", <= {schema['maximum']}"
+    if "multipleOf" in schema:
+        bound += f", a multiple of {schema['multipleOf']}"
+    if kind in ("integer", "number", "string", "boolean"):
+        return f"{kind}{bound}"
+    if "oneOf" in schema or kind == "array":
+        return "table (see the class's doc)"
+    return "mapping"
 
 
 _SCHEMAS: dict[type[ArchSpec], dict[str, Any]] = {}

@@ -34,6 +34,13 @@ class FrozenDict(Mapping[K, V]):
     def __len__(self) -> int:
         return len(self._data)
 
+    # Direct, not through Mapping's generic versions: cost models read these per op.
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: K, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
     def __hash__(self) -> int:
         if self._hash is None:
             self._hash = hash(frozenset(self._data.items()))

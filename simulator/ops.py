@@ -182,7 +182,17 @@ class Op:
     act_bits: int | None = None
 
     def attr(self, key: str, default: object = None) -> object:
-        return dict(self.attrs).get(key, default)
+        return self._attr_map.get(key, default)
+
+    @cached_property
+    def _attr_map(self) -> dict[str, object]:
+        return dict(self.attrs)
+
+    @cached_property
+    def memo(self) -> dict[object, object]:
+        """Facts later stages derive from the op alone (its GEMM shapes...), computed once:
+        an op never changes, and a sweep prices it on thousands of profiles."""
+        return {}
 
     def int_attr(self, key: str, default: int = 1) -> int:
         """An integer attribute (groups, sequence length...), ``default`` when absent."""

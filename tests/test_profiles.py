@@ -364,3 +364,16 @@ def test_profile_data_is_not_mutated_by_building(good_data: dict) -> None:
     snapshot = copy.deepcopy(good_data)
     profile_from_data(good_data, "tpu_edge.yaml")
     assert good_data == snapshot
+
+
+def test_every_arch_field_is_documented() -> None:
+    """docs/profiles.md lists every key each class's typed arch section accepts."""
+    from hwsim.costmodels.fpga_arch import FpgaOverlayArch, FpgaStreamingArch
+    from hwsim.costmodels.registry import HW_CLASSES
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "profiles.md").read_text()
+    types = [c.arch for c in HW_CLASSES.values()] + [FpgaStreamingArch, FpgaOverlayArch]
+    missing = [
+        f"{t.__name__}.{key}" for t in types for key, *_ in t.field_docs() if f"`{key}`" not in text
+    ]
+    assert missing == []

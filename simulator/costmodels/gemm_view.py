@@ -27,8 +27,15 @@ class GemmShape:
         return self.m * self.n * self.k * self.groups
 
 
-def gemm_shapes(op: Op) -> list[GemmShape]:
-    """The GEMMs an op lowers to (empty for ops that are not MAC ops)."""
+def gemm_shapes(op: Op) -> tuple[GemmShape, ...]:
+    """The GEMMs an op lowers to (empty for ops that are not MAC ops); computed once per op."""
+    shapes = op.memo.get("gemm_shapes")
+    if shapes is None:
+        shapes = op.memo["gemm_shapes"] = tuple(_lower(op))
+    return shapes  # type: ignore[return-value]
+
+
+def _lower(op: Op) -> list[GemmShape]:
     out = op.outputs[0].shape if op.outputs else ()
     if op.kind is OpKind.CONV and op.weight is not None and out:
         w = op.weight.shape

@@ -22,7 +22,7 @@ from . import cpu, fpga, gpu, systolic
 from .base import CostFn, GraphFn, NoOptions, UserOptions
 from .cpu_arch import CpuArch, CpuOptions
 from .fpga_arch import FpgaArch, FpgaOptions, FpgaStreamingArch
-from .gpu_arch import GpuArch
+from .gpu_arch import GpuArch, gpu_of
 from .systolic_arch import SystolicArch
 
 OptionsFn = Callable[[Profile, UserOptions], object]
@@ -101,3 +101,10 @@ def cost_table(name: str) -> dict[OpKind, CostFn]:
 def register_cost(name: str, kind: OpKind, fn: CostFn) -> None:
     """Price ``kind`` on class ``name`` with ``fn`` from now on (adds or replaces a row)."""
     hw_class(name).table[kind] = fn
+
+
+def clear_caches() -> None:
+    """Forget every price fact cached by value (they can never be stale, since profiles and
+    ops are immutable; this frees memory and lets benchmarks time pricing from cold)."""
+    systolic.clear_caches()
+    gpu_of.cache_clear()

@@ -66,27 +66,49 @@ def _dtype_scale(spec: TensorSpec | None, precision: str) -> float:
 def activation_scale(op: Op, precision: str) -> float:
     """Device bytes per model byte of an op's activations, from its first float input (else
     its output): a float32 model run as int8 moves a quarter of the bytes."""
-    floats = [t for t in (*op.inputs, *op.outputs) if t.dtype.startswith(("float", "bfloat"))]
-    return _dtype_scale(floats[0] if floats else None, precision)
+    if "first_float" not in op.memo:
+        floats = (t for t in (*op.inputs, *op.outputs) if t.dtype.startswith(("float", "bfloat")))
+        op.memo["first_float"] = next(floats, None)
+    first = op.memo["first_float"]
+    return _dtype_scale(first if isinstance(first, TensorSpec) else None, precision)
 
 
 def _weight_scale(op: Op, profile: Profile, precision: str) -> float:
     """Device bytes per model byte of weights: the activation scale, times the packing of
     quantized weights narrower than the execution width where the hardware unpacks them."""
-    exec_bits = PRECISION_BITS.get(precision, 32)
-    source = op.weight or (op.inputs[0] if op.inputs else None)
-    return _dtype_scale(source, precision) * value_bits(op, profile, precision) / exec_bits
+    key = ("weight_scale", precision, profile.capabilities.unpacks_narrow_weights)
+    scale = op.memo.get(key)
+    if scale is None:
+        exec_bits = PRECISION_BITS.get(precision, 32)
+        source = op.weight or (op.inputs[0] if op.inputs else None)
+        scale = _dtype_scale(source, precision) * value_bits(op, profile, precision) / exec_bits
+        op.memo[key] = scale
+    return float(scale)  # type: ignore[arg-type]
 
 
 def device_weight_bytes(op: Op, profile: Profile, forced: str | None) -> float:
     """Bytes of ``op``'s weights as stored on this hardware: at its execution precision (or
-    packed narrower), the main weight in the sparse format the hardware reads, if any."""
+    packed narrower), the main weight in the sparse format the hardware reads, if any.
+    Memoised on the op by everything it reads of the profile."""
     precision = execution_precision(op, profile, forced)
-    scale = _weight_scale(op, profile, precision)
-    if op.weight is None:
-        return op.weight_bytes * scale
-    main = op.weight.nbytes * weight_format(op, profile, precision).fraction
-    return (main + op.weight_bytes - op.weight.nbytes) * scale
+    caps = profile.capabilities
+    key = (
+        "device_weight_bytes",
+        precision,
+        caps,
+        profile.sparsity_patterns,
+        profile.compressed_weights,
+    )
+    stored = op.memo.get(key)
+    if stored is None:
+        scale = _weight_scale(op, profile, precision)
+        if op.weight is None:
+            stored = op.weight_bytes * scale
+        else:
+            main = op.weight.nbytes * weight_format(op, profile, precision).fraction
+            stored = (main + op.weight_bytes - op.weight.nbytes) * scale
+        op.memo[key] = stored
+    return float(stored)  # type: ignore[arg-type]
 
 
 def traffic(op: Op, ctx: PricingContext, precision: str) -> Traffic:

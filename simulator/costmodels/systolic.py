@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..cost import OpCost
+from ..frozen import FrozenDict
 from ..hardware import MemoryLevel, Profile
 from ..ops import MAC_KINDS, Op, OpKind
 from . import roofline as rl
@@ -69,7 +70,7 @@ class ArraySpec:
     cols: int
     dataflow: str  # ws | os | is
     word_bytes: float
-    sram_words: Mapping[str, float]  # capacity per operand buffer (both halves)
+    sram_words: FrozenDict[str, float]  # capacity per operand buffer (both halves)
     scalesim: ScaleSimPorts | None = None  # SCALE-Sim port model: mode, *_bw words/cycle
 
 
@@ -84,7 +85,9 @@ def array_spec(profile: Profile) -> ArraySpec:
     for name in OPERANDS:
         given = arch.sram_bytes(name)
         sram[name] = (default[name] if given is None else given) / arch.word_bytes
-    return ArraySpec(arch.rows, arch.cols, arch.dataflow, arch.word_bytes, sram, arch.scalesim)
+    return ArraySpec(
+        arch.rows, arch.cols, arch.dataflow, arch.word_bytes, FrozenDict(sram), arch.scalesim
+    )
 
 
 @dataclass(frozen=True)
@@ -299,6 +302,7 @@ def _user_misses(
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def gemm_timing(
     g: GemmShape,
     spec: ArraySpec,
@@ -312,7 +316,10 @@ def gemm_timing(
     ifmap_valid_fraction: float = 1.0,
     ifmap_geometry: ConvGeometry | None = None,
 ) -> LayerTiming:
-    """SCALE-Sim's accounting of ``g`` (all its groups) on the array ``spec``."""
+    """SCALE-Sim's accounting of ``g`` (all its groups) on the array ``spec``.
+
+    A pure function of values, cached: layers that repeat in a model, and profile variants
+    that change only what this does not read (clock, energies), are accounted once."""
     rows, cols, df = spec.rows, spec.cols, spec.dataflow
     sr, sc, t = spatial_temporal(g, df)
     rf, cf = math.ceil(sr / rows), math.ceil(sc / cols)
@@ -456,6 +463,14 @@ def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
                 spilled.add(op.id)
         plans[key] = frozenset(spilled)
     return plans[key]
+
+
+def clear_caches() -> None:
+    """Drop the value-keyed caches of this module (``registry.clear_caches``)."""
+    gemm_timing.cache_clear()
+    array_spec.cache_clear()
+    _per_byte_pj.cache_clear()
+    _SPILL_PLANS.clear()
 
 
 def _real_weight(op: Op, ctx: PricingContext) -> Any:
@@ -629,6 +644,21 @@ def _add_timing(a: LayerTiming, b: LayerTiming) -> LayerTiming:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _per_byte_pj(profile: Profile, dram_key: str) -> dict[str, tuple[float, float]]:
+    """(read, write) pJ per byte of each operand buffer and of the off-chip memory."""
+    per_byte = {
+        f"{operand}_sram": (
+            _sram_energy(profile, operand, False),
+            _sram_energy(profile, operand, True),
+        )
+        for operand in OPERANDS
+    }
+    backing = profile.memory[-1]
+    per_byte[dram_key] = (backing.read_energy_pj_per_byte, backing.write_energy_pj_per_byte)
+    return per_byte
+
+
 def _sram_energy(profile: Profile, operand: str, write: bool) -> float:
     assert isinstance(profile.arch, SystolicArch)
     given = profile.arch.sram_energy(operand, write)
@@ -676,14 +706,7 @@ def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
         reads[dram_key] = dram_read
     if dram_write:
         writes[dram_key] = dram_write
-    per_byte = {
-        f"{operand}_sram": (
-            _sram_energy(profile, operand, False),
-            _sram_energy(profile, operand, True),
-        )
-        for operand in OPERANDS
-    }
-    per_byte[dram_key] = (backing.read_energy_pj_per_byte, backing.write_energy_pj_per_byte)
+    per_byte = _per_byte_pj(profile, dram_key)
     notes.extend(rl.precision_notes(op, ctx, precision))
     if spec.scalesim is not None:
         notes.append(
