@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import InputShapeError, ModelLoadError, WorkloadError
+from .pt2_archive import load_pt2
 
 RESAVE_HINT = (
     "re-save it with torch.export: "
@@ -107,18 +108,65 @@ def _workload(name: str) -> Any:
         ) from None
 
 
+# A compressed zip member may expand this many times over before it is refused: torch writes
+# members uncompressed, and a JSON member compresses about tenfold, so only a bomb gets here.
+_MAX_EXPANSION = 200
+_ZIP_MAGIC = b"PK\x03\x04"
+# TorchScript builtins that reach outside the process; TorchScript code runs at load time
+# (``__setstate__``) and when the model is converted, so an archive calling one is refused.
+_TORCHSCRIPT_UNSAFE = re.compile(rb"\bfrom_file\b")
+
+
 def _archive_kind(path: Path) -> str:
     """'export', 'torchscript' or 'pickle', from the layout of the zip torch writes."""
     try:
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
+            infos = zf.infolist()
+            kind = _zip_kind([i.filename for i in infos])
+            _check_zip(path, zf, infos, kind)
     except zipfile.BadZipFile:
+        with path.open("rb") as f:
+            magic = f.read(4)
+        if magic == _ZIP_MAGIC:
+            raise ModelLoadError(
+                f"{path}: a zip archive that cannot be read (truncated or corrupt); "
+                "copy or save it again"
+            ) from None
+        if path.suffix.lower() == ".pt2":
+            raise ModelLoadError(
+                f"{path}: not a torch.export archive (a .pt2 is a zip written by torch.export.save)"
+            ) from None
         return "pickle"  # torch.save's legacy (non-zip) format; torch.load decides
+    return kind
+
+
+def _zip_kind(names: list[str]) -> str:
     if any(n.endswith("/archive_format") or n == "archive_format" for n in names):
         return "export"
     if any("/code/" in n or n.endswith("constants.pkl") for n in names):
         return "torchscript"
     return "pickle"
+
+
+def _check_zip(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], kind: str) -> None:
+    """Refuse a zip bomb before torch inflates it, and TorchScript code that would touch files."""
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_EXPANSION * max(
+            info.compress_size, 1
+        ):
+            raise ModelLoadError(
+                f"{path}: member '{info.filename[:80]}' would expand "
+                f"{info.file_size // max(info.compress_size, 1)}x; refusing a zip bomb"
+            )
+    if kind != "torchscript":
+        return
+    for info in infos:
+        is_code = "/code/" in info.filename and info.filename.endswith(".py")
+        if is_code and _TORCHSCRIPT_UNSAFE.search(zf.read(info)):
+            raise ModelLoadError(
+                f"{path}: the TorchScript code in '{info.filename[:80]}' calls "
+                "torch.from_file, which reads and writes files; refusing to load it"
+            )
 
 
 def _state_dict_of(obj: Any) -> dict[str, torch.Tensor] | None:
@@ -140,11 +188,11 @@ def _load_pickle(path: Path, trust_pickle: bool, arch: str | None) -> Loaded:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises errors of many types for bad files
-        if "Weights only load failed" not in str(exc):
-            first = (
-                str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-            )
-            raise ModelLoadError(f"{path}: not a readable PyTorch file ({first})") from None
+        if "Unsupported global" not in str(exc):
+            raise ModelLoadError(
+                f"{path}: not a readable PyTorch file (neither torch.save output nor an "
+                f"archive torch wrote: {_first_line(exc)})"
+            ) from None
         if not trust_pickle:
             raise ModelLoadError(
                 f"{path}: this is a pickled object (e.g. a whole nn.Module); loading it would run "
@@ -177,20 +225,21 @@ def _load_untrusted(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise ModelLoadError(
-            f"{path}: unpickling failed ({type(exc).__name__}: {str(exc)[:120]}); the classes the "
-            "model uses must be importable"
+            f"{path}: unpickling failed ({type(exc).__name__}: {_first_line(exc)}); "
+            "the classes the model uses must be importable"
         ) from None
 
 
-def _load_export(path: Path) -> Loaded:
+def _load_export(path: Path, trust_pickle: bool) -> Loaded:
     try:
-        program = torch.export.load(str(path))
-    except Exception as exc:
+        program, example = load_pt2(path, trust_pickle=trust_pickle)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # only with --trust-pickle: torch's loader, many error types
         raise ModelLoadError(
-            f"{path}: corrupt torch.export archive ({type(exc).__name__}: {str(exc)[:120]})"
+            f"{path}: corrupt torch.export archive ({type(exc).__name__}: {_first_line(exc)})"
         ) from None
     inputs = None
-    example = getattr(program, "example_inputs", None)
     if example is not None:
         args, kwargs = example
         if not kwargs and all(isinstance(a, torch.Tensor) for a in args):
@@ -203,12 +252,9 @@ def _load_torchscript(path: Path) -> Loaded:
         module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         raise ModelLoadError(
-            f"{path}: corrupt TorchScript archive ({type(exc).__name__}: {str(exc)[:120]})"
+            f"{path}: corrupt TorchScript archive ({type(exc).__name__}: {_first_line(exc)})"
         ) from None
     return Loaded(source=str(path), module=module)
-
-
-_FILE_LOADERS = {"export": _load_export, "torchscript": _load_torchscript}
 
 
 def load_target(
@@ -223,7 +269,7 @@ def load_target(
     if isinstance(target, nn.Module):
         return Loaded(source=type(target).__name__, module=target.eval())
     path = Path(target)
-    if not path.exists():
+    if not _exists(path):
         from ..workloads import workload_names
 
         if str(target) in workload_names():
@@ -239,7 +285,30 @@ def load_target(
         )
     if path.is_dir():
         raise ModelLoadError(f"{path}: is a directory, expected a model file")
-    kind = _archive_kind(path)
-    if kind == "pickle":
-        return _load_pickle(path, trust_pickle, arch)
-    return _FILE_LOADERS[kind](path)
+    try:
+        kind = _archive_kind(path)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read the file ({exc.strerror})") from None
+    if kind == "export":
+        return _load_export(path, trust_pickle)
+    if kind == "torchscript":
+        return _load_torchscript(path)
+    return _load_pickle(path, trust_pickle, arch)
+
+
+def _exists(path: Path) -> bool:
+    """``Path.exists`` that turns a path the OS refuses (a 300-character name) into one line."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise ModelLoadError(f"{str(path)[:80]}...: not a usable path ({exc.strerror})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The line of an exception's message that says what went wrong: torch's weights-only
+    refusals bury it after a paragraph of advice."""
+    text = str(exc).strip()
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1].strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
