@@ -10,6 +10,7 @@ description says so. The topology CSV is read by ``frontend.scalesim_topology``.
 from __future__ import annotations
 
 import configparser
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,41 +25,101 @@ _ASSUMED_ENERGY = {
 }
 
 
+MAX_ARRAY_SIDE = 1 << 14  # PEs per side; the largest arrays built are 256 x 256
+MAX_SRAM_KB = 1 << 30  # a terabyte of on-chip buffer is a typo, not a design
+MAX_BYTES = 1024 * 1024
+
+
 def _get(cfg: configparser.ConfigParser, section: str, key: str, path: Path) -> str:
     try:
         return cfg.get(section, key).strip()
-    except (configparser.NoSectionError, configparser.NoOptionError):
-        raise ProfileError(f"{path}: SCALE-Sim config has no '{section}/{key}'") from None
+    except configparser.NoSectionError:
+        raise ProfileError(f"{path}: SCALE-Sim config has no [{section}] section") from None
+    except configparser.NoOptionError:
+        raise ProfileError(f"{path}: SCALE-Sim config has no '{key}' in [{section}]") from None
+    except configparser.Error as exc:  # e.g. a bad %-interpolation
+        raise ProfileError(f"{path}: [{section}] {key}: {str(exc).splitlines()[0]}") from None
+
+
+def _int(cfg: configparser.ConfigParser, section: str, key: str, path: Path, high: int) -> int:
+    """A whole number in 1..high, or one line naming the section and key."""
+    text = _get(cfg, section, key, path)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ProfileError(
+            f"{path}: [{section}] {key} = '{text[:20]}' is not a whole number"
+        ) from None
+    if not 1 <= value <= high:
+        raise ProfileError(f"{path}: [{section}] {key} = {value} must lie in 1..{high:,}")
+    return value
+
+
+def _rate(cfg: configparser.ConfigParser, section: str, key: str, path: Path) -> float:
+    """A bandwidth in words per cycle: finite and positive (SCALE-Sim divides by it). A
+    comma-separated list (one per bank) gives its first entry, as SCALE-Sim 3.0.0 reads it."""
+    text = _get(cfg, section, key, path).split(",")[0].strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise ProfileError(f"{path}: [{section}] {key} = '{text[:20]}' is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ProfileError(
+            f"{path}: [{section}] {key} = {text[:20]} must be a finite positive number"
+        )
+    return value
+
+
+def _read_cfg(path: Path) -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser(interpolation=None)  # a '%' in a value is just a '%'
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ProfileError(f"{path}: larger than a SCALE-Sim config can be (1 MiB)")
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ProfileError(
+            f"{path}: cannot read SCALE-Sim config ({exc.strerror or exc})"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{path}: not a text SCALE-Sim config (byte {exc.start} is not UTF-8; is it binary?)"
+        ) from None
+    try:
+        cfg.read_string(text)
+    except configparser.Error as exc:
+        first = str(exc).strip().splitlines()[0][:160]
+        raise ProfileError(f"{path}: not a readable SCALE-Sim config ({first})") from None
+    return cfg
 
 
 def profile_data_from_cfg(path: str | Path) -> dict[str, Any]:
     """The profile dictionary (validated like any YAML profile) for a SCALE-Sim config."""
     path = Path(path)
-    cfg = configparser.ConfigParser()
-    try:
-        cfg.read_string(path.read_text())
-    except (OSError, configparser.Error) as exc:
-        raise ProfileError(f"{path}: not a readable SCALE-Sim config ({exc})") from None
+    cfg = _read_cfg(path)
     arch = "architecture_presets"
-    rows = int(_get(cfg, arch, "ArrayHeight", path))
-    cols = int(_get(cfg, arch, "ArrayWidth", path))
-    sram_kb = {o: int(_get(cfg, arch, f"{o}SramSzkB", path)) for o in ("Ifmap", "Filter", "Ofmap")}
+    rows = _int(cfg, arch, "ArrayHeight", path, MAX_ARRAY_SIDE)
+    cols = _int(cfg, arch, "ArrayWidth", path, MAX_ARRAY_SIDE)
+    sram_kb = {
+        o: _int(cfg, arch, f"{o}SramSzkB", path, MAX_SRAM_KB) for o in ("Ifmap", "Filter", "Ofmap")
+    }
     dataflow = _get(cfg, arch, "Dataflow", path).lower()
     if dataflow not in ("ws", "os", "is"):
-        raise ProfileError(f"{path}: Dataflow '{dataflow}' is not one of ws, os, is")
+        raise ProfileError(f"{path}: [{arch}] Dataflow '{dataflow[:20]}' is not one of ws, os, is")
     mode = _get(cfg, "run_presets", "InterfaceBandwidth", path).upper()
     if mode == "USER":
         # SCALE-Sim 3.0.0 feeds the ifmap and filter buffers at the [layout] SRAM-bank
         # bandwidths and drains the ofmap buffer at the first [architecture_presets] Bandwidth.
         ports = {
-            "ifmap_bw": float(_get(cfg, "layout", "IfmapSRAMBankBandwidth", path)),
-            "filter_bw": float(_get(cfg, "layout", "FilterSRAMBankBandwidth", path)),
-            "ofmap_bw": float(_get(cfg, arch, "Bandwidth", path).split(",")[0]),
+            "ifmap_bw": _rate(cfg, "layout", "IfmapSRAMBankBandwidth", path),
+            "filter_bw": _rate(cfg, "layout", "FilterSRAMBankBandwidth", path),
+            "ofmap_bw": _rate(cfg, arch, "Bandwidth", path),
         }
     elif mode == "CALC":
         ports = {"ifmap_bw": 10.0, "filter_bw": 10.0, "ofmap_bw": float(cols)}
     else:
-        raise ProfileError(f"{path}: InterfaceBandwidth must be USER or CALC, not '{mode}'")
+        raise ProfileError(
+            f"{path}: [run_presets] InterfaceBandwidth must be USER or CALC, not '{mode[:20]}'"
+        )
     name = cfg.get("general", "run_name", fallback=path.stem).strip().strip('"') or path.stem
     sram_bytes = {o.lower(): kb * 1024 for o, kb in sram_kb.items()}
     e = _ASSUMED_ENERGY

@@ -124,3 +124,148 @@ def test_limits_are_far_above_real_files():
         node = yaml.compose(path.read_text(), Loader=StrictLoader)
         size, height = _measure(node, 1, {}, set())
         assert size < MAX_NODES / 100 and height < MAX_DEPTH / 4, path
+
+
+# --- SCALE-Sim topologies and configs ------------------------------------------------------
+
+CONV_HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+CONV_HEADER += "Num Filter, Strides,\n"
+GEMM_HEADER = "Layer, M, N, K,\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "fragments"),
+    [
+        (CONV_HEADER, "c1,16,16,-3,3,8,16,1,", ("line 2", "Filter Height is -3")),
+        (CONV_HEADER, "c1,16,16,3,3,0,16,1,", ("Channels is 0",)),
+        (CONV_HEADER, "c1,16,16,3,3,-8,16,1,", ("Channels is -8",)),
+        (CONV_HEADER, "c1,16,16,3,3,8,16,0,", ("Strides is 0",)),
+        (CONV_HEADER, "c1,16,16,17,3,8,16,1,", ("filter 17x3 is larger than its 16x16",)),
+        (CONV_HEADER, "c1,16,16,3.5,3,8,16,1,", ("Filter Height '3.5' is not an integer",)),
+        (CONV_HEADER, "c1,16,sixteen,3,3,8,16,1,", ("IFMAP Width 'sixteen'",)),
+        (CONV_HEADER, "c1,16,16,3,3,8,", ("5 values, expected 7",)),
+        (CONV_HEADER, "c1,100000000,100000000,3,3,8,16,1,", ("IFMAP Height 100000000",)),
+        (CONV_HEADER, "c1,65536,65536,3,3,64,64,1,", ("ifmap would hold",)),
+        (GEMM_HEADER, "g1,-4,8,8,", ("M is -4",)),
+        (GEMM_HEADER, "g1,4,0,8,", ("N is 0",)),
+        (GEMM_HEADER, "g1,1000000,1000000,1,", ("would hold",)),
+        (GEMM_HEADER, "g1,100000000,8,8,", ("M 100000000 is larger",)),
+    ],
+)
+def test_bad_topology_row_names_line_and_column(tmp_path, header, row, fragments):
+    from hwsim.errors import ModelLoadError
+    from hwsim.frontend.scalesim_topology import graph_from_topology
+
+    path = tmp_path / "topology.csv"
+    path.write_text(header + row + "\n")
+    with within(20), pytest.raises(ModelLoadError) as info:
+        graph_from_topology(path)
+    _one_line(info.value, str(path), *fragments)
+
+
+def test_topology_errors_count_lines_past_blank_ones(tmp_path):
+    from hwsim.errors import ModelLoadError
+    from hwsim.frontend.scalesim_topology import graph_from_topology
+
+    path = tmp_path / "topology.csv"
+    path.write_text(GEMM_HEADER + "g1,8,8,8,\n\ng2,8,8,x,\n")
+    with pytest.raises(ModelLoadError) as info:
+        graph_from_topology(path)
+    _one_line(info.value, "line 4 (layer 'g2')", "K 'x'")
+
+
+@pytest.mark.parametrize(
+    "content", [bytes(range(256)) * 8, b"Layer, M, N, K,\ng1,8,8,8\x00\n"], ids=["binary", "nul"]
+)
+def test_binary_topology_is_one_line(tmp_path, content):
+    from hwsim.errors import ModelLoadError
+    from hwsim.frontend.scalesim_topology import graph_from_topology
+
+    path = tmp_path / "topology.csv"
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError) as info:
+        graph_from_topology(path)
+    _one_line(info.value, str(path), "not a text topology")
+
+
+def test_large_but_valid_conv_prices_quickly(tmp_path):
+    """A 4096 x 4096 ifmap: SCALE-Sim's rounded-up windows counted in closed form (the
+    per-tap loop this replaced took minutes at this size). Taps hand-counted: 4096 rows, 3-tap
+    windows at stride 2 give ceil(4095/2) = 2048 outputs, the last of which starts at row
+    4094 and covers 2 rows, so 2047 x 3 + 2 = 6143 of 2048 x 3 taps are valid."""
+    from hwsim.frontend.scalesim_topology import graph_from_topology
+
+    path = tmp_path / "topology.csv"
+    path.write_text(CONV_HEADER + "big,4096,4096,3,3,4,4,2,\n")
+    with within(20):
+        op = next(iter(graph_from_topology(path)))
+    assert op.attr("scalesim_valid_fraction") == pytest.approx((6143 / 6144) ** 2)
+
+
+def _cfg(body: str) -> str:
+    base = {
+        "general": {"run_name": "x"},
+        "architecture_presets": {
+            "ArrayHeight": "8",
+            "ArrayWidth": "8",
+            "IfmapSramSzkB": "2",
+            "FilterSramSzkB": "2",
+            "OfmapSramSzkB": "2",
+            "Bandwidth": "4",
+            "Dataflow": "ws",
+        },
+        "layout": {"IfmapSRAMBankBandwidth": "2", "FilterSRAMBankBandwidth": "2"},
+        "run_presets": {"InterfaceBandwidth": "USER"},
+    }
+    for line in body.splitlines():
+        section, _, assignment = line.partition(".")
+        key, _, value = assignment.partition("=")
+        if key == "*":
+            base.pop(section)
+        else:
+            base[section][key] = value
+    return "\n".join(
+        f"[{section}]\n" + "".join(f"{k} : {v}\n" for k, v in entries.items())
+        for section, entries in base.items()
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        ("architecture_presets.ArrayHeight=eight", ("ArrayHeight = 'eight' is not a whole",)),
+        ("architecture_presets.ArrayHeight=0", ("ArrayHeight = 0 must lie in 1..",)),
+        ("architecture_presets.ArrayWidth=8.5", ("ArrayWidth = '8.5'",)),
+        ("architecture_presets.ArrayWidth=1000000", ("ArrayWidth = 1000000",)),
+        ("architecture_presets.IfmapSramSzkB=-2", ("IfmapSramSzkB = -2",)),
+        ("layout.IfmapSRAMBankBandwidth=nan", ("IfmapSRAMBankBandwidth = nan must be a finite",)),
+        ("layout.FilterSRAMBankBandwidth=inf", ("FilterSRAMBankBandwidth = inf",)),
+        ("layout.FilterSRAMBankBandwidth=-1", ("FilterSRAMBankBandwidth = -1",)),
+        ("architecture_presets.Bandwidth=1e400", ("Bandwidth = 1e400",)),
+        ("architecture_presets.Dataflow=xx", ("Dataflow 'xx'",)),
+        ("run_presets.InterfaceBandwidth=FAST", ("InterfaceBandwidth must be USER or CALC",)),
+        ("layout.*", ("no [layout] section",)),
+        ("architecture_presets.*", ("no [architecture_presets] section",)),
+        ("general.run_name=100%", ()),
+    ],
+)
+def test_bad_cfg_is_one_line(tmp_path, change, fragments):
+    path = tmp_path / "array.cfg"
+    path.write_text(_cfg(change))
+    if not fragments:  # valid: a '%' in a name is no interpolation error
+        assert load_profile(path).name == "100_"
+        return
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    _one_line(info.value, str(path), *fragments)
+
+
+@pytest.mark.parametrize(
+    "content", [bytes(range(128, 256)) * 8, b"no section header\n"], ids=["binary", "no-section"]
+)
+def test_unreadable_cfg_is_one_line(tmp_path, content):
+    path = tmp_path / "array.cfg"
+    path.write_bytes(content)
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    _one_line(info.value, str(path))
