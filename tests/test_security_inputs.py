@@ -269,3 +269,90 @@ def test_unreadable_cfg_is_one_line(tmp_path, content):
     with pytest.raises(ProfileError) as info:
         load_profile(path)
     _one_line(info.value, str(path))
+
+
+# --- layer regexes -----------------------------------------------------------------------
+
+LAYER_NAMES = [
+    "conv1",
+    "layer3.0.downsample.0",
+    "features.12.conv.1.0",
+    "transformer.h.11.attn.c_attn",
+    "classifier/linear_3",
+    "encoder.layers.0.self_attn.out_proj",
+    "fc",
+    "a.fc.b",
+    "",
+]
+ORDINARY_PATTERNS = [
+    r"^conv1$|classifier",
+    r"layer[34]",
+    r"features\.\d+",
+    r".*attn.*",
+    r"(?i)CONV",
+    r"\bfc\b",
+    r"h\.(1[01]|[0-9])\.",
+    r"^(encoder|decoder)\.layers\.\d{1,2}\.",
+    r"[^.]+_proj$",
+    r"downsample\.0?",
+    r"(?x) conv  \d  # with verbose",
+]
+
+
+@pytest.mark.parametrize("pattern", ORDINARY_PATTERNS)
+def test_layer_patterns_match_as_re_search_does(pattern):
+    """The linear-time matcher agrees with ``re.search`` on the patterns people write."""
+    import re
+
+    from hwsim.compression.spec import Rule
+
+    rule = Rule(layers=pattern, skip=True)
+    for name in LAYER_NAMES:
+        assert rule.matches(name) == bool(re.search(pattern, name)), (pattern, name)
+
+
+LONG_NAME = "encoder.layers.11.self_attention.query_key_value.weight_abcdefg" * 3
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name"),
+    [
+        (r"^([\w.]+)+!$", LONG_NAME),
+        (r"^(a|a)*$", "a" * 60 + "!"),
+        (r"(\w+\.?)*!", LONG_NAME),
+        (r".*a.*b.*c.*d.*e.*f.*g!", LONG_NAME),
+    ],
+)
+def test_catastrophic_patterns_return_promptly(pattern, name):
+    """Each takes longer than a lifetime with ``re`` on such a name (exponential or
+    seventh-power backtracking); the Pike VM answers at once."""
+    from hwsim.compression.spec import Rule
+
+    with within(10):
+        assert not Rule(layers=pattern, skip=True).matches(name)
+
+
+def test_catastrophic_layers_flag_on_a_model_is_one_line(graph_of):
+    from hwsim.compression import compress
+    from hwsim.compression.spec import parse_variant
+
+    with within(30), pytest.raises(CompressionError) as info:
+        compress(graph_of("resnet18"), parse_variant("int8", layers=r"^([\w.]+)+!$").rules)
+    _one_line(info.value, "matches no op")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fragment"),
+    [
+        (r"(a)\1", "back-references"),
+        (r"(?<=layer)1", "look-arounds"),
+        (r"x{100000}", "steps"),
+        (r"[", "is not a regex"),
+    ],
+)
+def test_unsupported_layer_patterns_are_one_line(pattern, fragment):
+    from hwsim.compression.spec import parse_variant
+
+    with pytest.raises(CompressionError) as info:
+        parse_variant("int8", layers=pattern)
+    _one_line(info.value, "--layers", fragment)

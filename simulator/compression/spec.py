@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import HwsimError
+from .safe_regex import check_pattern, compile_safe
 
 
 class CompressionError(HwsimError):
@@ -113,15 +114,19 @@ class Rule:
     quant: QuantSpec | None = None
     skip: bool = False
 
+    def __post_init__(self) -> None:
+        compile_layers(self.layers, "rule")
+
     def matches(self, name: str) -> bool:
-        return re.search(self.layers, name) is not None
+        """``re.search`` semantics, in linear time whatever the pattern (``safe_regex``)."""
+        return compile_safe(self.layers).search(name)
 
 
 def compile_layers(pattern: str, origin: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise CompressionError(f"{origin}: layers '{pattern}' is not a regex: {exc}") from None
+    """``pattern`` when hwsim can match layer names with it; else one line saying why."""
+    problem = check_pattern(pattern)
+    if problem is not None:
+        raise CompressionError(f"{origin}: layers '{pattern[:80]}' {problem}")
     return pattern
 
 
