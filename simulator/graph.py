@@ -69,7 +69,20 @@ class OpGraph:
 
     @property
     def param_count(self) -> int:
-        return sum(op.param_count for op in self)
+        """The model's parameters, each stored tensor once: a tied weight (GPT-2's embedding
+        and head) counts once, a buffer that is no weight (position ids, a causal mask,
+        running statistics) not at all, and batch-norm folded into a conv still counts its
+        own scale and shift, as ``sum(p.numel() for p in model.parameters())`` does. Ops
+        with no program behind them (a SCALE-Sim topology) count their operands."""
+        stored: dict[str, int] = {}
+        loose = 0
+        for op in self:
+            if op.param_sources is None:
+                loose += op.param_count
+                continue
+            for name, elements in op.param_sources:
+                stored[name] = max(stored.get(name, 0), elements)
+        return loose + sum(stored.values())
 
     @property
     def weight_bytes(self) -> int:

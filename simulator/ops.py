@@ -180,6 +180,10 @@ class Op:
     # activation input (from a quantize -> dequantize pair or a fake-quant op).
     weight_bits: int | None = None
     act_bits: int | None = None
+    # The model's stored weights this op reads, as (name, elements): every parameter its
+    # constant operands come from, once each. Two ops reading one tied weight name it alike,
+    # so the graph counts it once. None where no program is behind the op (a topology).
+    param_sources: tuple[tuple[str, int], ...] | None = None
 
     def attr(self, key: str, default: object = None) -> object:
         return self._attr_map.get(key, default)

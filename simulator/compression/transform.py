@@ -216,6 +216,18 @@ def _scaled(op: Op, ratio: float, **changes: object) -> Op:
     )
 
 
+def _shrunk_sources(op: Op, ratio: float, elements: int | None = None) -> object:
+    """The op's stored weights after removing channels: every per-channel one (weight rows,
+    bias, a folded batch-norm's scale and shift) shrinks by ``ratio``, or, given
+    ``elements``, only the weight of that size (a consumer loses input columns, not bias)."""
+    if op.param_sources is None:
+        return None
+    return tuple(
+        (name, round(n * ratio) if elements is None or n == elements else n)
+        for name, n in op.param_sources
+    )
+
+
 def _remove_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None:
     """Cut ``op_id``'s pruned output channels out of it and its readers (in place on the new
     graph's dag), or leave them as zeros with a note when a reader ties them to a branch."""
@@ -239,6 +251,7 @@ def _remove_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None:
     node["op"] = _scaled(
         op,
         ratio,
+        param_sources=_shrunk_sources(op, ratio),
         params=tuple(_shrink_param(p, total, n_kept) for p in op.params),
         outputs=tuple(_shrink_spec(s, total, n_kept) for s in op.outputs),
         weight_stats=weight_stats(node["weight"]),
@@ -249,6 +262,7 @@ def _remove_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None:
             "inputs": tuple(_shrink_spec(s, total, n_kept) for s in reader.inputs),
             "outputs": tuple(_shrink_spec(s, total, n_kept) for s in reader.outputs),
             "params": tuple(_shrink_param(p, total, n_kept) for p in reader.params),
+            "param_sources": _shrunk_sources(reader, ratio),
         }
         if reader.is_depthwise:
             changes["attrs"] = tuple((k, n_kept if k == "groups" else v) for k, v in reader.attrs)
@@ -281,6 +295,7 @@ def _shrink_input_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None
     ratio = new_k / op.weight.shape[1]
     w_spec = TensorSpec((op.weight.shape[0], new_k, *op.weight.shape[2:]), op.weight.dtype)
     changes: dict[str, object] = {
+        "param_sources": _shrunk_sources(op, ratio, op.weight.numel),
         "params": (w_spec, *op.params[1:]),
         "inputs": tuple(_shrink_spec(s, total, n_kept) for s in op.inputs),
     }

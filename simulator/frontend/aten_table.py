@@ -18,7 +18,13 @@ Handler = Callable[[h.NodeShapes], h.Work]
 _CONV = ("conv1d", "conv2d", "conv3d", "convolution", "_convolution", "cudnn_convolution")
 _CONV_T = ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 _MATMUL = ("mm", "bmm", "matmul", "_int_mm")
-_ADDMM = ("addmm", "baddbmm", "addbmm")
+_ADDMM = ("addmm", "baddbmm")
+_RNN = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+_SORT = ("sort", "argsort", "msort", "unique", "_unique2", "unique_dim", "unique_consecutive")
+# Ops whose output size depends on the values: they read their input once and write what
+# they keep (priced at the upper bound, every element kept).
+_SELECT = ("nonzero", "nonzero_static", "argwhere", "masked_select")
+_TOPK = ("topk", "kthvalue")
 _ATTENTION = (
     "scaled_dot_product_attention",
     "_scaled_dot_product_flash_attention",
@@ -174,8 +180,22 @@ _VIEW = (
     "empty_strided",
     "unfold",
     "view_as",
+    "reshape_as",
+    "_reshape_alias",
     "movedim",
+    "moveaxis",
     "swapaxes",
+    "swapdims",
+    "diagonal",
+    "view_as_real",
+    "view_as_complex",
+    "resolve_conj",
+    "resolve_neg",
+    "conj",
+    "lift_fresh",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
     "_assert_tensor_metadata",
     "_assert_async",
     "_assert_scalar",
@@ -215,6 +235,20 @@ QUANT_OPS: dict[str, tuple[int, int | None]] = {
     "dequantize": (2, None),
 }
 
+# Which positional arguments hold an op's weight, best first: the builder lists an op's
+# constant operands in this order, so ``Op.weight`` (``params[0]``) is the matrix or filter
+# and not a bias, whatever the call order (``addmm(bias, x, W)``).
+WEIGHT_ARGS: dict[str, tuple[int, ...]] = {
+    **dict.fromkeys((*_CONV, *_CONV_T, "linear"), (1,)),
+    **dict.fromkeys(_MATMUL, (1, 0)),
+    **dict.fromkeys((*_ADDMM, "addbmm"), (2, 1)),
+    **dict.fromkeys(_RNN, (2, 3)),  # the weight list: .input overloads, then .data
+    **dict.fromkeys(("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"), (2, 3)),
+    "einsum": (1,),
+    "embedding": (0,),
+    "embedding_bag": (0,),
+}
+
 _TABLE: dict[str, tuple[OpKind, Handler]] = {}
 
 
@@ -230,6 +264,14 @@ def _fill_defaults() -> dict[str, tuple[OpKind, Handler]]:
     put(("linear",), OpKind.GEMM, h.linear)
     put(_MATMUL, OpKind.GEMM, h.matmul)
     put(_ADDMM, OpKind.GEMM, h.addmm)
+    put(("addbmm",), OpKind.GEMM, h.addbmm)
+    put(("einsum",), OpKind.GEMM, h.einsum)
+    for name in _RNN:
+        put((name,), OpKind.GEMM, h.rnn(name))
+        put((f"{name}_cell",), OpKind.GEMM, h.rnn_cell(name))
+    put(_SORT, OpKind.REDUCE, h.sort)
+    put(_TOPK, OpKind.REDUCE, h.topk)
+    put(_SELECT, OpKind.REDUCE, h.reduction)
     put(_ATTENTION, OpKind.ATTENTION, h.attention)
     for name, flops in _POINTWISE_FLOPS.items():
         put((name,), OpKind.POINTWISE, h.pointwise(flops))

@@ -7,6 +7,7 @@ hands everything else to the table in ``aten_table``.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections import Counter
 from collections.abc import Iterator
@@ -16,18 +17,54 @@ import networkx as nx
 import torch
 from torch import fx
 
+from ..errors import TraceError
 from ..graph import OpGraph
 from ..ops import DTYPE_BITS, MAC_KINDS, GraphInfo, Op, OpKind, TensorSpec
-from .aten_table import QUANT_OPS, lookup
-from .handlers import NodeShapes, Work
+from .aten_table import QUANT_OPS, WEIGHT_ARGS, lookup
+from .handlers import NodeShapes, TensorArg, Work
 from .weight_stats import weight_stats
+
+# A constant subgraph larger than this is not evaluated for statistics (its op is priced as
+# dense): a crafted graph must not make hwsim allocate what its shapes claim.
+MAX_CONSTANT_BYTES = 4 * 1024**3
+# Ops that may hold a weight stored as a buffer (an int8 weight a dequantize reads).
+_WEIGHT_HOLDERS = MAC_KINDS | {OpKind.EMBEDDING}
+
+
+def _dim(d: Any) -> int:
+    """A dimension as an int. A data-dependent size (the rows ``y[y > 0]`` or ``nonzero``
+    keeps, an unbacked symbol to torch.export) is priced at its upper bound, every element
+    kept; ``_data_dependent`` flags the op so reports say so."""
+    if isinstance(d, int):
+        return d
+    node = getattr(d, "node", None)
+    hint = getattr(node, "hint", None)
+    if isinstance(hint, int):
+        return hint
+    shape_env = getattr(node, "shape_env", None)
+    if node is not None and shape_env is not None:
+        upper = shape_env.bound_sympy(node.expr).upper
+        if getattr(upper, "is_finite", False) or isinstance(upper, int):
+            return int(upper)
+    raise TraceError(
+        f"a tensor size depends on the data ({d}) and has no upper bound hwsim could price; "
+        "bound it in the model (e.g. slice to a maximum length)"
+    )
 
 
 def _spec(value: Any) -> TensorSpec | None:
     if isinstance(value, torch.Tensor):
-        shape = tuple(int(d) for d in value.shape)
+        shape = tuple(_dim(d) for d in value.shape)
         return TensorSpec(shape=shape, dtype=str(value.dtype).removeprefix("torch."))
     return None
+
+
+def _data_dependent(node: fx.Node) -> bool:
+    val = node.meta.get("val")
+    values = val if isinstance(val, (tuple, list)) else (val,)
+    return any(
+        isinstance(v, torch.Tensor) and not all(isinstance(d, int) for d in v.shape) for v in values
+    )
 
 
 def _output_specs(node: fx.Node) -> tuple[TensorSpec, ...]:
@@ -92,6 +129,9 @@ class Constants:
         tensors = {**ep.state_dict, **ep.constants}
         self._values: dict[str, Any] = {}
         self._nodes: dict[str, fx.Node] = {}
+        self._fqn = fqn
+        self._parameters = set(sig.inputs_to_parameters)
+        self._roots: dict[str, tuple[fx.Node, ...]] = {}
         for node in ep.graph.nodes:
             if node.op == "placeholder" and node.name in fqn:
                 self._values[node.name] = tensors.get(fqn[node.name])
@@ -107,21 +147,67 @@ class Constants:
     def value(self, node: fx.Node) -> torch.Tensor | None:
         """The real tensor behind a constant node, evaluated (once) from its real inputs."""
         if node.name not in self._values:
-            args = fx.node.map_arg(node.args, self._operand)
-            kwargs = fx.node.map_arg(node.kwargs, self._operand)
-            try:
-                with torch.no_grad():
-                    result = node.target(*args, **kwargs)  # type: ignore[operator]
-            except Exception:  # a weight we cannot evaluate just has no statistics
-                result = None
+            result = None
+            if _evaluable(node):
+                args = fx.node.map_arg(node.args, self._operand)
+                kwargs = fx.node.map_arg(node.kwargs, self._operand)
+                try:
+                    with torch.no_grad():
+                        result = node.target(*args, **kwargs)  # type: ignore[operator]
+                except Exception:  # a weight we cannot evaluate just has no statistics
+                    result = None
             self._values[node.name] = result
         value = self._values[node.name]
         return value if isinstance(value, torch.Tensor) else None
+
+    def roots(self, node: fx.Node) -> tuple[fx.Node, ...]:
+        """The parameters, buffers and lifted constants a constant node is computed from."""
+        if node.name not in self._roots:
+            if node.op == "placeholder":
+                found: tuple[fx.Node, ...] = (node,)
+            else:
+                operands = _flat_nodes((node.args, node.kwargs))
+                found = tuple(dict.fromkeys(r for a in operands for r in self.roots(a)))
+            self._roots[node.name] = found
+        return self._roots[node.name]
+
+    def sources(
+        self, operands: list[fx.Node], weight: fx.Node | None
+    ) -> tuple[tuple[str, int], ...]:
+        """(name, elements) of the model's stored weights that ``operands`` read: every
+        parameter they come from, and a buffer read as the weight itself (an int8 weight a
+        dequantize reads) when no parameter is behind it. Position ids, masks and running
+        statistics are buffers too, and are no weights."""
+        found: dict[str, int] = {}
+        for operand in operands:
+            roots = self.roots(operand)
+            params = [r for r in roots if r.name in self._parameters]
+            for root in params:
+                found[self._fqn[root.name]] = _numel(root)
+            if operand is weight and not params:
+                size = _numel(operand)
+                for root in roots:
+                    if _numel(root) == size:
+                        found[self._fqn[root.name]] = size
+        return tuple(found.items())
 
     def _operand(self, node: fx.Node) -> torch.Tensor | None:
         """Operands are copies: an in-place op folded here must not touch the user's model."""
         value = self.value(node)
         return value.clone() if value is not None else None
+
+
+def _numel(node: fx.Node) -> int:
+    spec = _spec(node.meta.get("val"))
+    return spec.numel if spec is not None else 0
+
+
+def _evaluable(node: fx.Node) -> bool:
+    """Whether a constant subgraph node may be computed for real: small enough, and an
+    operator (a Python callable in a graph is never called here)."""
+    spec = _spec(node.meta.get("val"))
+    small = spec is None or spec.nbytes <= MAX_CONSTANT_BYTES
+    return small and isinstance(node.target, torch._ops.OpOverload)
 
 
 def _storage_bits(span: int) -> int:
@@ -201,6 +287,42 @@ def _display_names(
     return names
 
 
+def _tensor_arg(arg: Any) -> TensorArg:
+    if isinstance(arg, fx.Node):
+        return _spec(arg.meta.get("val"))
+    if isinstance(arg, (tuple, list)) and any(isinstance(a, fx.Node) for a in arg):
+        return tuple(_spec(a.meta.get("val")) if isinstance(a, fx.Node) else None for a in arg)
+    return None
+
+
+def _by_role(name: str, node: fx.Node, weights: list[fx.Node]) -> list[fx.Node]:
+    """Constant operands with the weight first (``WEIGHT_ARGS``), then the rest in call order."""
+    preferred = WEIGHT_ARGS.get(name, ())
+    rank: dict[str, int] = {}
+    for order, index in enumerate(preferred):
+        if index < len(node.args):
+            for a in _flat_nodes(node.args[index]):
+                rank.setdefault(a.name, order)
+    return sorted(weights, key=lambda w: rank.get(w.name, len(preferred)))
+
+
+def _kind_when_empty(kind: OpKind, work: Work, outputs: tuple[TensorSpec, ...]) -> OpKind:
+    """An op with nothing to compute: no output elements is free, like a view; a product over
+    an empty dimension (``nn.Linear(0, 4)``) only writes its output."""
+    if kind is OpKind.VIEW or kind is OpKind.UNSUPPORTED:
+        return kind
+    if outputs and all(t.numel == 0 for t in outputs):
+        return OpKind.VIEW
+    if kind in MAC_KINDS and work.macs == 0:
+        return OpKind.POINTWISE
+    return kind
+
+
+def _stats_of(tensor: torch.Tensor | None) -> Any:
+    usable = tensor is not None and not tensor.is_meta and tensor.numel() > 0 and tensor.dim() > 0
+    return weight_stats(tensor) if usable and tensor is not None else None
+
+
 def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
     """Turn every call in ``ep`` into an ``Op``; unmapped ATen ops become ``UNSUPPORTED``."""
     constants = Constants(ep)
@@ -212,11 +334,13 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
     }
     names = _display_names(calls, kinds, owns_params)
     dag = nx.DiGraph()
+    data_dependent: list[str] = []
     for position, node in enumerate(calls):
         entry = entries[node.name]
+        target = _target_name(node)
         operands = list(_flat_nodes((node.args, node.kwargs)))
         activations = [a for a in operands if a not in constants]
-        weights = [a for a in operands if a in constants]
+        weights = _by_role(target, node, [a for a in operands if a in constants])
         in_specs = tuple(s for s in (_spec(a.meta.get("val")) for a in activations) if s)
         param_specs = tuple(s for s in (_spec(a.meta.get("val")) for a in weights) if s)
         shapes = NodeShapes(
@@ -225,23 +349,34 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             outputs=_output_specs(node),
             args=tuple(_literal(a) for a in node.args),
             kwargs=tuple((k, _literal(v)) for k, v in node.kwargs.items()),
+            tensor_args=tuple(_tensor_arg(a) for a in node.args),
+            constant_args=tuple(isinstance(a, fx.Node) and a in constants for a in node.args),
         )
         kind = kinds[node.name]
-        work = entry[1](shapes) if entry else Work()
+        try:
+            work = entry[1](shapes) if entry else Work()
+        except (ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
+            raise TraceError(
+                f"{info.source}: cannot read the shapes of {names[node.name]} "
+                f"(aten.{target}): {exc}"
+            ) from None
+        kind = _kind_when_empty(kind, work, shapes.outputs)
         stats = None
         tensor = None
         if kind in MAC_KINDS and weights:
             tensor = constants.value(weights[0])
-            stats = weight_stats(tensor) if tensor is not None else None
+            stats = _stats_of(tensor)
         moves_data = kind is not OpKind.VIEW
-        is_quant = _target_name(node) in QUANT_OPS
+        is_quant = target in QUANT_OPS
+        attrs = work.attrs
+        if _data_dependent(node):
+            data_dependent.append(names[node.name])
+            attrs = (*attrs, ("data_dependent", True))
         op = Op(
             id=node.name,
             name=names[node.name],
             kind=kind,
-            target=f"aten.{_target_name(node)}"
-            if node.target is not operator.getitem
-            else "getitem",
+            target=f"aten.{target}" if node.target is not operator.getitem else "getitem",
             inputs=in_specs,
             outputs=shapes.outputs,
             params=param_specs,
@@ -249,23 +384,78 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             flops=work.flops,
             read_bytes=sum(s.nbytes for s in in_specs) if moves_data else 0,
             write_bytes=sum(s.nbytes for s in shapes.outputs) if moves_data else 0,
-            attrs=work.attrs,
+            attrs=attrs,
             weight_stats=stats,
             module_type=_module_of(node)[1],
             weight_bits=_weight_bits(weights[0], constants)
             if kind in MAC_KINDS and weights
             else None,
             act_bits=None if is_quant else _act_bits(activations, kinds),
+            param_sources=constants.sources(
+                weights, weights[0] if weights and kind in _WEIGHT_HOLDERS else None
+            ),
         )
+        if work.epilogue_flops:
+            op = _with_epilogue(dag, op, work.epilogue_flops, 2 * position, tensor)
+            tensor = None
         # The real weight tensor (not part of the frozen Op): models that count per-tile
         # non-zeros, such as the systolic array's zero-skipping, read it from here.
-        dag.add_node(node.name, op=op, position=position, weight=tensor)
+        dag.add_node(node.name, op=op, position=2 * position + 1, weight=tensor)
         for src in activations:
             if src.op == "call_function":
                 src_spec = _spec(src.meta.get("val"))
                 nbytes = src_spec.nbytes if src_spec else 0
-                if dag.has_edge(src.name, node.name):
-                    dag.edges[src.name, node.name]["bytes"] += nbytes
+                head = f"{node.name}{_PRODUCTS}" if work.epilogue_flops else node.name
+                if dag.has_edge(src.name, head):
+                    dag.edges[src.name, head]["bytes"] += nbytes
                 else:
-                    dag.add_edge(src.name, node.name, bytes=nbytes)
-    return OpGraph(dag=dag, info=info, program=ep)
+                    dag.add_edge(src.name, head, bytes=nbytes)
+    graph = OpGraph(dag=dag, info=info, program=ep)
+    if data_dependent:
+        note = (
+            f"{len(data_dependent)} op(s) have data-dependent sizes (e.g. {data_dependent[0]}); "
+            "they are priced at their upper bound, every element kept"
+        )
+        graph = OpGraph(
+            dag=dag, info=dataclasses.replace(info, notes=(*info.notes, note)), program=ep
+        )
+    return graph
+
+
+_PRODUCTS = "/products"
+
+
+def _with_epilogue(
+    dag: nx.DiGraph, op: Op, epilogue_flops: int, position: int, weight: torch.Tensor | None
+) -> Op:
+    """Split an op whose products are followed by elementwise work (an RNN's gates) into two
+    graph nodes: the products (a GEMM writing its pre-activations) and the epilogue, a
+    pointwise op under the original id that consumers read. Fusion then folds the epilogue
+    into the products, as cuDNN's fused RNN kernels do."""
+    gemm_out = sum(g[0] * g[1] * g[3] for g in _gemms(op))
+    dtype = op.outputs[0].dtype if op.outputs else "float32"
+    pre = TensorSpec((gemm_out,), dtype)
+    products = dataclasses.replace(
+        op, id=f"{op.id}{_PRODUCTS}", outputs=(pre,), write_bytes=pre.nbytes, flops=2 * op.macs
+    )
+    dag.add_node(products.id, op=products, position=position, weight=weight)
+    dag.add_edge(products.id, op.id, bytes=pre.nbytes)
+    return dataclasses.replace(
+        op,
+        name=f"{op.name}/gates",
+        kind=OpKind.POINTWISE,
+        inputs=(pre,),
+        params=(),
+        macs=0,
+        flops=epilogue_flops,
+        read_bytes=pre.nbytes,
+        attrs=(),
+        weight_stats=None,
+        weight_bits=None,
+        param_sources=(),
+    )
+
+
+def _gemms(op: Op) -> tuple[tuple[int, int, int, int], ...]:
+    value = op.attr("gemms", ())
+    return value if isinstance(value, tuple) else ()

@@ -7,6 +7,9 @@ from pathlib import Path
 import torch
 
 from ..errors import ModelLoadError, WorkloadError
+from .loader import with_batch
+
+MAX_SAMPLE_INPUT_BYTES = 64 * 1024 * 1024
 
 
 def export_workload(name: str, output: Path, *, batch: int = 1) -> None:
@@ -19,8 +22,17 @@ def export_workload(name: str, output: Path, *, batch: int = 1) -> None:
             f"unknown workload '{name}' (built-in: {', '.join(workload_names())})"
         ) from None
     model = workload.build()
+    # Exported from fake inputs, so a large --batch is never allocated; the archive carries
+    # real (zero) sample inputs only when they are small, else none (the shapes are in it).
+    inputs = with_batch(workload.make_inputs(1), batch)
     with torch.no_grad():
-        program = torch.export.export(model, workload.make_inputs(batch), strict=False)
+        program = torch.export.export(model, inputs, strict=False)
+    size = sum(t.numel() * t.element_size() for t in inputs)
+    program.example_inputs = (
+        (tuple(torch.zeros(t.shape, dtype=t.dtype) for t in inputs), {})
+        if size <= MAX_SAMPLE_INPUT_BYTES
+        else None
+    )
     try:
         torch.export.save(program, str(output))
     except OSError as exc:

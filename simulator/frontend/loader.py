@@ -7,6 +7,7 @@ says what to do instead.
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from ..errors import InputShapeError, ModelLoadError, WorkloadError
 from .pt2_archive import load_pt2
@@ -57,6 +59,11 @@ def parse_input_shapes(
         return ()
     parts = [text] if isinstance(text, str) else list(text)
     items = [p.strip() for chunk in parts for p in chunk.split(";") if p.strip()]
+    if not items:
+        raise InputShapeError(
+            f"--input-shape '{';'.join(parts)}': empty; expected positive integers separated by "
+            "commas, e.g. 1,3,224,224"
+        )
     shapes = []
     for item in items:
         dims, _, dtype = item.partition(":")
@@ -74,27 +81,48 @@ def parse_input_shapes(
     return tuple(shapes)
 
 
+# Beyond this many elements a tensor's byte size overflows int64 and fake tracing cannot work.
+MAX_INPUT_ELEMENTS = 1 << 60
+
+
+def fake_inputs(specs: Sequence[tuple[tuple[int, ...], torch.dtype]]) -> tuple[torch.Tensor, ...]:
+    """Fake tensors (a shape and a dtype, no storage) of the given specs, in one fake mode.
+
+    torch.export propagates shapes through fake tensors as through real ones, so
+    ``--batch 10000000`` or a 100000 x 100000 image is priced from its shapes without
+    allocating the terabytes a real tensor would take.
+    """
+    for shape, _ in specs:
+        if math.prod(shape) > MAX_INPUT_ELEMENTS:
+            raise InputShapeError(
+                f"input shape {shape} has {math.prod(shape):.3g} elements; tensors that large "
+                f"(more than {MAX_INPUT_ELEMENTS:.3g}) overflow torch's size arithmetic"
+            )
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        return tuple(torch.empty(shape, dtype=dtype) for shape, dtype in specs)
+
+
+def specs_of(tensors: Sequence[torch.Tensor]) -> list[tuple[tuple[int, ...], torch.dtype]]:
+    return [(tuple(int(d) for d in t.shape), t.dtype) for t in tensors]
+
+
 def make_inputs(
     shapes: tuple[tuple[tuple[int, ...], str | None], ...],
     like: tuple[torch.Tensor, ...] | None = None,
 ) -> tuple[torch.Tensor, ...]:
-    """Zero tensors of the requested shapes; dtypes default to those of ``like``, else float32.
-
-    Values do not matter: torch.export propagates shapes with fake tensors.
-    """
-    out = []
+    """Fake inputs of the requested shapes; dtypes default to those of ``like``, else float32."""
+    specs = []
     for i, (shape, dtype) in enumerate(shapes):
         default = like[i].dtype if like is not None and i < len(like) else torch.float32
-        out.append(torch.zeros(shape, dtype=_DTYPES[dtype] if dtype else default))
-    return tuple(out)
+        specs.append((shape, _DTYPES[dtype] if dtype else default))
+    return fake_inputs(specs)
 
 
 def with_batch(inputs: tuple[torch.Tensor, ...], batch: int) -> tuple[torch.Tensor, ...]:
+    """Fake inputs with the first dimension of each (non-scalar) input set to ``batch``."""
     if batch < 1:
         raise InputShapeError(f"--batch {batch}: the batch size must be a positive integer")
-    return tuple(
-        torch.zeros((batch, *t.shape[1:]), dtype=t.dtype) if t.dim() else t for t in inputs
-    )
+    return fake_inputs([((batch, *s[1:]) if s else s, d) for s, d in specs_of(inputs)])
 
 
 def _workload(name: str) -> Any:

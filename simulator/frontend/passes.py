@@ -52,12 +52,25 @@ def fold_batchnorm(graph: OpGraph) -> OpGraph:
         if len(params) < 2 and params:
             params = (*params, TensorSpec(shape=(out_channels,), dtype=params[0].dtype))
         dag.nodes[preds[0]]["op"] = dataclasses.replace(
-            producer, params=params, folded=(*producer.folded, op.target)
+            producer,
+            params=params,
+            folded=(*producer.folded, op.target),
+            param_sources=_merged(producer.param_sources, op.param_sources),
         )
         for succ in list(dag.successors(op_id)):
             dag.add_edge(preds[0], succ, **dag.edges[op_id, succ])
         dag.remove_node(op_id)
     return graph.with_dag(dag)
+
+
+def _merged(
+    a: tuple[tuple[str, int], ...] | None, b: tuple[tuple[str, int], ...] | None
+) -> tuple[tuple[str, int], ...] | None:
+    """The stored weights behind a folded op: its own and the batch-norm's scale and shift,
+    which the model still stores though the deployed conv carries them in its bias."""
+    if a is None and b is None:
+        return None
+    return tuple(dict([*(a or ()), *(b or ())]).items())
 
 
 def fuse_pointwise(graph: OpGraph) -> OpGraph:

@@ -22,7 +22,14 @@ from ..graph import OpGraph
 from ..ops import GraphInfo, TensorSpec
 from .ao_modules import dequantize_ao_modules, has_ao_quantized_modules
 from .builder import build_graph
-from .loader import Loaded, load_target, make_inputs, parse_input_shapes, with_batch
+from .loader import (
+    Loaded,
+    fake_inputs,
+    load_target,
+    make_inputs,
+    parse_input_shapes,
+    with_batch,
+)
 from .passes import run_inference_passes
 from .scalesim_topology import graph_from_topology
 
@@ -54,8 +61,8 @@ def _placeholder_inputs(program: torch.export.ExportedProgram) -> tuple[torch.Te
             val = node.meta.get("val")
             if not isinstance(val, torch.Tensor) or not all(isinstance(d, int) for d in val.shape):
                 return None
-            specs.append(torch.zeros(tuple(val.shape), dtype=val.dtype))
-    return tuple(specs)
+            specs.append((tuple(int(d) for d in val.shape), val.dtype))
+    return fake_inputs(specs)
 
 
 def _choose_inputs(
@@ -69,7 +76,7 @@ def _choose_inputs(
         known = _placeholder_inputs(loaded.program)
     if example_inputs is not None:
         inputs = tuple(example_inputs)
-    elif input_shapes:
+    elif input_shapes is not None:
         inputs = make_inputs(parse_input_shapes(input_shapes), like=known)
     elif known is not None:
         inputs = known
@@ -147,7 +154,7 @@ def trace(
     if isinstance(target, (str, Path)) and str(target).lower().endswith(".csv"):
         return graph_from_topology(target)  # a SCALE-Sim topology, not a model
     loaded = load_target(target, trust_pickle=trust_pickle, arch=arch)
-    reshaped = batch is not None or bool(input_shapes) or example_inputs is not None
+    reshaped = batch is not None or input_shapes is not None or example_inputs is not None
     if loaded.program is not None and not reshaped and _is_static(loaded.program):
         program = loaded.program
         inputs = loaded.inputs or _placeholder_inputs(program) or ()
