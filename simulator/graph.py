@@ -82,7 +82,8 @@ class OpGraph:
                 continue
             for name, elements in op.param_sources:
                 stored[name] = max(stored.get(name, 0), elements)
-        return loose + sum(stored.values())
+        unread = sum(n for name, n in self.info.unread_params if name not in stored)
+        return loose + sum(stored.values()) + unread
 
     @property
     def weight_bytes(self) -> int:

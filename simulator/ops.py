@@ -273,3 +273,7 @@ class GraphInfo:
     inputs: tuple[TensorSpec, ...]
     batch: int
     notes: tuple[str, ...] = field(default=())
+    # Parameters the model stores that no op reads, as (name, elements): a training-only
+    # embedding, or a weight whose derived value the model cached before export. They are
+    # part of the model's parameter count, not of any op's work.
+    unread_params: tuple[tuple[str, int], ...] = ()

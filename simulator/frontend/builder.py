@@ -140,6 +140,9 @@ class Constants:
                 a.name in self._nodes for a in _flat_nodes((node.args, node.kwargs))
             ):
                 self._nodes[node.name] = node
+        self._storage = _storage_names(
+            {name: (fqn[name], self._values[name]) for name in self._nodes if name in fqn}
+        )
 
     def __contains__(self, node: fx.Node) -> bool:
         return node.name in self._nodes
@@ -171,6 +174,15 @@ class Constants:
             self._roots[node.name] = found
         return self._roots[node.name]
 
+    def unread(self, dag: nx.DiGraph) -> tuple[tuple[str, int], ...]:
+        """Parameters no op's sources name (see ``GraphInfo.unread_params``)."""
+        read = {name for _, op in dag.nodes(data="op") for name, _ in op.param_sources or ()}
+        return tuple(
+            (self._storage[name], _numel(node))
+            for name, node in self._nodes.items()
+            if name in self._parameters and self._storage[name] not in read
+        )
+
     def sources(
         self, operands: list[fx.Node], weight: fx.Node | None
     ) -> tuple[tuple[str, int], ...]:
@@ -183,18 +195,36 @@ class Constants:
             roots = self.roots(operand)
             params = [r for r in roots if r.name in self._parameters]
             for root in params:
-                found[self._fqn[root.name]] = _numel(root)
+                found[self._storage[root.name]] = _numel(root)
             if operand is weight and not params:
                 size = _numel(operand)
                 for root in roots:
                     if _numel(root) == size:
-                        found[self._fqn[root.name]] = size
+                        found[self._storage[root.name]] = size
         return tuple(found.items())
 
     def _operand(self, node: fx.Node) -> torch.Tensor | None:
         """Operands are copies: an in-place op folded here must not touch the user's model."""
         value = self.value(node)
         return value.clone() if value is not None else None
+
+
+def _storage_names(named: dict[str, tuple[str, Any]]) -> dict[str, str]:
+    """Each placeholder's stored-tensor name: the first name of the tensors that share its
+    storage, so a tied weight lifted under two names (GPT-2's embedding and head) is one."""
+    first: dict[tuple[int, int, tuple[int, ...], tuple[int, ...]], str] = {}
+    out: dict[str, str] = {}
+    for placeholder, (name, tensor) in named.items():
+        if isinstance(tensor, torch.Tensor) and not tensor.is_meta and tensor.numel():
+            key = (
+                tensor.untyped_storage().data_ptr(),
+                int(tensor.storage_offset()),
+                tuple(tensor.shape),
+                tuple(tensor.stride()),
+            )
+            name = first.setdefault(key, name)
+        out[placeholder] = name
+    return out
 
 
 def _numel(node: fx.Node) -> int:
@@ -410,16 +440,14 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
                     dag.edges[src.name, head]["bytes"] += nbytes
                 else:
                     dag.add_edge(src.name, head, bytes=nbytes)
-    graph = OpGraph(dag=dag, info=info, program=ep)
+    notes = info.notes
     if data_dependent:
-        note = (
+        notes += (
             f"{len(data_dependent)} op(s) have data-dependent sizes (e.g. {data_dependent[0]}); "
-            "they are priced at their upper bound, every element kept"
+            "they are priced at their upper bound, every element kept",
         )
-        graph = OpGraph(
-            dag=dag, info=dataclasses.replace(info, notes=(*info.notes, note)), program=ep
-        )
-    return graph
+    info = dataclasses.replace(info, notes=notes, unread_params=constants.unread(dag))
+    return OpGraph(dag=dag, info=info, program=ep)
 
 
 _PRODUCTS = "/products"
