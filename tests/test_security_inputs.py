@@ -356,3 +356,54 @@ def test_unsupported_layer_patterns_are_one_line(pattern, fragment):
     with pytest.raises(CompressionError) as info:
         parse_variant("int8", layers=pattern)
     _one_line(info.value, "--layers", fragment)
+
+
+# --- shapes priced without allocating ----------------------------------------------------
+
+
+def test_huge_batch_is_priced_from_shapes(graph_of):
+    """Batch 10^7 of 224 x 224 images is 6 TB of input: traced with fake tensors it costs
+    what batch 1 costs, and every count scales by exactly 10^7."""
+    import hwsim
+
+    with within(120):
+        graph = hwsim.trace("resnet18", batch=10_000_000)
+    assert graph.info.batch == 10_000_000
+    assert graph.macs == graph_of("resnet18").macs * 10_000_000
+
+
+def test_huge_image_is_priced_from_shapes():
+    """A 100000 x 100000 image (120 GB as float32), counted against FlopCounterMode run on
+    fake tensors of the same shape (an independent count that allocates nothing either)."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import hwsim
+    from hwsim.workloads import get_workload
+
+    model = get_workload("resnet18").build().eval()
+    with within(120):
+        graph = hwsim.trace(model, input_shapes="1,3,100000,100000")
+    with FakeTensorMode(allow_non_fake_inputs=True), FlopCounterMode(display=False) as fc:
+        model(torch.empty(1, 3, 100_000, 100_000))
+    assert graph.macs == fc.get_total_flops() // 2
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--input-shape", ""], "--input-shape '': empty"),
+        (["--input-shape", "1,3,99999999999,99999999999"], "overflow"),
+    ],
+)
+def test_shape_flags_are_one_line(hwsim_cli, args, fragment):
+    code, _, err = hwsim_cli("estimate", "resnet18", "--hw", "tpu_edge", *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and fragment in lines[0], err
+
+
+def test_overlong_model_path_is_one_line(hwsim_cli):
+    code, _, err = hwsim_cli("estimate", "m" * 300 + ".pt2", "--hw", "tpu_edge")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "not a usable path" in lines[0], err
