@@ -185,6 +185,25 @@ def test_pt2_symbolic_shape_that_evaluates_code_is_refused(tmp_path, clean_pt2, 
     _refused(path, contains="symbolic shape")
 
 
+def test_pt2_symbolic_shape_route_is_live(tmp_path, clean_pt2):
+    """What the test above guards against: torch's own loader evaluates the expression."""
+    marker = tmp_path / "MARKER"
+
+    def edit(program):
+        sizes = program["graph_module"]["graph"]["tensor_values"]["x"]["sizes"]
+        expr = f"__import__('builtins').open('{marker}', 'w')"
+        sizes[0] = {"as_expr": {"expr_str": expr, "hint": {"as_int": 2}}}
+        return program
+
+    path = _write(tmp_path, "evil_expr.pt2", edit_program_json(clean_pt2, edit))
+    with pytest.raises(Exception):  # noqa: B017 - torch fails after running the payload
+        torch.export.load(str(path))
+    assert marker.exists()
+    marker.unlink()
+    _refused(path, contains="symbolic shape")
+    assert not marker.exists()
+
+
 def test_pt2_with_a_dynamic_batch_still_loads(tmp_path, marker):
     """The expression check passes what torch writes for a dynamic dimension."""
     program = torch.export.export(
