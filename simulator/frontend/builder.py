@@ -237,7 +237,8 @@ def _evaluable(node: fx.Node) -> bool:
     operator (a Python callable in a graph is never called here)."""
     spec = _spec(node.meta.get("val"))
     small = spec is None or spec.nbytes <= MAX_CONSTANT_BYTES
-    return small and isinstance(node.target, torch._ops.OpOverload)
+    operator_call = isinstance(node.target, torch._ops.OpOverload)
+    return small and (operator_call or node.target is operator.getitem)
 
 
 def _storage_bits(span: int) -> int:
