@@ -129,7 +129,7 @@ class OpGraph:
         live: dict[str, float] = {}
         inputs_live = sum(t.nbytes for t in self.info.inputs)
         last_input_reader = max(
-            (i for i, op_id in enumerate(self.order) if self._reads_model_input(op_id)), default=-1
+            (i for i, op_id in enumerate(self.order) if self.reads_model_input(op_id)), default=-1
         )
         current = peak = float(inputs_live)
         for step, op_id in enumerate(self.order):
@@ -149,7 +149,7 @@ class OpGraph:
                         current -= live.pop(pred)
         return peak
 
-    def _reads_model_input(self, op_id: str) -> bool:
+    def reads_model_input(self, op_id: str) -> bool:
         """An op reads a model input when its operands hold more bytes than its edges carry."""
         carried = sum(int(self.dag.edges[p, op_id]["bytes"]) for p in self.producers(op_id))
         return self[op_id].input_bytes > carried

@@ -1,0 +1,307 @@
+"""Peak activation memory per schedule, hand-counted on small graphs.
+
+Every graph here is int8, so a tensor of ``n`` elements takes ``n`` bytes; each docstring
+writes out, step by step, the bytes alive while each kernel runs (its inputs, its output, and
+everything written earlier that a later kernel still reads).
+"""
+
+from __future__ import annotations
+
+import pytest
+from memory_graphs import INPUT, Node, build
+
+import hwsim
+from hwsim.errors import HwsimError
+from hwsim.memory import (
+    INPUTS,
+    greedy_arena,
+    lifetimes,
+    min_peak_order,
+    plan_memory,
+)
+from hwsim.memory.lifetimes import TensorLife
+from hwsim.ops import OpKind
+
+VIEW = OpKind.VIEW
+POINTWISE = OpKind.POINTWISE
+
+
+def live_by_kernel(plan):
+    """Bytes alive while each kernel runs, by kernel name."""
+    steps = plan.problem.steps
+    return {
+        steps[s].name: b for s, b in zip(plan.step_order, plan.lifetimes.live_bytes, strict=True)
+    }
+
+
+def test_chain():
+    """x(100) -> A(200) -> B(50) -> C(10).
+    A: x 100 + A 200 = 300;  B: A 200 + B 50 = 250;  C: B 50 + C 10 = 60.  Peak 300 at A."""
+    graph = build(
+        [Node("A", (INPUT,), 200), Node("B", ("A",), 50), Node("C", ("B",), 10)], input_bytes=100
+    )
+    plan = plan_memory(graph)
+    assert live_by_kernel(plan) == {"A": 300, "B": 250, "C": 60}
+    assert plan.peak_bytes == 300
+    assert plan.peak_kernel == "A"
+    assert {t.name for t in plan.alive_at_peak} == {INPUTS, "A"}
+    assert plan.order == ("A", "B", "C")
+
+
+def test_a_view_keeps_its_source_alive():
+    """x(10) -> A(128); V = view(A); B(32) <- A; C(32) <- B; D(16) <- V, C.
+    V aliases A's storage, so A lives until D, its view's reader:
+    A: x 10 + A 128 = 138;  B: A 128 + B 32 = 160;  C: A 128 + B 32 + C 32 = 192;
+    D: A 128 + C 32 + D 16 = 176.  Peak 192 at C (64 if the view were thought to free A)."""
+    graph = build(
+        [
+            Node("A", (INPUT,), 128),
+            Node("V", ("A",), 128, kind=VIEW),
+            Node("B", ("A",), 32),
+            Node("C", ("B",), 32),
+            Node("D", ("V", "C"), 16),
+        ],
+        input_bytes=10,
+    )
+    plan = plan_memory(graph)
+    assert live_by_kernel(plan) == {"A": 138, "B": 160, "C": 192, "D": 176}
+    assert plan.peak_kernel == "C"
+    assert {t.name for t in plan.alive_at_peak} == {"A", "B", "C"}
+    assert "V" not in plan.order  # views are free: not kernels
+
+
+def test_fused_intermediate_never_reaches_memory():
+    """x(10) -> conv A(100) -> relu R(100, fused into A) -> B(20).
+    Kernel A+R: x 10 + R 100 = 110 (A's own output stays in registers);  B: R 100 + B 20 = 120.
+    Peak 120 (200 if A and R were separate kernels)."""
+    graph = build(
+        [
+            Node("A", (INPUT,), 100),
+            Node("R", ("A",), 100, kind=POINTWISE, fused_into="A"),
+            Node("B", ("R",), 20),
+        ],
+        input_bytes=10,
+    )
+    plan = plan_memory(graph)
+    assert live_by_kernel(plan) == {"A": 110, "B": 120}
+    assert plan.order == ("A", "R", "B")
+
+
+def test_fused_residual_add_runs_after_its_shortcut():
+    """x(10) -> A(50); B(40) <- A; C(50) <- B; S(50) <- A (the shortcut conv, traced after C);
+    ADD(50) <- C, S fused into C. The kernel C+ADD needs S, so the traced schedule is
+    A, B, S, C+ADD:
+    A: 10 + 50 = 60;  B: A 50 + B 40 = 90;  S: A 50 + B 40 + S 50 = 140;
+    C+ADD: B 40 + S 50 + ADD 50 = 140.  Peak 140."""
+    graph = build(
+        [
+            Node("A", (INPUT,), 50),
+            Node("B", ("A",), 40),
+            Node("C", ("B",), 50),
+            Node("S", ("A",), 50),
+            Node("ADD", ("C", "S"), 50, kind=POINTWISE, fused_into="C"),
+        ],
+        input_bytes=10,
+    )
+    plan = plan_memory(graph)
+    assert plan.order == ("A", "B", "S", "C", "ADD")
+    assert list(plan.lifetimes.live_bytes) == [60, 90, 140, 140]
+
+
+def two_branches():
+    """x(10) -> A(100); branch 1: P(300) <- A, Q(50) <- P; branch 2: R(200) <- A, T(5) <- R;
+    J(1) <- Q, T. Traced order A, P, Q, R, T, J."""
+    return build(
+        [
+            Node("A", (INPUT,), 100),
+            Node("P", ("A",), 300),
+            Node("Q", ("P",), 50),
+            Node("R", ("A",), 200),
+            Node("T", ("R",), 5),
+            Node("J", ("Q", "T"), 1),
+        ],
+        input_bytes=10,
+    )
+
+
+def test_traced_order_of_two_branches():
+    """A: 10 + 100 = 110;  P: A 100 + P 300 = 400;  Q: A 100 + P 300 + Q 50 = 450;
+    R: A 100 + Q 50 + R 200 = 350;  T: Q 50 + R 200 + T 5 = 255;  J: Q 50 + T 5 + J 1 = 56.
+    Peak 450 at Q."""
+    plan = plan_memory(two_branches())
+    assert list(plan.lifetimes.live_bytes) == [110, 400, 450, 350, 255, 56]
+    assert plan.method == "traced"
+
+
+def test_memory_schedule_runs_the_small_leftover_branch_first():
+    """Running branch 2 first leaves only T (5 B) behind while branch 1 runs:
+    A 110;  R: A 100 + R 200 = 300;  T: A 100 + R 200 + T 5 = 305;
+    P: A 100 + T 5 + P 300 = 405;  Q: T 5 + P 300 + Q 50 = 355;  J: 56.  Peak 405 < 450.
+    Interleaving is worse (P then R holds A, P and R: 600), so 405 is the optimum."""
+    plan = plan_memory(two_branches(), "memory")
+    assert plan.peak_bytes == 405
+    assert plan.order == ("A", "R", "T", "P", "Q", "J")
+    assert plan.method == "exact"
+
+
+def test_in_place_kernel_writes_over_its_dying_input():
+    """x(10) -> A(100) -> relu B(100, in place) -> C(10).
+    A: 110;  B: A 100 (B's output is written over it) = 100;  C: B 100 + C 10 = 110.
+    Peak 110; without in-place execution B needs A 100 + B 100 = 200."""
+    graph = build(
+        [Node("A", (INPUT,), 100), Node("B", ("A",), 100, kind=POINTWISE), Node("C", ("B",), 10)],
+        input_bytes=10,
+    )
+    relu_in_place = plan_memory(graph, in_place=lambda op: op.kind is POINTWISE)
+    assert list(relu_in_place.lifetimes.live_bytes) == [110, 100, 110]
+    assert list(plan_memory(graph).lifetimes.live_bytes) == [110, 200, 110]
+
+
+def test_in_place_needs_the_input_to_die_there():
+    """As above, but D(1) <- A, C reads A after B: B cannot overwrite A.
+    B: A 100 + B 100 = 200 even in place."""
+    graph = build(
+        [
+            Node("A", (INPUT,), 100),
+            Node("B", ("A",), 100, kind=POINTWISE),
+            Node("C", ("B",), 10),
+            Node("D", ("A", "C"), 1),
+        ],
+        input_bytes=10,
+    )
+    plan = plan_memory(graph, in_place=lambda op: op.kind is POINTWISE)
+    assert plan.lifetimes.live_bytes[1] == 200
+
+
+def test_model_output_stays_alive_to_the_end():
+    """x(10) -> A(50); the model returns view(A); B(20) <- A; C(30) <- B.
+    A: 60;  B: A 50 + B 20 = 70;  C: A 50 (returned) + B 20 + C 30 = 100."""
+    graph = build(
+        [
+            Node("A", (INPUT,), 50),
+            Node("V", ("A",), 50, kind=VIEW),
+            Node("B", ("A",), 20),
+            Node("C", ("B",), 30),
+        ],
+        input_bytes=10,
+    )
+    assert list(plan_memory(graph).lifetimes.live_bytes) == [60, 70, 100]
+
+
+def test_model_input_lives_until_its_last_reader():
+    """x(100) -> A(10) -> B(10); C(10) <- x, B.
+    A: x 100 + A 10 = 110;  B: x 100 + A 10 + B 10 = 120;  C: x 100 + B 10 + C 10 = 120."""
+    graph = build(
+        [Node("A", (INPUT,), 10), Node("B", ("A",), 10), Node("C", (INPUT, "B"), 10)],
+        input_bytes=100,
+    )
+    plan = plan_memory(graph)
+    assert list(plan.lifetimes.live_bytes) == [110, 120, 120]
+    assert plan.peak_step == 1
+
+
+def test_byte_scale_applies_the_precision_each_op_runs_at():
+    """The chain of test_chain with A run at half width (an int4 what-if) and the rest as is.
+    A writes 100 bytes, and the model input is stored at the width of the op reading it:
+    A: x 50 + A 100 = 150;  B: A 100 + B 50 = 150;  C: B 50 + C 10 = 60."""
+    graph = build(
+        [Node("A", (INPUT,), 200), Node("B", ("A",), 50), Node("C", ("B",), 10)], input_bytes=100
+    )
+    plan = plan_memory(graph, byte_scale=lambda op: 0.5 if op.id == "A" else 1.0)
+    assert list(plan.lifetimes.live_bytes) == [150, 150, 60]
+
+
+def test_unknown_schedule_is_a_user_error():
+    graph = build([Node("A", (INPUT,), 1)], input_bytes=1)
+    with pytest.raises(HwsimError, match="unknown schedule 'fastest'"):
+        plan_memory(graph, "fastest")
+
+
+def test_an_order_that_breaks_a_dependency_is_refused():
+    plan = plan_memory(two_branches())
+    with pytest.raises(HwsimError, match="before"):
+        lifetimes(plan.problem, (1, 0, 2, 3, 4, 5))
+
+
+def test_traced_resnet_block_by_hand():
+    """A real torch block, traced: x + relu(conv(x)), a 4 -> 4 channel 3x3 conv on a fp32
+    1x4x8x8 input, so every tensor is 4*8*8*4 = 1024 bytes. The relu fuses into the conv and
+    the add into that kernel, so there is one kernel: it reads x (1024) and writes the sum
+    (1024). Peak 2048."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + torch.relu(self.conv(x))
+
+    graph = hwsim.trace(Block().eval(), example_inputs=(torch.zeros(1, 4, 8, 8),))
+    plan = plan_memory(graph)
+    assert len(plan.problem) == 1
+    assert plan.peak_bytes == 2048
+
+
+def test_memory_schedule_never_worse_than_traced(graph_of):
+    """On every built-in workload the searched order's peak is at most the traced one's."""
+    for name in ("resnet18", "mobilenet_v2"):
+        graph = graph_of(name)
+        assert plan_memory(graph, "memory").peak_bytes <= plan_memory(graph).peak_bytes
+
+
+def test_mobilenet_v2_peak_is_the_first_inverted_residual(graph_of):
+    """MobileNetV2 at 224, fp32: the first block's 1x1 expansion writes 96x112x112 and its
+    stride-2 depthwise conv 96x56x56; the depthwise kernel holds both:
+    (96*112*112 + 96*56*56) * 4 bytes = (1,204,224 + 301,056) * 4 = 6,021,120."""
+    plan = plan_memory(graph_of("mobilenet_v2"))
+    assert plan.peak_bytes == 6_021_120
+    assert plan.peak_kernel.endswith("layer.0.conv_3x3.convolution")
+
+
+def test_search_prunes_to_the_beam_and_says_so():
+    """Width 1 keeps one state per level: still a valid order, reported as a beam search."""
+    plan = plan_memory(two_branches())
+    found = min_peak_order(plan.problem, beam_width=1)
+    assert found.method == "beam"
+    assert sorted(found.order) == list(range(6))
+    assert found.peak_bytes >= 405
+
+
+def test_greedy_arena_by_hand():
+    """a(100, steps 0-1), b(50, 1-2), c(100, 2-3). Largest first (a, then c: ties keep
+    order): a at 0; c at 0 (not alive with a); b is alive with both, so after them at 100.
+    Arena 150."""
+    tensors = [
+        TensorLife("a", 100, 0, 1),
+        TensorLife("b", 50, 1, 2),
+        TensorLife("c", 100, 2, 3),
+    ]
+    plan = greedy_arena(tensors)
+    assert plan.offsets == (0, 100, 0)
+    assert plan.arena_bytes == 150
+
+
+def test_greedy_arena_uses_the_first_gap_that_fits():
+    """w(31, 0), v(31, 3), x(30, 0-1), y(30, 1-2), z(30, 2-3): w and v at 0; x after w at 31;
+    y fits below x (gap 0-31 holds 30, w is gone by step 1); z is alive with v and y (both at
+    0), so at 31 (x is gone). Arena 61."""
+    tensors = [
+        TensorLife("w", 31, 0, 0),
+        TensorLife("v", 31, 3, 3),
+        TensorLife("x", 30, 0, 1),
+        TensorLife("y", 30, 1, 2),
+        TensorLife("z", 30, 2, 3),
+    ]
+    plan = greedy_arena(tensors)
+    assert plan.offsets == (0, 0, 31, 0, 31)
+    assert plan.arena_bytes == 61
+
+
+def test_arena_alignment_rounds_each_tensor_up():
+    tensors = [TensorLife("a", 10, 0, 0), TensorLife("b", 1, 0, 0)]
+    plan = greedy_arena(tensors, alignment=16)
+    assert plan.sizes == (16, 16)
+    assert plan.arena_bytes == 32
