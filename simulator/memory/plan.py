@@ -17,7 +17,7 @@ from ..graph import OpGraph
 from .arena import ArenaPlan, greedy_arena
 from .lifetimes import Lifetimes, TensorLife, lifetimes
 from .problem import ByteScale, InPlace, MemoryProblem, from_graph, never_in_place, same_bytes
-from .reorder import DEFAULT_BEAM_WIDTH, min_peak_order
+from .reorder import DEFAULT_BEAM_WIDTH, Reordering, min_peak_order
 
 SCHEDULES = ("traced", "memory")
 
@@ -36,6 +36,7 @@ class MemoryPlan:
     method: str
     lifetimes: Lifetimes
     op_names: dict[str, str]  # op id -> display name, for reports
+    search: Reordering | None = None  # how the search went (``"memory"`` only)
 
     @property
     def peak_bytes(self) -> int:
@@ -96,16 +97,14 @@ def plan_memory(
     if schedule not in SCHEDULES:
         raise HwsimError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
     problem = from_graph(graph, byte_scale, in_place)
-    if schedule == "traced":
-        order, method = problem.traced_order, "traced"
-    else:
-        found = min_peak_order(problem, beam_width)
-        order, method = found.order, found.method
+    search = min_peak_order(problem, beam_width) if schedule == "memory" else None
+    order = search.order if search else problem.traced_order
     names = {op.id: op.name for op in graph}
     return MemoryPlan(
         problem=problem,
         schedule=schedule,
-        method=method,
+        method=search.method if search else "traced",
         lifetimes=lifetimes(problem, order),
         op_names=names,
+        search=search,
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from .lifetimes import lifetimes
 from .problem import MemoryProblem
 
-DEFAULT_BEAM_WIDTH = 4096
+DEFAULT_BEAM_WIDTH = 1024
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Reordering:
     order: tuple[int, ...]
     peak_bytes: int
     method: str
-    states: int  # states the search expanded
+    states: int  # executed-sets the search expanded
+    widest_level: int  # most executed-sets of one size (before pruning)
     beam_width: int
 
 
@@ -61,34 +62,41 @@ def min_peak_order(problem: MemoryProblem, beam_width: int = DEFAULT_BEAM_WIDTH)
     """The order of ``problem``'s steps with the least peak (see the module docstring)."""
     n = len(problem.steps)
     if n == 0:
-        return Reordering((), lifetimes(problem, ()).peak_bytes, "exact", 0, beam_width)
+        return Reordering((), lifetimes(problem, ()).peak_bytes, "exact", 0, 0, beam_width)
     kernels = _kernels(problem)
+    successors: list[list[int]] = [[] for _ in range(n)]
+    for v, kernel in enumerate(kernels):
+        for a in range(n):
+            if kernel.after >> a & 1:
+                successors[a].append(v)
     inputs = sum(
         b.nbytes for b in problem.buffers if b.producer is None and (b.readers or b.is_output)
     )
     full = (1 << n) - 1
-    # state mask -> (peak so far, resident bytes); parent pointers for the order
-    level: dict[int, tuple[int, int]] = {0: (0, inputs)}
+    ready = tuple(v for v, kernel in enumerate(kernels) if not kernel.after)
+    # executed mask -> (peak so far, resident bytes, kernels ready to run); parent pointers
+    level: dict[int, tuple[int, int, tuple[int, ...]]] = {0: (0, inputs, ready)}
     parent: dict[int, tuple[int, int]] = {}
     pruned = False
-    states = 0
+    states = widest = 0
     for _ in range(n):
-        following: dict[int, tuple[int, int]] = {}
-        for done, (peak, resident) in level.items():
+        following: dict[int, tuple[int, int, tuple[int, ...]]] = {}
+        for done, (peak, resident, available) in level.items():
             states += 1
-            for v, kernel in enumerate(kernels):
-                if done & kernel.bit or kernel.after & ~done:
-                    continue
+            for v in available:
+                kernel = kernels[v]
                 after = done | kernel.bit
                 step_peak, now = _run(kernel, after, resident)
-                cost = (max(peak, step_peak), now)
+                cost = max(peak, step_peak)
                 best = following.get(after)
-                if best is None or cost < best:
-                    following[after] = cost
+                if best is None or cost < best[0]:
+                    unlocked = [s for s in successors[v] if not kernels[s].after & ~after]
+                    following[after] = (cost, now, (*(a for a in available if a != v), *unlocked))
                     parent[after] = (done, v)
+        widest = max(widest, len(following))
         if len(following) > beam_width:
             pruned = True
-            kept = sorted(following.items(), key=lambda item: item[1])[:beam_width]
+            kept = sorted(following.items(), key=lambda item: item[1][:2])[:beam_width]
             following = dict(kept)
         level = following
     order = _trace_back(parent, full, n)
@@ -97,7 +105,8 @@ def min_peak_order(problem: MemoryProblem, beam_width: int = DEFAULT_BEAM_WIDTH)
         traced = lifetimes(problem, problem.traced_order).peak_bytes
         if traced <= peak:
             order, peak = problem.traced_order, traced
-    return Reordering(order, peak, "beam" if pruned else "exact", states, beam_width)
+    method = "beam" if pruned else "exact"
+    return Reordering(order, peak, method, states, widest, beam_width)
 
 
 def _run(kernel: _Kernel, after: int, resident: int) -> tuple[int, int]:
