@@ -20,6 +20,8 @@ from hwsim.memory import (
     plan_memory,
 )
 from hwsim.memory.lifetimes import TensorLife
+from hwsim.memory_chart import lifetime_figure, save_chart
+from hwsim.memory_report import memory_report
 from hwsim.ops import OpKind
 
 VIEW = OpKind.VIEW
@@ -305,3 +307,28 @@ def test_arena_alignment_rounds_each_tensor_up():
     plan = greedy_arena(tensors, alignment=16)
     assert plan.sizes == (16, 16)
     assert plan.arena_bytes == 32
+
+
+def test_report_lists_the_tensors_alive_at_the_peak():
+    """The two-branch graph under the memory schedule peaks at P (405 B): A, T and P alive."""
+    report = memory_report(plan_memory(two_branches(), "memory"), sram_bytes=400)
+    assert report["peak_activation_bytes"] == 405
+    assert report["peak_kernel"] == "P"
+    assert {(t["name"], t["bytes"]) for t in report["alive_at_peak"]} == {
+        ("A", 100),
+        ("T", 5),
+        ("P", 300),
+    }
+    assert report["fits"] is False
+    assert report["order"] == ["A", "R", "T", "P", "Q", "J"]
+
+
+def test_lifetime_chart_draws_a_bar_per_tensor_and_the_sram_line(tmp_path):
+    plan = plan_memory(two_branches())
+    figure = lifetime_figure(plan, sram_bytes=512)
+    ax = figure.axes[0]
+    bars = [p for p in ax.patches if p.get_label() in {t.name for t in plan.lifetimes.tensors}]
+    assert len(bars) == len(plan.lifetimes.tensors)  # x, A, P, Q, R, T, J
+    assert any(list(line.get_ydata()) == [0.5, 0.5] for line in ax.lines)  # 512 B in KiB
+    path = save_chart(plan, tmp_path / "life.png", sram_bytes=512)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
