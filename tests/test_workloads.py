@@ -46,6 +46,16 @@ PUBLISHED_PARAMS = {
     "vit_tiny": 5.7e6,  # DeiT-Ti, Touvron et al. 2021
     # bert-base-uncased's 109.48M, less the 0.59M pooler the workload leaves out.
     "bert_base": 109.48e6 - 768 * 768 - 768,
+    # MLPerf Tiny: hand counts of the Keras references (weights, biases, batch-norm scale and
+    # shift). VWW: stem 224 + 16, thirteen separable blocks 215,568, classifier 514.
+    "mobilenet_v1_vww": 216_322,
+    # ResNet-8: convs 448 + 2*2,320 + 4,640 + 9,248 + 544 + 18,496 + 36,928 + 2,112,
+    # batch norms 32 + 64 + 128 + 256, classifier 650.
+    "resnet8_cifar10": 78_186,
+    # DS-CNN: stem 2,624 + 128, four blocks of 640 + 128 + 4,160 + 128, classifier 780.
+    "ds_cnn_kws": 23_756,
+    # Autoencoder: dense layers 265,864, batch norms 2 * (8 * 128 + 8) = 2,064.
+    "fc_autoencoder_ad": 267_928,
 }
 
 

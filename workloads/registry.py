@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import hf, mobilenet_v3
+from . import hf, mlperf_tiny, mobilenet_v3
 from .spec import Workload
 
 WORKLOADS: dict[str, Callable[[], Workload]] = {
@@ -19,6 +19,11 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "efficientnet_b0": hf.efficientnet_b0,
     "vit_tiny": hf.vit_tiny,
     "bert_base": hf.bert_base,
+    # MLPerf Tiny's reference networks (microcontroller-sized)
+    "mobilenet_v1_vww": mlperf_tiny.mobilenet_v1_vww,
+    "resnet8_cifar10": mlperf_tiny.resnet8_cifar10,
+    "ds_cnn_kws": mlperf_tiny.ds_cnn_kws,
+    "fc_autoencoder_ad": mlperf_tiny.fc_autoencoder_ad,
 }
 
 

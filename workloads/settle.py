@@ -19,9 +19,12 @@ from torch import nn
 from .inputs import IMAGE_SIZE
 
 
-def settle_batchnorm(model: nn.Module) -> nn.Module:
-    """``model`` (an image model) in eval mode with He-scaled convs and batch-norm statistics
-    from one seeded random batch; the global random state is left as it was."""
+def settle_batchnorm(
+    model: nn.Module, example_shape: tuple[int, ...] = (2, 3, IMAGE_SIZE, IMAGE_SIZE)
+) -> nn.Module:
+    """``model`` in eval mode with He-scaled convs and batch-norm statistics from one seeded
+    random batch of ``example_shape`` (by default two 224x224 RGB images); the global random
+    state is left as it was."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for norm in norms:
         norm.reset_running_stats()
@@ -34,7 +37,7 @@ def settle_batchnorm(model: nn.Module) -> nn.Module:
         for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
             nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
         model.train()
-        model(torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE))
+        model(torch.randn(*example_shape))
     for norm in norms:
         norm.momentum = 0.1
     return model.eval()
