@@ -15,7 +15,6 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from .memory import MemoryPlan
-from .memory_report import tensor_kind
 
 KIB = 1024.0
 COLOURS = {"input": "#4c9f70", "output": "#7b5ea7", "activation": "#8da0cb"}
@@ -36,7 +35,7 @@ def lifetime_figure(
     for tensor, offset, size in zip(tensors, arena.offsets, arena.sizes, strict=True):
         if tensor.end < tensor.start or not tensor.nbytes:
             continue
-        colour = PEAK_COLOUR if tensor.alive_at(peak) else COLOURS[tensor_kind(tensor)]
+        colour = PEAK_COLOUR if tensor.alive_at(peak) else COLOURS[tensor.kind]
         bar = Rectangle(
             (tensor.start - 0.45, offset / KIB),
             tensor.end - tensor.start + 0.9,

@@ -8,18 +8,13 @@ from typing import Any
 from .memory import MemoryPlan, TensorLife
 
 
-def tensor_kind(tensor: TensorLife) -> str:
-    """``input``, ``output`` or ``activation``: what a reader needs to know about a tensor."""
-    return "input" if tensor.is_input else "output" if tensor.is_output else "activation"
-
-
 def tensor_row(tensor: TensorLife) -> dict[str, Any]:
     return {
         "name": tensor.name,
         "bytes": tensor.nbytes,
         "first_step": tensor.start,
         "last_step": tensor.end,
-        "kind": tensor_kind(tensor),
+        "kind": tensor.kind,
     }
 
 

@@ -34,6 +34,11 @@ class TensorLife:
     def alive_at(self, step: int) -> bool:
         return self.start <= step <= self.end
 
+    @property
+    def kind(self) -> str:
+        """``input``, ``output`` or ``activation``: what a reader needs to know of it."""
+        return "input" if self.is_input else "output" if self.is_output else "activation"
+
 
 @dataclass(frozen=True)
 class Lifetimes:
