@@ -94,6 +94,16 @@ SetOpt = Annotated[
 ]
 
 
+ScheduleOpt = Annotated[
+    str,
+    typer.Option(
+        "--schedule",
+        help="Operator order activation memory is reported for: traced (the program's) or "
+        "memory (the order with the least peak; docs/mcu.md).",
+    ),
+]
+
+
 def _params(assignments: Sequence[str] | None) -> dict[str, Any]:
     """``--set KEY=VALUE`` pairs; values read as YAML scalars or lists (32, 1e9, true, [a])."""
     from .errors import ProfileError
@@ -183,13 +193,21 @@ def estimate(
         typer.Option(help="CPU profiles only: threads to run on (default: the profile's cores)."),
     ] = None,
     set_: SetOpt = None,
+    schedule: ScheduleOpt = "traced",
 ) -> None:
     """Estimate per-op latency and energy of TARGET on one or more hardware profiles."""
-    from .estimate import check_options_apply, compression_rules, estimate_many, user_options
+    from .estimate import (
+        check_options_apply,
+        check_schedule,
+        compression_rules,
+        estimate_many,
+        user_options,
+    )
     from .frontend.trace import trace
     from .render import print_tables, to_csv, to_json
 
     _check_format(fmt)
+    check_schedule(schedule)
     profiles = _profiles(hw, set_)
     check_options_apply(
         user_options(threads=threads, folding=folding, target_fps=target_fps), profiles
@@ -211,6 +229,7 @@ def estimate(
             threads=threads,
             folding=folding,
             target_fps=target_fps,
+            schedule=schedule,
         ):
             estimates.append(dataclasses.replace(est, sqnr=proxy) if proxy else est)
     for warning in dict.fromkeys(w for est in estimates for w in est.warnings):
@@ -278,13 +297,16 @@ def compare(
     trust_pickle: TrustPickleOpt = False,
     arch: ArchOpt = None,
     set_: SetOpt = None,
+    schedule: ScheduleOpt = "traced",
 ) -> None:
     """Latency, energy, weight bytes and speedup of compression variants on several profiles."""
     from .compare import compare as run_compare
+    from .estimate import check_schedule
     from .frontend.trace import trace
     from .render import comparison_rows_table
 
     _check_format(fmt)
+    check_schedule(schedule)
     profiles = _profiles(hw, set_)
     with _err.status(f"tracing {target}", spinner="dots"):
         graph = trace(
@@ -299,6 +321,7 @@ def compare(
             layers=layers,
             sqnr=sqnr,
             progress=lambda msg: status.update(msg),
+            schedule=schedule,
         )
     if fmt == "json":
         rows = json.loads(frame.to_json(orient="records"))

@@ -16,12 +16,11 @@ import pandas as pd
 
 from .compression import Variant, compress, parse_variant
 from .compression.sqnr import output_sqnr
-from .costmodels.roofline import activation_scale
 from .costmodels.weight_storage import weight_format
-from .estimate import Estimate, price
+from .estimate import Estimate, check_schedule, price
 from .graph import OpGraph
 from .hardware import Profile
-from .ops import MAC_KINDS, Op
+from .ops import MAC_KINDS
 from .profile import load_profile
 
 
@@ -35,13 +34,14 @@ class ComparisonRow:
     energy_j: float
     weight_bytes: float  # as stored on this hardware, sparse-format metadata included
     weight_formats: str  # e.g. "2:4 x20, dense x1"
-    peak_activation_bytes: int  # as this hardware stores activations (int8: 1 byte)
+    peak_activation_bytes: int  # at the schedule, as this hardware stores them (int8: 1 byte)
     macs: int
     speedup: float  # dense latency / this latency, same hardware
     energy_ratio: float  # this energy / dense energy, same hardware
     throughput_fps: float | None
     complete: bool
     sqnr_db: float | None = None  # accuracy proxy (end-to-end output SQNR), if asked for
+    schedule: str = "traced"  # the operator order peak_activation_bytes is for
 
 
 def _formats(est: Estimate) -> str:
@@ -54,16 +54,6 @@ def _formats(est: Estimate) -> str:
     return ", ".join(f"{fmt} x{n}" for fmt, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def device_peak_activation(est: Estimate) -> float:
-    """Peak live activation bytes with each op's output at the precision it ran at here."""
-    precisions = {op.id: cost.precision for op, cost in est.costs if cost is not None}
-
-    def written(op: Op) -> float:
-        return op.write_bytes * activation_scale(op, precisions.get(op.id, op.precision))
-
-    return est.graph.peak_activation(written)
-
-
 def compare(
     graph: OpGraph,
     hws: Sequence[str | Profile],
@@ -73,13 +63,16 @@ def compare(
     layers: str = ".*",
     sqnr: bool = False,
     progress: Callable[[str], None] | None = None,
+    schedule: str = "traced",
 ) -> pd.DataFrame:
-    """Rows of :class:`ComparisonRow` for every (profile, variant), dense baseline first."""
+    """Rows of :class:`ComparisonRow` for every (profile, variant), dense baseline first;
+    peak activation memory is for ``schedule`` (as ``estimate`` reports it)."""
+    check_schedule(schedule)
     profiles = [load_profile(hw) for hw in hws]
     parsed = [v if isinstance(v, Variant) else parse_variant(v, layers) for v in variants]
     if not any(v.is_dense for v in parsed):
         parsed.insert(0, Variant("dense"))
-    dense = {p.name: price(graph, p, precision=precision) for p in profiles}
+    dense = {p.name: price(graph, p, precision=precision, schedule=schedule) for p in profiles}
     rows = []
     for variant in parsed:
         if progress is not None:
@@ -92,7 +85,7 @@ def compare(
             est = (
                 dense[profile.name]
                 if variant.is_dense
-                else price(compressed, profile, precision=precision)
+                else price(compressed, profile, precision=precision, schedule=schedule)
             )
             base = dense[profile.name]
             rows.append(
@@ -103,13 +96,14 @@ def compare(
                     energy_j=est.energy_j,
                     weight_bytes=est.model_weight_bytes,
                     weight_formats=_formats(est),
-                    peak_activation_bytes=round(device_peak_activation(est)),
+                    peak_activation_bytes=est.peak_activation_bytes,
                     macs=compressed.macs,
                     speedup=base.latency_s / est.latency_s if est.latency_s else float("nan"),
                     energy_ratio=est.energy_j / base.energy_j if base.energy_j else float("nan"),
                     throughput_fps=est.throughput_fps,
                     complete=est.complete,
                     sqnr_db=proxy,
+                    schedule=schedule,
                 )
             )
     return pd.DataFrame([asdict(r) for r in rows])

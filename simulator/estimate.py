@@ -22,15 +22,21 @@ from .compression import Rule, compile_layers, compress, load_recipe, parse_prun
 from .compression.spec import CompressionError
 from .compression.sqnr import Sqnr
 from .cost import OpCost
-from .costmodels.base import GraphCost, PricingContext, UserOptions, price_ops
+from .costmodels.base import GraphCost, MemoryFit, PricingContext, UserOptions, price_ops
 from .costmodels.explain import sparsity_note
 from .costmodels.fpga_arch import load_folding
 from .costmodels.registry import hw_class
-from .costmodels.roofline import device_weight_bytes, weight_home
-from .errors import ProfileError
+from .costmodels.roofline import (
+    activation_scale,
+    device_weight_bytes,
+    execution_precision,
+    weight_home,
+)
+from .errors import HwsimError, ProfileError
 from .frontend.trace import trace
 from .graph import OpGraph
 from .hardware import Profile
+from .memory import SCHEDULES, MemoryPlan, plan_memory
 from .ops import MAC_KINDS, Op, OpKind, UnsupportedOp
 from .profile import load_profile
 
@@ -52,6 +58,35 @@ class Estimate:
     sqnr: Sqnr | None = None
     # Options the user gave that this profile's class does not take (the CLI prints them).
     warnings: tuple[str, ...] = ()
+    # The operator order activation memory is reported for: "traced" or "memory" (the order
+    # with the least peak; docs/mcu.md). Ops run one at a time either way, so it moves
+    # memory, not latency.
+    schedule: str = "traced"
+
+    @cached_property
+    def memory(self) -> MemoryPlan:
+        """Activation memory of the schedule: each tensor at the precision its op runs at on
+        this profile, kernels run in place where the class's runtime does (computed on first
+        use: a sweep that reads only latencies never pays for it)."""
+        return plan_memory(
+            self.graph,
+            self.schedule,
+            byte_scale=self._activation_scale,
+            in_place=hw_class(self.profile.hw_class).in_place(self.profile),
+        )
+
+    def _activation_scale(self, op: Op) -> float:
+        return activation_scale(op, execution_precision(op, self.profile, self.precision))
+
+    @property
+    def peak_activation_bytes(self) -> int:
+        return self.memory.peak_bytes
+
+    @cached_property
+    def memory_fit(self) -> MemoryFit | None:
+        """Whether the model fits the device's memories (classes with such a rule; else None)."""
+        rule = hw_class(self.profile.hw_class).memory_fit
+        return None if rule is None else rule(self.graph, self.profile, self.memory, self.precision)
 
     @cached_property
     def unsupported(self) -> list[UnsupportedOp]:
@@ -222,6 +257,7 @@ class Estimate:
         """The public JSON schema (docs/json_schema.md): change it only by adding fields."""
         total = self.total
         graph_cost = self.graph_cost
+        fit = self.memory_fit
         return {
             "model": self.graph.info.source,
             "hw": self.profile.name,
@@ -243,12 +279,34 @@ class Estimate:
                 "weight_bytes": self.graph.weight_bytes,
                 "device_weight_bytes": self.model_weight_bytes,
                 "weight_home": self.weight_home,
-                "peak_activation_bytes": self.graph.peak_activation_bytes,
+                "peak_activation_bytes": self.peak_activation_bytes,
+                "schedule": self.schedule,
+                "order": list(self.memory.order),
                 "utilization": total.utilization,
                 "bytes_read": dict(total.bytes_read),
                 "bytes_written": dict(total.bytes_written),
                 "complete": self.complete,
-                "fits": graph_cost.fits if graph_cost else None,
+                "fits": graph_cost.fits if graph_cost else fit.fits if fit else None,
+                "binding_memory": [
+                    {
+                        "memory": use.memory,
+                        "needed_bytes": use.used_bytes,
+                        "available_bytes": use.available_bytes,
+                    }
+                    for use in fit.binding
+                ]
+                if fit
+                else None,
+                "memory_use": {
+                    use.memory: {
+                        "used_bytes": use.used_bytes,
+                        "available_bytes": use.available_bytes,
+                        "parts": dict(use.parts),
+                    }
+                    for use in fit.uses
+                }
+                if fit
+                else None,
                 "binding_resource": graph_cost.binding_resource if graph_cost else None,
                 "resources": {k: dict(v) for k, v in graph_cost.resources.items()}
                 if graph_cost and graph_cost.resources
@@ -285,9 +343,12 @@ def price(
     precision: str | None = None,
     fuse: bool = True,
     user: UserOptions | None = None,
+    schedule: str = "traced",
 ) -> Estimate:
     """Price every op of a traced graph on one profile: the one pricing path that
-    ``estimate``, ``estimate_many``, the CLI, compare, sweeps and fits all go through."""
+    ``estimate``, ``estimate_many``, the CLI, compare, sweeps and fits all go through.
+    ``schedule`` is the operator order activation memory is reported for."""
+    check_schedule(schedule)
     if precision is not None and precision not in profile.precisions:
         raise ProfileError(
             f"{profile.name}: precision '{precision}' is not supported "
@@ -321,12 +382,18 @@ def price(
         weight_home=home.name,
         precision=precision,
         graph_cost=graph_cost,
+        schedule=schedule,
         warnings=tuple(
             f"--{name.replace('_', '-')} does not apply to {profile.name} "
             f"({profile.hw_class}): ignored"
             for name in ignored
         ),
     )
+
+
+def check_schedule(schedule: str) -> None:
+    if schedule not in SCHEDULES:
+        raise HwsimError(f"--schedule '{schedule}': expected one of {', '.join(SCHEDULES)}")
 
 
 Target = OpGraph | str | Path | nn.Module | torch.export.ExportedProgram
@@ -350,6 +417,7 @@ def estimate(
     target_fps: float | None = None,
     threads: int | None = None,
     params: Mapping[str, Any] | None = None,
+    schedule: str = "traced",
 ) -> Estimate:
     """Estimate ``target`` (a traced graph, model, file or workload name) on ``hw``.
 
@@ -359,7 +427,8 @@ def estimate(
     ``folding`` (a FINN-style folding JSON) and ``target_fps`` apply to streaming FPGA
     profiles (docs/fpga.md), ``threads`` to CPU profiles (default: the profile's); an option
     the profile's class does not take is an error. ``params`` sets profile parameters first
-    (``Profile.with_params``: ``{"arch.rows": 32}``).
+    (``Profile.with_params``: ``{"arch.rows": 32}``). ``schedule`` ("traced" or "memory")
+    is the operator order activation memory is reported for (docs/mcu.md).
     """
     return estimate_many(
         target,
@@ -378,6 +447,7 @@ def estimate(
         target_fps=target_fps,
         threads=threads,
         params=params,
+        schedule=schedule,
     )[0]
 
 
@@ -399,10 +469,12 @@ def estimate_many(
     target_fps: float | None = None,
     threads: int | None = None,
     params: Mapping[str, Any] | None = None,
+    schedule: str = "traced",
 ) -> list[Estimate]:
     """``estimate`` on several profiles: the model is traced once and compressed once, the
     options validated once, and each profile prices the same graph (what sweeps and fits do
     with thousands of profile variants; ``benchmarks/estimate_many.py``)."""
+    check_schedule(schedule)
     profiles = [load_profile(hw) for hw in hws]
     if not profiles:
         raise ProfileError("no hardware profile given")
@@ -425,7 +497,7 @@ def estimate_many(
     rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
     if rules:
         graph = compress(graph, rules)
-    return [price(graph, p, precision=precision, user=user) for p in profiles]
+    return [price(graph, p, precision=precision, user=user, schedule=schedule) for p in profiles]
 
 
 def user_options(

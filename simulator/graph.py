@@ -6,7 +6,7 @@ across estimates, so a NAS loop or a sweep traces once and prices many times.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -114,40 +114,6 @@ class OpGraph:
                 break
             node = preds[0]
         return node
-
-    @cached_property
-    def peak_activation_bytes(self) -> int:
-        """Largest sum of live activations during a sequential run, at the model's dtypes."""
-        return int(self.peak_activation(lambda op: op.write_bytes))
-
-    def peak_activation(self, written: Callable[[Op], float]) -> float:
-        """Largest sum of live activations during a sequential run, each op's output taking
-        ``written(op)`` bytes (a device may store them narrower): a tensor is live from the
-        op that writes it to its last reader; fused intermediates never reach memory, and the
-        model's inputs are live until the last op that reads them."""
-        remaining = {i: len(set(self.real_consumers(i))) for i in self.order}
-        live: dict[str, float] = {}
-        inputs_live = sum(t.nbytes for t in self.info.inputs)
-        last_input_reader = max(
-            (i for i, op_id in enumerate(self.order) if self.reads_model_input(op_id)), default=-1
-        )
-        current = peak = float(inputs_live)
-        for step, op_id in enumerate(self.order):
-            op = self[op_id]
-            if op.kind is OpKind.VIEW:
-                continue
-            if op.write_bytes:
-                live[op_id] = written(op)
-                current += live[op_id]
-            peak = max(peak, current)
-            if step == last_input_reader:
-                current -= inputs_live
-            for pred in {self.real_producer(p) for p in self.producers(op_id)}:
-                if pred in remaining:
-                    remaining[pred] -= 1
-                    if remaining[pred] <= 0 and pred in live:
-                        current -= live.pop(pred)
-        return peak
 
     def reads_model_input(self, op_id: str) -> bool:
         """An op reads a model input when its operands hold more bytes than its edges carry."""

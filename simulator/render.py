@@ -162,7 +162,8 @@ def totals_lines(est: Estimate) -> list[str]:
             else f"weights {_si(d['device_weight_bytes'], 'B')} on device, "
             f"resident in '{d['weight_home']}'"
         ),
-        f"peak activations {_si(d['peak_activation_bytes'], 'B')}  utilization "
+        f"peak activations {_si(d['peak_activation_bytes'], 'B')} ({d['schedule']} order)  "
+        f"utilization "
         f"{_pct(d['utilization'])}  bytes moved: {moved}",
     ]
     if est.sqnr is not None:

@@ -7,10 +7,14 @@ everything written earlier that a later kernel still reads).
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import torch
 from memory_graphs import INPUT, Node, build
 
 import hwsim
+from hwsim.compare import compare
 from hwsim.errors import HwsimError
 from hwsim.memory import (
     INPUTS,
@@ -332,3 +336,74 @@ def test_lifetime_chart_draws_a_bar_per_tensor_and_the_sram_line(tmp_path):
     assert any(list(line.get_ydata()) == [0.5, 0.5] for line in ax.lines)  # 512 B in KiB
     path = save_chart(plan, tmp_path / "life.png", sram_bytes=512)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the schedule through estimate, compare and the CLI ------------------------------------------
+
+
+class _TwoConvBranches(torch.nn.Module):
+    """x (1x4x8x8) -> A 1x1 to 4 -> (P 1x1 to 12 -> Q 1x1 to 2) and (R 1x1 to 8 -> T 1x1 to
+    1) -> cat(Q, T): the two-branch graph above as a traced model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        conv = torch.nn.Conv2d
+        self.a, self.p, self.q = conv(4, 4, 1), conv(4, 12, 1), conv(12, 2, 1)
+        self.r, self.t = conv(4, 8, 1), conv(8, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.a(x)
+        return torch.cat([self.q(self.p(a)), self.t(self.r(a))], dim=1)
+
+
+@pytest.fixture(scope="module")
+def conv_branches():
+    return hwsim.trace(_TwoConvBranches().eval(), example_inputs=(torch.zeros(1, 4, 8, 8),))
+
+
+def test_estimate_and_compare_report_the_same_peak_per_schedule(conv_branches):
+    """fp32, 64 pixels: x 1,024 B, A 1,024, P 3,072, Q 512, R 2,048, T 256, cat 768.
+    Traced (A, P, Q, R, T, cat): A 2,048; P 1,024 + 3,072 = 4,096; Q + A = 4,608; R: A + Q +
+    R = 3,584; T: Q + R + T = 2,816; cat: Q + T + 768 = 1,536. Peak 4,608.
+    Memory (A, R, T, P, Q, cat): R: A + R = 3,072; T: 3,328; P: A + T + P = 4,352; Q: T + P +
+    Q = 3,840. Peak 4,352. On an int8 profile (tpu_edge runs fp32 as int8) every tensor is a
+    quarter: 1,152 and 1,088."""
+    expected = {
+        ("cpu_x86_avx2", "traced"): 4608,
+        ("cpu_x86_avx2", "memory"): 4352,
+        ("tpu_edge", "traced"): 1152,
+        ("tpu_edge", "memory"): 1088,
+    }
+    for (hw, schedule), peak in expected.items():
+        est = hwsim.estimate(conv_branches, hw, schedule=schedule)
+        total = est.to_dict()["total"]
+        assert total["peak_activation_bytes"] == peak, (hw, schedule)
+        assert total["schedule"] == schedule
+        frame = compare(conv_branches, [hw], ["dense"], schedule=schedule)
+        assert frame["peak_activation_bytes"].tolist() == [peak], (hw, schedule)
+    order = hwsim.estimate(conv_branches, "tpu_edge", schedule="memory").to_dict()["total"]["order"]
+    assert order == ["a", "r", "t", "p", "q", "cat"]
+
+
+def test_unknown_schedule_through_estimate_is_one_error(conv_branches):
+    with pytest.raises(HwsimError, match="--schedule 'fastest': expected one of traced, memory"):
+        hwsim.estimate(conv_branches, "tpu_edge", schedule="fastest")
+
+
+def test_cli_schedule_orders_every_layer_once(hwsim_cli):
+    """``--schedule memory`` in the JSON: the order names every op that does work (the layers
+    the JSON lists) once, and its peak is no larger than the traced order's."""
+    peaks = {}
+    for schedule in ("traced", "memory"):
+        code, out, err = hwsim_cli(
+            "estimate", "ds_cnn_kws", "--hw", "tpu_edge", "--schedule", schedule, "--format", "json"
+        )
+        assert code == 0, err
+        (d,) = [json.loads(out)] if out.lstrip().startswith("{") else json.loads(out)
+        total = d["total"]
+        assert total["schedule"] == schedule
+        assert sorted(total["order"]) == sorted(layer["name"] for layer in d["layers"])
+        peaks[schedule] = total["peak_activation_bytes"]
+    assert peaks["memory"] <= peaks["traced"]
+    code, _, err = hwsim_cli("estimate", "ds_cnn_kws", "--hw", "tpu_edge", "--schedule", "best")
+    assert code == 2 and err.strip() == "error: --schedule 'best': expected one of traced, memory"

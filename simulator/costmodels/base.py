@@ -12,6 +12,7 @@ from ..cost import OpCost
 from ..errors import ProfileError
 from ..graph import OpGraph
 from ..hardware import MemoryLevel, Profile
+from ..memory import InPlace, MemoryPlan
 from ..ops import Op, OpKind
 
 
@@ -83,8 +84,52 @@ class GraphCost:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class MemoryUse:
+    """What one memory of the device must hold for an inference, against what it has.
+
+    ``parts`` names what the bytes are (the activation arena, a runtime's persistent data,
+    weights, code), so a report can say what does not fit and why.
+    """
+
+    memory: str  # "sram", "flash"
+    used_bytes: float
+    available_bytes: float
+    parts: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def fits(self) -> bool:
+        return self.used_bytes <= self.available_bytes
+
+    @property
+    def overcommit(self) -> float:
+        """Used over available: above 1 when it does not fit."""
+        return self.used_bytes / self.available_bytes if self.available_bytes else math.inf
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """Whether a model fits the device's memories (a class with a ``memory_fit`` rule)."""
+
+    uses: tuple[MemoryUse, ...]
+
+    @property
+    def fits(self) -> bool:
+        return all(use.fits for use in self.uses)
+
+    @property
+    def binding(self) -> tuple[MemoryUse, ...]:
+        """The memories that do not fit, most overcommitted first."""
+        return tuple(sorted((u for u in self.uses if not u.fits), key=lambda u: -u.overcommit))
+
+
 CostFn = Callable[[Op, PricingContext], OpCost]
 GraphFn = Callable[[OpGraph, PricingContext], GraphCost]
+# How a class's runtime reuses memory (which kernels write over an input they read last).
+InPlaceFn = Callable[[Profile], InPlace]
+# Whether a model fits the device: the graph, the profile, the activation memory of the
+# chosen schedule and the forced precision (None: each op's own).
+MemoryFitFn = Callable[[OpGraph, Profile, MemoryPlan, str | None], MemoryFit]
 
 
 def price_ops(graph: OpGraph, ctx: PricingContext) -> list[OpCost | None]:

@@ -17,9 +17,10 @@ from ..archspec import ArchSpec
 from ..errors import ProfileError
 from ..frozen import deep_freeze
 from ..hardware import Profile
+from ..memory import never_in_place
 from ..ops import OpKind
 from . import cpu, fpga, gpu, systolic
-from .base import CostFn, GraphFn, NoOptions, UserOptions
+from .base import CostFn, GraphFn, InPlaceFn, MemoryFitFn, NoOptions, UserOptions
 from .cpu_arch import CpuArch, CpuOptions
 from .fpga_arch import FpgaArch, FpgaOptions, FpgaStreamingArch
 from .gpu_arch import GpuArch, gpu_of
@@ -38,6 +39,10 @@ class HwClass:
     graph_cost: GraphFn | None = None  # prices the whole graph at once (pipelines)
     accepts: Callable[[Profile], frozenset[str]] = lambda _: frozenset()  # UserOptions taken
     options: OptionsFn = lambda _p, _u: NoOptions()
+    # Which kernels the class's runtime runs in place (default: none; every output its own).
+    in_place: InPlaceFn = lambda _: never_in_place
+    # Whether a model fits the device's memories (None: not a question for this class).
+    memory_fit: MemoryFitFn | None = None
 
 
 def _cpu_options(profile: Profile, user: UserOptions) -> CpuOptions:
