@@ -51,6 +51,9 @@ class Lifetimes:
     order: tuple[int, ...]
     tensors: tuple[TensorLife, ...]
     live_bytes: tuple[int, ...]
+    # (output, input) tensor indices of each kernel that ran in place: the output took the
+    # input's storage, so a static planner gives the two one slot.
+    overwrites: tuple[tuple[int, int], ...] = ()
 
     @property
     def peak_bytes(self) -> int:
@@ -109,22 +112,31 @@ def lifetimes(problem: MemoryProblem, order: Sequence[int]) -> Lifetimes:
     for tensor in tensors:
         for k in range(tensor.start, tensor.end + 1):
             live[k] += tensor.nbytes
+    overwrites = []
     for k, step in enumerate(order):
-        live[k] -= _in_place_saving(problem, step, tensors, k)
-    return Lifetimes(order=tuple(order), tensors=tuple(tensors), live_bytes=tuple(live))
+        over = _overwritten(problem, step, tensors, k)
+        if over is not None:
+            live[k] -= problem.output_bytes(step)
+            overwrites.append((problem.steps[step].output, over))
+    return Lifetimes(
+        order=tuple(order),
+        tensors=tuple(tensors),
+        live_bytes=tuple(live),
+        overwrites=tuple((o, i) for o, i in overwrites if o is not None),
+    )
 
 
-def _in_place_saving(
+def _overwritten(
     problem: MemoryProblem, step: int, tensors: Sequence[TensorLife], k: int
-) -> int:
-    """Bytes an in-place kernel does not add: its output, when an input it reads for the last
-    time (not a model output) is at least as large to be written over."""
+) -> int | None:
+    """The input an in-place kernel writes its output over (so the output adds no bytes): one
+    it reads for the last time, not a model output, at least as large; None if it has none."""
     spec = problem.steps[step]
     out = problem.output_bytes(step)
     if not spec.in_place or spec.output is None:
-        return 0
-    for index in spec.reads:
+        return None
+    for index in sorted(spec.reads):
         tensor = tensors[index]
         if tensor.end == k and not tensor.is_output and tensor.nbytes >= out:
-            return out
-    return 0
+            return index
+    return None

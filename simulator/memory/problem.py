@@ -31,6 +31,7 @@ from ..ops import Op, OpKind
 
 ByteScale = Callable[[Op], float]
 InPlace = Callable[[Op], bool]
+Fuses = Callable[[Op], bool]
 
 INPUTS = "inputs"  # the name of the model-inputs buffer
 
@@ -43,6 +44,11 @@ def same_bytes(op: Op) -> float:
 def never_in_place(op: Op) -> bool:
     """A runtime that gives every output its own buffer (TFLite Micro's planner does)."""
     return False
+
+
+def always_fused(op: Op) -> bool:
+    """A runtime that runs every pointwise op the frontend fused inside its producer's kernel."""
+    return True
 
 
 @dataclass(frozen=True)
@@ -102,32 +108,56 @@ class MemoryProblem:
 
 
 def from_graph(
-    graph: OpGraph, byte_scale: ByteScale = same_bytes, in_place: InPlace = never_in_place
+    graph: OpGraph,
+    byte_scale: ByteScale = same_bytes,
+    in_place: InPlace = never_in_place,
+    fuses: Fuses = always_fused,
 ) -> MemoryProblem:
     """The kernels and buffers of ``graph``.
 
     ``byte_scale(op)`` is device bytes per model byte of the tensors ``op`` writes (applied to
     the op that writes a kernel's output; the model's inputs take the largest scale of the ops
     reading them). ``in_place(op)`` says whether the runtime writes the kernel headed by ``op``
-    over an input it reads for the last time.
+    over an input it reads for the last time. ``fuses(op)``: whether a pointwise op the
+    frontend fused into its producer really runs inside that kernel on the target (an eager
+    runtime runs none; TFLite Micro runs activations inside the conv, but an add as its own
+    kernel); one that does not starts its own kernel, which later ops of the chain join.
     """
-    return _Builder(graph, byte_scale, in_place).build()
+    return _Builder(graph, byte_scale, in_place, fuses).build()
 
 
 class _Builder:
     """One pass over the graph: fusion groups become steps, views resolve to storage."""
 
-    def __init__(self, graph: OpGraph, byte_scale: ByteScale, in_place: InPlace) -> None:
+    def __init__(
+        self, graph: OpGraph, byte_scale: ByteScale, in_place: InPlace, fuses: Fuses
+    ) -> None:
         self.graph = graph
         self.byte_scale = byte_scale
         self.in_place = in_place
-        order = [i for i in graph.order if graph[i].kind is not OpKind.VIEW]
-        heads: dict[str, list[str]] = {}
-        for op_id in order:
-            heads.setdefault(graph[op_id].fused_into or op_id, []).append(op_id)
-        self.groups = list(heads.values())
-        self.group_of = {op_id: g for g, members in enumerate(self.groups) for op_id in members}
+        self.groups: list[list[str]] = []
+        self.group_of: dict[str, int] = {}
+        for op_id in graph.order:
+            op = graph[op_id]
+            if op.kind is OpKind.VIEW:
+                continue
+            group = self._chain_group(op_id) if op.fused_into and fuses(op) else None
+            if group is None:
+                group = len(self.groups)
+                self.groups.append([])
+            self.groups[group].append(op_id)
+            self.group_of[op_id] = group
         self._storage: dict[str, tuple[frozenset[int], bool]] = {}
+
+    def _chain_group(self, op_id: str) -> int | None:
+        """The kernel of the producer (through views) that ``op_id`` was fused after: the one
+        in the same fusion chain (its head is the chain's root, or it is fused to it)."""
+        root = self.graph[op_id].fused_into
+        for pred in self.graph.producers(op_id):
+            source = self.graph.real_producer(pred)
+            if source in self.group_of and (self.graph[source].fused_into or source) == root:
+                return self.group_of[source]
+        return None
 
     def storage(self, node: str) -> tuple[frozenset[int], bool]:
         """The groups whose output buffers the tensor of ``node`` lives in, and whether it is
