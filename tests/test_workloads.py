@@ -56,6 +56,12 @@ PUBLISHED_PARAMS = {
     "ds_cnn_kws": 23_756,
     # Autoencoder: dense layers 265,864, batch norms 2 * (8 * 128 + 8) = 2,064.
     "fc_autoencoder_ad": 267_928,
+    # MCUNet model zoo: mbv2-w0.35, 0.75M parameters.
+    "mbv2_w035_r144": 0.75e6,
+    # Keras MobileNetV2(alpha=0.3), hand count: convs 323,792 (stem 3*16*9 + 16*9 + 16*8 =
+    # 704; sixteen inverted residuals cin*e + 9e + e*cout = 200,208; last 96*1280 = 122,880),
+    # batch norms 2 * 6,712 channels, classifier 1280*1000 + 1000 = 1,281,000.
+    "mbv2_w030_r80": 1_618_216,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import hf, mlperf_tiny, mobilenet_v3
+from . import hf, mcu_mobilenets, mlperf_tiny, mobilenet_v3
 from .spec import Workload
 
 WORKLOADS: dict[str, Callable[[], Workload]] = {
@@ -24,6 +24,9 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "resnet8_cifar10": mlperf_tiny.resnet8_cifar10,
     "ds_cnn_kws": mlperf_tiny.ds_cnn_kws,
     "fc_autoencoder_ad": mlperf_tiny.fc_autoencoder_ad,
+    # MobileNetV2 variants of published microcontroller peak-memory and latency figures
+    "mbv2_w035_r144": mcu_mobilenets.mbv2_w035_r144,
+    "mbv2_w030_r80": mcu_mobilenets.mbv2_w030_r80,
 }
 
 
