@@ -66,13 +66,15 @@ class Estimate:
     @cached_property
     def memory(self) -> MemoryPlan:
         """Activation memory of the schedule: each tensor at the precision its op runs at on
-        this profile, kernels run in place where the class's runtime does (computed on first
-        use: a sweep that reads only latencies never pays for it)."""
+        this profile, kernels fused and run in place where the class's runtime does (computed
+        on first use: a sweep that reads only latencies never pays for it)."""
+        hw = hw_class(self.profile.hw_class)
         return plan_memory(
             self.graph,
             self.schedule,
             byte_scale=self._activation_scale,
-            in_place=hw_class(self.profile.hw_class).in_place(self.profile),
+            in_place=hw.in_place(self.profile),
+            fuses=hw.fuses(self.profile),
         )
 
     def _activation_scale(self, op: Op) -> float:

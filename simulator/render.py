@@ -172,11 +172,33 @@ def totals_lines(est: Estimate) -> list[str]:
             "model on one seeded sample input (a proxy, not task accuracy)"
         )
     lines += fpga_lines(est)
+    lines += memory_fit_lines(est)
     notes = sorted({n for _, cost in est.costs if cost for n in cost.notes})
     lines += [f"note: {n}" for n in notes]
     for u in est.unsupported:
         lines.append(f"UNSUPPORTED (not in totals): {u.name} [{u.target}]: {u.reason}")
     return lines
+
+
+def memory_fit_lines(est: Estimate) -> list[str]:
+    """Whether the model fits the device's memories, and what fills them (classes with a
+    memory-fit rule, the microcontrollers); nothing otherwise."""
+    fit = est.memory_fit
+    if fit is None:
+        return []
+    lines = []
+    for use in fit.uses:
+        parts = ", ".join(f"{name} {_si(b, 'B')}" for name, b in use.parts.items() if b)
+        lines.append(
+            f"{use.memory}: {_si(use.used_bytes, 'B')} of {_si(use.available_bytes, 'B')} ({parts})"
+        )
+    if fit.fits:
+        return ["fits the device", *lines]
+    short = "; ".join(
+        f"{u.memory} needs {_si(u.used_bytes, 'B')}, has {_si(u.available_bytes, 'B')}"
+        for u in fit.binding
+    )
+    return [f"[bold red]DOES NOT FIT[/bold red]: {short}", *lines]
 
 
 def fpga_lines(est: Estimate) -> list[str]:

@@ -12,7 +12,7 @@ from ..cost import OpCost
 from ..errors import ProfileError
 from ..graph import OpGraph
 from ..hardware import MemoryLevel, Profile
-from ..memory import InPlace, MemoryPlan
+from ..memory import Fuses, InPlace, MemoryPlan
 from ..ops import Op, OpKind
 
 
@@ -127,6 +127,7 @@ CostFn = Callable[[Op, PricingContext], OpCost]
 GraphFn = Callable[[OpGraph, PricingContext], GraphCost]
 # How a class's runtime reuses memory (which kernels write over an input they read last).
 InPlaceFn = Callable[[Profile], InPlace]
+FusesFn = Callable[[Profile], Fuses]
 # Whether a model fits the device: the graph, the profile, the activation memory of the
 # chosen schedule and the forced precision (None: each op's own).
 MemoryFitFn = Callable[[OpGraph, Profile, MemoryPlan, str | None], MemoryFit]

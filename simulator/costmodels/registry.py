@@ -17,16 +17,27 @@ from ..archspec import ArchSpec
 from ..errors import ProfileError
 from ..frozen import deep_freeze
 from ..hardware import Profile
-from ..memory import never_in_place
+from ..memory import Fuses, always_fused, never_in_place
 from ..ops import OpKind
-from . import cpu, fpga, gpu, systolic
-from .base import CostFn, GraphFn, InPlaceFn, MemoryFitFn, NoOptions, UserOptions
+from . import cpu, fpga, gpu, mcu, systolic
+from .base import CostFn, FusesFn, GraphFn, InPlaceFn, MemoryFitFn, NoOptions, UserOptions
 from .cpu_arch import CpuArch, CpuOptions
 from .fpga_arch import FpgaArch, FpgaOptions, FpgaStreamingArch
 from .gpu_arch import GpuArch, gpu_of
+from .mcu_arch import McuArch
 from .systolic_arch import SystolicArch
 
 OptionsFn = Callable[[Profile, UserOptions], object]
+
+
+def _no_fusion(op: object) -> bool:
+    return False
+
+
+def profile_fusion(profile: Profile) -> Fuses:
+    """A profile's own rule: the frontend's fusion holds when it fuses pointwise ops (an
+    eager profile runs every op as its own kernel)."""
+    return always_fused if profile.fuse_pointwise else _no_fusion
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class HwClass:
     options: OptionsFn = lambda _p, _u: NoOptions()
     # Which kernels the class's runtime runs in place (default: none; every output its own).
     in_place: InPlaceFn = lambda _: never_in_place
+    # Which of the frontend's fused pointwise ops really run inside their producer's kernel.
+    fuses: FusesFn = profile_fusion
     # Whether a model fits the device's memories (None: not a question for this class).
     memory_fit: MemoryFitFn | None = None
 
@@ -84,6 +97,14 @@ HW_CLASSES: dict[str, HwClass] = {
         graph_cost=fpga.graph_cost,
         accepts=_fpga_accepts,
         options=_fpga_options,
+    ),
+    "mcu": HwClass(
+        "mcu",
+        McuArch,
+        dict(mcu.COST_TABLE),
+        in_place=mcu.in_place,
+        fuses=mcu.fuses,
+        memory_fit=mcu.memory_fit,
     ),
 }
 
