@@ -333,6 +333,56 @@ def compare(
 
 
 @app.command()
+def memory(
+    target: TargetArg,
+    hw: Annotated[str, typer.Option("--hw", help="One profile preset or YAML path.")],
+    schedule: ScheduleOpt = "traced",
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Write the lifetime chart here (.png, .svg or .pdf)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    input_shape: InputShapeOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    arch: ArchOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Activation memory of TARGET on a profile: the peak, the tensors alive at it, and
+    whether the model fits the device (docs/mcu.md)."""
+    from .errors import ProfileError
+    from .estimate import check_schedule, estimate_many
+    from .frontend.trace import trace
+    from .memory_chart import save_chart
+    from .memory_report import estimate_memory_report, memory_lines, memory_table
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"'{fmt}' is not one of table, json", param_hint="--format")
+    check_schedule(schedule)
+    profiles = _profiles(hw, set_)
+    if len(profiles) != 1:
+        raise ProfileError(f"--hw '{hw}': hwsim memory takes one profile")
+    with _err.status(f"tracing {target}", spinner="dots"):
+        graph = trace(target, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch)
+    (est,) = estimate_many(graph, profiles, schedule=schedule)
+    report = estimate_memory_report(est)
+    if plot is not None:
+        save_chart(
+            est.memory,
+            plot,
+            report["limit_bytes"],
+            title=f"{report['model']} on {report['hw']}",
+            limit_name=report["limit_memory"],
+        )
+        _err.print(f"wrote {plot}")
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    _err.print(memory_table(report))
+    for line in memory_lines(report):
+        _err.print(line, highlight=False, markup=False)
+
+
+@app.command()
 def calibrate(
     output: Annotated[
         Path | None,

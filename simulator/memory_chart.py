@@ -23,9 +23,13 @@ SRAM_COLOUR = "#c0392b"
 
 
 def lifetime_figure(
-    plan: MemoryPlan, sram_bytes: float | None = None, title: str | None = None
+    plan: MemoryPlan,
+    sram_bytes: float | None = None,
+    title: str | None = None,
+    limit_name: str = "SRAM",
 ) -> Figure:
-    """The chart as a matplotlib ``Figure`` (call ``savefig`` on it, or use ``save_chart``)."""
+    """The chart as a matplotlib ``Figure`` (call ``savefig`` on it, or use ``save_chart``);
+    ``sram_bytes`` draws the limit the activations must fit, labelled ``limit_name``."""
     tensors = plan.lifetimes.tensors
     arena = plan.arena
     peak = plan.peak_step
@@ -67,7 +71,7 @@ def lifetime_figure(
     if sram_bytes is not None:
         ax.axhline(sram_bytes / KIB, color=SRAM_COLOUR, linestyle="--", linewidth=1.2)
         ax.annotate(
-            f"SRAM {sram_bytes / KIB:,.0f} KiB",
+            f"{limit_name} {sram_bytes / KIB:,.0f} KiB",
             xy=(0, sram_bytes / KIB),
             xytext=(2, 3),
             textcoords="offset points",
@@ -91,9 +95,13 @@ def lifetime_figure(
 
 
 def save_chart(
-    plan: MemoryPlan, path: str | Path, sram_bytes: float | None = None, title: str | None = None
+    plan: MemoryPlan,
+    path: str | Path,
+    sram_bytes: float | None = None,
+    title: str | None = None,
+    limit_name: str = "SRAM",
 ) -> Path:
     """Write the chart to ``path`` (the format follows the suffix: .png, .svg, .pdf)."""
     out = Path(path)
-    lifetime_figure(plan, sram_bytes, title).savefig(out, dpi=150)
+    lifetime_figure(plan, sram_bytes, title, limit_name).savefig(out, dpi=150)
     return out
