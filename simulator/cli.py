@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Latency and energy of (compressed) PyTorch models on CPUs, GPUs, systolic arrays "
-    "and FPGAs.",
+    help="Latency, energy and memory of (compressed) PyTorch models on CPUs, GPUs, systolic "
+    "arrays, FPGAs and microcontrollers.",
     pretty_exceptions_enable=False,
 )
 # Piped output keeps full-width tables instead of rich's 80-column fallback.

@@ -407,3 +407,22 @@ def test_cli_schedule_orders_every_layer_once(hwsim_cli):
     assert peaks["memory"] <= peaks["traced"]
     code, _, err = hwsim_cli("estimate", "ds_cnn_kws", "--hw", "tpu_edge", "--schedule", "best")
     assert code == 2 and err.strip() == "error: --schedule 'best': expected one of traced, memory"
+
+
+def test_a_fused_op_the_runtime_runs_apart_starts_its_own_kernel():
+    """x(10) -> A(100); P = add(A, x) fused into A; R = relu(P) fused into A.
+    Every fusion held: one kernel A+P+R writing R: x 10 + R 100 = 110.
+    A runtime that runs only activations inside a kernel (the add apart): kernels A and P+R.
+    A: x 10 + A 100 = 110; P+R: A 100 + x 10 + R 100 = 210. Peak 210."""
+    graph = build(
+        [
+            Node("A", (INPUT,), 100),
+            Node("P", ("A", INPUT), 100, kind=POINTWISE, fused_into="A"),
+            Node("R", ("P",), 100, kind=POINTWISE, fused_into="A"),
+        ],
+        input_bytes=10,
+    )
+    assert plan_memory(graph).peak_bytes == 110
+    apart = plan_memory(graph, fuses=lambda op: op.id == "R")
+    assert [step.ops for step in apart.problem.steps] == [("A",), ("P", "R")]
+    assert list(apart.lifetimes.live_bytes) == [110, 210]
