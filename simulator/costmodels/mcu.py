@@ -201,12 +201,12 @@ def _norm_work(op: Op) -> tuple[Work, str]:
     return work, "normalization"
 
 
-def _copy_work(op: Op, ctx: PricingContext, precision: str) -> tuple[Work, str]:
+def _copy_work(op: Op, precision: str) -> tuple[Work, str]:
     moved = op.output_bytes * rl.activation_scale(op, precision)
     return [("copy_byte", moved)], "arm_memcpy_s8"
 
 
-def _embedding_work(op: Op, ctx: PricingContext, precision: str) -> tuple[Work, str]:
+def _embedding_work(op: Op, precision: str) -> tuple[Work, str]:
     gathered = op.attr("gathered_bytes")
     moved = float(gathered) if isinstance(gathered, (int, float)) else float(op.output_bytes)
     return [("copy_byte", moved * rl.activation_scale(op, precision))], "table lookup"
@@ -270,14 +270,12 @@ def _table_price(op: Op, ctx: PricingContext) -> OpCost:
 
 
 def _copy_price(op: Op, ctx: PricingContext) -> OpCost:
-    precision = rl.op_precision(op, ctx)
-    work, kernel = _copy_work(op, ctx, precision)
+    work, kernel = _copy_work(op, rl.op_precision(op, ctx))
     return _priced(op, ctx, work, kernel)
 
 
 def _embedding_price(op: Op, ctx: PricingContext) -> OpCost:
-    precision = rl.op_precision(op, ctx)
-    work, kernel = _embedding_work(op, ctx, precision)
+    work, kernel = _embedding_work(op, rl.op_precision(op, ctx))
     return _priced(op, ctx, work, kernel)
 
 
@@ -358,11 +356,11 @@ def memory_fit(
     scratch = _scratch_tensors(plan, graph) if runtime.scratch_buffers else []
     arena = plan.arena_with(scratch, runtime.arena_alignment).arena_bytes
     kernels = len(plan.step_order)
-    channels = sum(_output_channels(op) for op in graph if op.kind is OpKind.CONV)
-    all_channels = sum(_output_channels(op) for op in graph)
+    conv_channels = sum(_output_channels(op) for op in graph if op.kind is OpKind.CONV)
+    channels = sum(_output_channels(op) for op in graph)
     tensors = len(plan.lifetimes.tensors) + sum(len(op.params) for op in graph)
     persistent = (
-        runtime.per_channel_sram_bytes * channels
+        runtime.per_channel_sram_bytes * conv_channels
         + runtime.per_op_sram_bytes * kernels
         + runtime.per_tensor_sram_bytes * tensors
     )
@@ -372,8 +370,8 @@ def memory_fit(
     weights = sum(_weight_flash_bytes(op, profile, precision) for op in graph)
     flash_parts = {
         "weights": weights,
-        "per_channel": runtime.bias_flash_bytes * all_channels
-        + runtime.conv_channel_flash_bytes * channels,
+        "per_channel": runtime.bias_flash_bytes * channels
+        + runtime.conv_channel_flash_bytes * conv_channels,
         "code": runtime.code_flash_bytes,
     }
     if arch.reserved_flash_bytes:
