@@ -291,22 +291,31 @@ def _split_costs(est: Estimate, keep: Callable[[Op], bool]) -> list[OpCost]:
     return [cost for op, cost in est.costs if cost is not None and keep(op)]
 
 
-def _decode_step(cfg: LlmConfig, layout: Layout, batch: int, past: int, sms: int | None) -> Step:
-    keys = cfg.attended(past + 1)
+def decode_steps(
+    cfg: LlmConfig, layout: Layout, profile: Profile, batch: int, prompt: int, gen: int
+) -> list[Step]:
+    """The ``gen - 1`` decode steps after a prompt: step ``i`` has ``prompt + i - 1`` tokens
+    cached, and its attention kernel is cut into FlashAttention-2's KV slices on hardware with
+    SMs (one slice elsewhere)."""
+    sms = _sms(profile)
     swapped = cfg.sliding_window is None
-    splits = (
-        kv_splits(
-            batch=batch,
-            heads=layout.kv_heads if swapped else layout.heads,
-            seq_q=layout.heads // layout.kv_heads if swapped else 1,
-            seq_k=keys,
-            head_dim=cfg.head_dim,
-            sms=sms,
+    steps = []
+    for i in range(1, gen):
+        past = prompt + i - 1
+        splits = (
+            kv_splits(
+                batch=batch,
+                heads=layout.kv_heads if swapped else layout.heads,
+                seq_q=layout.heads // layout.kv_heads if swapped else 1,
+                seq_k=cfg.attended(past + 1),
+                head_dim=cfg.head_dim,
+                sms=sms,
+            )
+            if sms
+            else 1
         )
-        if sms
-        else 1
-    )
-    return Step(batch=batch, new_tokens=1, past=past, kv_splits=splits)
+        steps.append(Step(batch=batch, new_tokens=1, past=past, kv_splits=splits))
+    return steps
 
 
 def serve(
@@ -349,8 +358,7 @@ def serve(
     prefill = PhaseCost.of_costs(_split_costs(prefill_est, lambda op: True))
     prefill = prefill.plus(comm(b * n, b))
 
-    sms = _sms(profile)
-    steps = [_decode_step(cfg, layout, b, n + i - 1, sms) for i in range(1, m)]
+    steps = decode_steps(cfg, layout, profile, b, n, m)
     decode = PhaseCost()
     first = last = None
     workspace = 0.0
