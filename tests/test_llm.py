@@ -3,6 +3,7 @@ calculation written out in its docstring, plus the exactness of the decode integ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -290,3 +291,14 @@ def test_bad_hugging_face_config_names_the_field(tmp_path, data, message) -> Non
 def test_bad_requests_are_one_clear_error(model, hw, request_, message) -> None:
     with pytest.raises(LlmError, match=message):
         serve(model, hw, request_)
+
+
+def test_masked_mha_kernel_reads_the_cache_once_per_query_head() -> None:
+    """Llama-3-8B shares each KV head between 4 query heads. At batch 64 and 2049 cached tokens
+    a layer's cache is 64 x 2049 x 2 x 8 x 128 x 2 = 537 MB (far beyond L2), and a kernel that
+    reads it once per query head moves 3 more copies: 3 x 32 layers x 537 MB = 51.56 GB."""
+    request = ServingRequest(prompt=2048, gen=2, batch=64)
+    flash = serve("llama3_8b", "gpu_h100_trt", request)
+    mmha = serve("llama3_8b", "gpu_h100_trt", dataclasses.replace(request, decode_kernel="mmha"))
+    extra = mmha.decode.bytes_read["hbm"] - flash.decode.bytes_read["hbm"]
+    assert extra == 3 * 32 * 64 * 2049 * 2 * 8 * 128 * 2

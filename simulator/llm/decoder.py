@@ -8,11 +8,14 @@ they differ in the tokens each op processes and in the attention kernel:
   so the query at position ``i`` attends to ``i`` keys (at most the sliding window); the op
   carries the exact MAC count, and its ``seq_k`` is the mean number of keys per query, which
   is what a kernel that skips the blocks above the diagonal computes.
-- **Decode attention** reads the KV cache once. It is FlashAttention-2's split-KV kernel
+- **Decode attention** reads the KV cache once. By default it is FlashAttention-2's split-KV kernel
   (``flash_attn_with_kvcache``, which vLLM runs): the query heads that share a KV head are
   processed together (``seq_q`` = the group size), and the keys are cut into ``kv_splits``
   slices run by separate CTAs so a small batch still fills the GPU; a combine kernel then
-  merges the fp32 partial outputs. The op reads K and V in the cache's dtype.
+  merges the fp32 partial outputs. The op reads K and V in the cache's dtype. The
+  ``kv_per_query_head`` variant is a masked-MHA kernel that does not share a KV head between
+  its query heads (TensorRT-LLM's generation kernel before its XQA kernels): each query head
+  reads its KV head's cache, ``n_heads / n_kv_heads`` times the bytes.
 
 Under tensor parallelism (Megatron-style, as vLLM and TensorRT-LLM shard Llama) each device
 holds 1/T of the query heads, KV heads (replicated when there are fewer KV heads than
@@ -102,6 +105,9 @@ class Step:
     new_tokens: int
     past: int = 0
     kv_splits: int = 1  # split-KV slices of the decode attention kernel
+    # The decode kernel reads the cache once per query head (a masked-MHA kernel without
+    # grouped-query sharing) instead of once per KV head.
+    kv_per_query_head: bool = False
 
     @property
     def tokens(self) -> int:
@@ -265,9 +271,11 @@ def attention_op(c: _Ctx, op_id: str) -> Op:
     if s.is_decode:
         # FlashAttention-2 packs a KV head's query heads into the query block (seqlen_q =
         # group size) unless a sliding window is set (flash_api.cpp, seqlenq_ngroups_swapped).
-        swapped = cfg.sliding_window is None
+        swapped = cfg.sliding_window is None and not s.kv_per_query_head
         seq_q = heads // kv_heads if swapped else 1
         rows = kv_heads if swapped else heads
+        if s.kv_per_query_head:
+            kv_heads = heads  # every query head streams its KV head's cache on its own
         io = c.kv_dtype
         q = TensorSpec((s.batch, heads, 1, hd), io)
         out = (

@@ -50,6 +50,7 @@ from .parallel import DEFAULT_INTERCONNECT, Interconnect, StepComm, interconnect
 from .splitkv import kv_splits
 
 INTERCONNECT_BOUND = "interconnect"
+DECODE_KERNELS = ("splitkv", "mmha")
 
 
 def _add(a: Mapping[str, float], b: Mapping[str, float], scale: float = 1.0) -> dict[str, float]:
@@ -158,6 +159,7 @@ class ServingRequest:
     quant: str = "fp16"
     kv_dtype: str | None = None  # None: the activation format
     kv_block_tokens: int = 16  # vLLM's default block size
+    decode_kernel: str = "splitkv"  # "splitkv" (FlashAttention-2) or "mmha" (decoder.py)
     interconnect: str = DEFAULT_INTERCONNECT
     capacity_bytes: float | None = None  # None: the profile's (memory.py)
 
@@ -169,6 +171,10 @@ class ServingRequest:
             raise LlmError(
                 f"{cfg.name}: prompt {self.prompt} + gen {self.gen} tokens exceed the model's "
                 f"{cfg.max_positions} positions"
+            )
+        if self.decode_kernel not in DECODE_KERNELS:
+            raise LlmError(
+                f"decode kernel '{self.decode_kernel}': expected one of {', '.join(DECODE_KERNELS)}"
             )
         if self.capacity_bytes is not None and self.capacity_bytes <= 0:
             raise LlmError("--capacity must be a positive number of bytes")
@@ -229,6 +235,7 @@ class ServingEstimate:
             "tp": tp,
             "quant": r.quant,
             "kv_dtype": self.kv_dtype,
+            "decode_kernel": r.decode_kernel,
             "ttft_s": self.ttft_s,
             "tpot_s": tpot,
             "e2e_s": self.e2e_s,
@@ -292,12 +299,18 @@ def _split_costs(est: Estimate, keep: Callable[[Op], bool]) -> list[OpCost]:
 
 
 def decode_steps(
-    cfg: LlmConfig, layout: Layout, profile: Profile, batch: int, prompt: int, gen: int
+    cfg: LlmConfig,
+    layout: Layout,
+    profile: Profile,
+    batch: int,
+    prompt: int,
+    gen: int,
+    kernel: str = "splitkv",
 ) -> list[Step]:
     """The ``gen - 1`` decode steps after a prompt: step ``i`` has ``prompt + i - 1`` tokens
     cached, and its attention kernel is cut into FlashAttention-2's KV slices on hardware with
-    SMs (one slice elsewhere)."""
-    sms = _sms(profile)
+    SMs (one slice elsewhere, and for the masked-MHA kernel, which runs one CTA per head)."""
+    sms = _sms(profile) if kernel == "splitkv" else None
     swapped = cfg.sliding_window is None
     steps = []
     for i in range(1, gen):
@@ -314,7 +327,15 @@ def decode_steps(
             if sms
             else 1
         )
-        steps.append(Step(batch=batch, new_tokens=1, past=past, kv_splits=splits))
+        steps.append(
+            Step(
+                batch=batch,
+                new_tokens=1,
+                past=past,
+                kv_splits=splits,
+                kv_per_query_head=kernel == "mmha",
+            )
+        )
     return steps
 
 
@@ -358,7 +379,7 @@ def serve(
     prefill = PhaseCost.of_costs(_split_costs(prefill_est, lambda op: True))
     prefill = prefill.plus(comm(b * n, b))
 
-    steps = decode_steps(cfg, layout, profile, b, n, m)
+    steps = decode_steps(cfg, layout, profile, b, n, m, request.decode_kernel)
     decode = PhaseCost()
     first = last = None
     workspace = 0.0
