@@ -379,3 +379,16 @@ def test_every_arch_field_is_documented() -> None:
         f"{t.__name__}.{key}" for t in types for key, *_ in t.field_docs() if f"`{key}`" not in text
     ]
     assert missing == []
+
+
+def test_gpu_link_needs_bandwidth_and_latency_together() -> None:
+    """A link with a bandwidth but no latency (or the reverse) is refused, not completed with a
+    guess; null for both says the device has none (Orin)."""
+    h100 = preset("gpu_h100")
+    with pytest.raises(ProfileError, match="interconnect_latency_s"):
+        h100.with_params({"arch.interconnect_latency_s": None})
+    orin = preset("gpu_orin")
+    with pytest.raises(ProfileError, match="interconnect_latency_s"):
+        orin.with_params({"arch.interconnect_bandwidth_bytes_per_s": 1e11})
+    with pytest.raises(ProfileError, match="memory_capacity_bytes"):
+        h100.with_params({"arch.memory_capacity_bytes": 0})

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from ..archspec import BOOLEAN, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, ArchSpec, spec
 from ..archspec import Capabilities as _Capabilities
+from ..errors import ProfileError
 from ..hardware import MemoryLevel, Profile
+
+# A positive number, or null for "this device has none / the profile does not say".
+_POSITIVE_OR_NULL: dict[str, Any] = {"type": ["number", "null"], "exclusiveMinimum": 0}
+_NON_NEGATIVE_OR_NULL: dict[str, Any] = {"type": ["number", "null"], "minimum": 0}
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +63,37 @@ class GpuArch(ArchSpec):
     fp32_matmul_as_tf32: bool = spec(
         BOOLEAN, "the library runs fp32 matmuls on TF32 tensor cores", default=False
     )
+    memory_capacity_bytes: float | None = spec(
+        _POSITIVE_OR_NULL,
+        "device memory a program can allocate (the driver's total): what weights, KV cache and "
+        "activations must fit in; null: not stated, so fits is unknown",
+        default=None,
+        convert=_optional_float,
+    )
+    interconnect_bandwidth_bytes_per_s: float | None = spec(
+        _POSITIVE_OR_NULL,
+        "device-to-device link (NVLink class) as NCCL's bus bandwidth: a ring all-reduce of S "
+        "bytes over T devices takes 2 (T-1)/T x S / this; null: no such link",
+        default=None,
+        convert=_optional_float,
+    )
+    interconnect_latency_s: float | None = spec(
+        _NON_NEGATIVE_OR_NULL,
+        "fixed time of one small collective over that link; null exactly when the link is",
+        default=None,
+        convert=_optional_float,
+    )
+
+    def check(self, origin: str) -> None:
+        """A link needs both its bandwidth and its latency; neither is guessed."""
+        if (self.interconnect_bandwidth_bytes_per_s is None) != (
+            self.interconnect_latency_s is None
+        ):
+            raise ProfileError(
+                f"{origin}: field 'arch/interconnect_latency_s': give both "
+                "interconnect_bandwidth_bytes_per_s and interconnect_latency_s, or neither "
+                "(null: no device-to-device link)"
+            )
 
 
 @dataclass(frozen=True)
