@@ -40,28 +40,30 @@ VLLM_A100 = (
     "BF16, A100 40GB, 1024 in / 128 out, concurrency 1, 'about 75 tokens/sec'"
 )
 
-# Hardware that has no preset, as a preset with other memory (datasheets): the A100 40GB (HBM2
-# 1555 GB/s against the 80GB part's 2039, 40 GB) and the H200 SXM (HBM3e 4.8 TB/s against the
-# H100's 3.35, 141 GB; the same GH100 compute). (preset, its HBM B/s, new HBM B/s, capacity)
-VARIANTS: dict[str, tuple[str, float, float, float]] = {
-    "gpu_a100_40gb_trt": ("gpu_a100_trt", 2.039e12, 1.555e12, 40e9),
-    "gpu_h200_trt": ("gpu_h100_trt", 3.35e12, 4.8e12, 141e9),
+# Hardware that has no preset, as a preset with other memory: the A100 40GB (HBM2 1555 GB/s
+# against the 80GB part's 2039, A100 datasheet; 40960 MiB, the total nvidia-smi reports,
+# modal-labs/modal-client PR 2797) and the H200 SXM (HBM3e 4.8 TB/s against the H100's 3.35,
+# H200 datasheet; 143771 MiB as nvidia-smi reports it; the same GH100 compute and NVLink 4).
+# (preset, its HBM level, new HBM bytes/s, capacity bytes)
+VARIANTS: dict[str, tuple[str, str, float, int]] = {
+    "gpu_a100_40gb_trt": ("gpu_a100_trt", "hbm", 1.555e12, 40960 * 2**20),
+    "gpu_h200_trt": ("gpu_h100_trt", "hbm", 4.8e12, 143771 * 2**20),
 }
 
 
 def profile_for(hw: str) -> Profile:
-    """A preset, or a variant of one with its HBM bandwidth (at the same sustained fraction)
-    and capacity replaced."""
+    """A preset, or a variant of one with its HBM bandwidth (at the preset's sustained
+    fraction) and capacity replaced."""
     if hw not in VARIANTS:
         return load_profile(hw)
-    preset, old, new, capacity = VARIANTS[hw]
-    profile = load_profile(preset)
-    dram = profile.memory[-1]
-    faster = dataclasses.replace(
-        dram, bandwidth_bytes_per_cycle=dram.bandwidth_bytes_per_cycle * new / old
+    preset, level, bandwidth, capacity = VARIANTS[hw]
+    return load_profile(preset).with_params(
+        {
+            "name": hw,
+            f"memory.{level}.bandwidth_bytes_per_s": bandwidth,
+            "arch.memory_capacity_bytes": capacity,
+        }
     )
-    arch = {**profile.arch, "hbm_bytes": capacity}
-    return dataclasses.replace(profile, name=hw, memory=(*profile.memory[:-1], faster), arch=arch)
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,6 @@ class Reference:
     published: float
     source: str
     note: str = ""
-
-    @property
-    def interconnect(self) -> str:
-        return "nvlink3" if "a100" in self.hw else "nvlink4"
 
 
 def _trt(model: str, tp: int, batch: int, isl: int, osl: int, value: float, gpu: str) -> Reference:
@@ -232,7 +230,6 @@ def compare(ref: Reference) -> Row:
         tp=ref.tp,
         quant=ref.quant,
         kv_dtype=ref.kv_dtype,
-        interconnect=ref.interconnect,
     )
     est = serve(ref.model, profile_for(ref.hw), request)
     value, bound = _value(ref, est)

@@ -12,7 +12,6 @@ import hwsim
 from hwsim.llm import LlmError, ServingRequest, load_config, serve
 from hwsim.llm.decoder import KV_DEPENDENT, Layout, step_graph
 from hwsim.llm.formats import quant_of
-from hwsim.llm.parallel import INTERCONNECTS
 from hwsim.llm.routing import expected_distinct_experts
 from hwsim.llm.serving import decode_steps
 from hwsim.llm.splitkv import kv_splits
@@ -111,11 +110,12 @@ def test_fp8_weights_speed_up_decode_at_batch_1_by_1_5x() -> None:
 
 
 def test_llama3_70b_fp16_needs_two_80gb_devices() -> None:
-    """141.1 GB of fp16 weights exceed one 80 GB H100; with --tp 2 each device holds half of
-    every sharded matrix (70.56 GB: norms replicated) plus half the KV heads, and fits."""
+    """141.1 GB of fp16 weights exceed one H100 80GB (81559 MiB = 85,520,809,984 bytes, the
+    total nvidia-smi reports); with --tp 2 each device holds half of every sharded matrix
+    (70.56 GB: norms replicated) plus half the KV heads, and fits."""
     one = serve("llama3_70b", "gpu_h100", ServingRequest(prompt=1024, gen=128))
     two = serve("llama3_70b", "gpu_h100", ServingRequest(prompt=1024, gen=128, tp=2))
-    assert one.memory.capacity_bytes == 80e9
+    assert one.memory.capacity_bytes == 81559 * 2**20
     assert one.memory.fits is False and one.memory.max_batch == 0
     assert two.memory.fits is True and (two.memory.max_batch or 0) >= 1
     # 70,553,706,496 params: 2 x 80 x 16,384 norm weights + 8192 replicate, the rest halves.
@@ -126,14 +126,25 @@ def test_llama3_70b_fp16_needs_two_80gb_devices() -> None:
 
 
 def test_tensor_parallel_all_reduces_follow_the_ring_formula() -> None:
-    """Llama-3-70B, --tp 2, batch 1: a decode step all-reduces the 8192-wide fp16 hidden state
-    (16,384 bytes) 2 x 80 + 1 = 161 times, each 6 us + 2 x 1/2 x 16,384 / 370 GB/s = 6.0443 us,
-    and gathers 128256 fp32 logits: 6 us + 1/2 x 513,024 / 370e9 = 6.6933 us -> 0.97382 ms."""
+    """Llama-3-70B, --tp 2, batch 1, over the H100 preset's NVLink (370 GB/s bus bandwidth, 6 us
+    per collective): a decode step all-reduces the 8192-wide fp16 hidden state (16,384 bytes)
+    2 x 80 + 1 = 161 times, each 6 us + 2 x 1/2 x 16,384 / 370 GB/s = 6.0443 us, and gathers
+    128256 fp32 logits: 6 us + 1/2 x 513,024 / 370e9 = 6.6933 us -> 0.97382 ms."""
     est = serve("llama3_70b", "gpu_h100_trt", ServingRequest(prompt=128, gen=3, tp=2))
     per_step = 161 * (6e-6 + 16_384 / 370e9) + 6e-6 + 0.5 * 128_256 * 4 / 370e9
     assert est.decode.comm_s == pytest.approx(2 * per_step, rel=1e-12)
     assert est.decode.time_by_bound_s["interconnect"] == pytest.approx(2 * per_step, rel=1e-12)
-    assert INTERCONNECTS["nvlink4"].bandwidth_bytes_per_s == 370e9
+
+
+def test_the_link_comes_from_the_profile() -> None:
+    """Doubling the profile's interconnect bandwidth and zeroing its latency leaves each step's
+    collectives at half their bytes' time: 161 x 16,384 / 740e9 + 1/2 x 513,024 / 740e9."""
+    fast = hwsim.load_profile("gpu_h100_trt").with_params(
+        {"arch.interconnect_bandwidth_bytes_per_s": 740e9, "arch.interconnect_latency_s": 0.0}
+    )
+    est = serve("llama3_70b", fast, ServingRequest(prompt=128, gen=3, tp=2))
+    per_step = 161 * 16_384 / 740e9 + 0.5 * 128_256 * 4 / 740e9
+    assert est.decode.comm_s == pytest.approx(2 * per_step, rel=1e-12)
 
 
 def test_expected_distinct_experts() -> None:
@@ -286,6 +297,8 @@ def test_bad_hugging_face_config_names_the_field(tmp_path, data, message) -> Non
         ("gpt2", "fpga_zcu104", ServingRequest(prompt=16, gen=2), "per-op models"),
         ("nope", "gpu_h100", ServingRequest(prompt=16, gen=2), "unknown model"),
         ("gpt2", "gpu_h100", ServingRequest(prompt=16, gen=2, quant="fp4"), "--quant"),
+        ("gpt2", "gpu_orin", ServingRequest(prompt=16, gen=2, tp=2), "device-to-device link"),
+        ("gpt2", "cpu_x86_avx2", ServingRequest(prompt=16, gen=2, tp=2), "device-to-device"),
     ],
 )
 def test_bad_requests_are_one_clear_error(model, hw, request_, message) -> None:

@@ -4,12 +4,11 @@ parallelism, memory. See ``serving.py`` and docs/llm.md."""
 from __future__ import annotations
 
 from .config import BUILTIN_CONFIGS, LlmConfig, LlmError, config_from_hf, load_config
-from .parallel import INTERCONNECTS, Interconnect
+from .parallel import Interconnect
 from .serving import PhaseCost, ServingEstimate, ServingRequest, serve
 
 __all__ = [
     "BUILTIN_CONFIGS",
-    "INTERCONNECTS",
     "Interconnect",
     "LlmConfig",
     "LlmError",

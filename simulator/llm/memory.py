@@ -9,29 +9,49 @@
 - **Workspace**: the fp32 partial outputs and log-sum-exps the split-KV decode kernel
   allocates (``splits x batch x heads x (head_dim + 1)`` floats, flash_api.cpp).
 
-Everything but the weights grows in proportion to the batch, so the largest batch that fits
-is ``(capacity - weights) / (bytes per sequence)``, and the KV pool left beside a batch holds
+The KV cache and the activations grow in proportion to the batch; the workspace does not
+quite (a larger batch fills the SMs with fewer slices), so the largest batch that fits is found
+by stepping down from ``(capacity - weights) / (KV and activation bytes per sequence)`` until
+the workspace fits too (``largest_batch``). The KV pool left beside a batch holds
 ``kv_capacity_tokens`` tokens.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..costmodels.gpu_arch import GpuArch
 from ..profile import Profile
 
 
 def device_capacity_bytes(profile: Profile) -> float | None:
-    """The device's memory: its backing store's capacity when the profile bounds it, else the
-    GPU presets' ``arch.hbm_bytes``; None when the profile says neither."""
-    backing = profile.memory[-1].capacity_bytes
-    if math.isfinite(backing):
-        return float(backing)
-    arch = profile.arch
-    value = arch.get("hbm_bytes") if isinstance(arch, Mapping) else getattr(arch, "hbm_bytes", None)
-    return float(value) if value else None
+    """The device's memory: a GPU's ``arch.memory_capacity_bytes``, else the backing store's
+    capacity when the profile bounds it; None when the profile states neither."""
+    if isinstance(profile.arch, GpuArch) and profile.arch.memory_capacity_bytes is not None:
+        return profile.arch.memory_capacity_bytes
+    backing = profile.backing.capacity_bytes
+    return float(backing) if math.isfinite(backing) else None
+
+
+def largest_batch(
+    capacity_bytes: float,
+    weights_bytes: float,
+    per_sequence_bytes: float,
+    workspace_bytes: Callable[[int], float],
+) -> int:
+    """The largest ``b`` with ``weights + b x per_sequence + workspace(b) <= capacity`` (0: not
+    even one sequence fits). The workspace is never negative, so no batch above
+    ``(capacity - weights) / per_sequence`` fits, and the first that fits stepping down from
+    there is the largest."""
+    room = capacity_bytes - weights_bytes
+    if room <= 0:
+        return 0
+    batch = int(room // per_sequence_bytes)
+    while batch > 0 and batch * per_sequence_bytes + workspace_bytes(batch) > room:
+        batch -= 1
+    return batch
 
 
 def paged_tokens(tokens: int, block_tokens: int) -> int:
@@ -51,6 +71,7 @@ class MemoryPlan:
     capacity_bytes: float | None
     kv_block_tokens: int
     kv_bytes_per_token: float  # per device
+    max_batch: int | None  # the largest batch of these sequences that fits (largest_batch)
 
     @property
     def total_bytes(self) -> float:
@@ -60,19 +81,6 @@ class MemoryPlan:
     @property
     def fits(self) -> bool | None:
         return None if self.capacity_bytes is None else self.total_bytes <= self.capacity_bytes
-
-    @property
-    def per_sequence_bytes(self) -> float:
-        return (self.kv_cache_bytes + self.activation_bytes + self.workspace_bytes) / self.batch
-
-    @property
-    def max_batch(self) -> int | None:
-        """The largest batch of these sequences whose memory fits (0: not even the weights
-        leave room for one)."""
-        if self.capacity_bytes is None:
-            return None
-        room = self.capacity_bytes - self.weights_bytes
-        return max(int(room // self.per_sequence_bytes), 0) if room > 0 else 0
 
     @property
     def kv_capacity_tokens(self) -> int | None:

@@ -7,33 +7,43 @@ vocabulary-parallel embedding, and the sampled logits are gathered. These run be
 kernels, on the critical path of every step.
 
 A collective of ``S`` bytes over ``T`` devices takes ``latency + 2 (T-1)/T x S / bandwidth``
-(ring all-reduce) or ``latency + (T-1)/T x S / bandwidth`` (all-gather). ``bandwidth`` is what
-one device sustains in each direction; ``latency`` is the fixed cost of one small collective.
+(ring all-reduce) or ``latency + (T-1)/T x S / bandwidth`` (all-gather). ``bandwidth`` is the
+bus bandwidth NCCL reports for a large ring collective (what each device sustains per
+direction after protocol overhead); ``latency`` is the fixed cost of one small collective.
 
-The interconnect is an explicit value until GPU profiles carry these fields. Presets:
-
-- ``nvlink4`` (H100 SXM): 450 GB/s per direction is the line rate (H100 datasheet: 900 GB/s
-  NVLink per GPU, both directions together); NCCL's maintainer puts the effective rate after
-  protocol overhead (~20%) at 370 GB/s (NVIDIA/nccl-tests issue 212). Small all-reduces on two
-  H100s take about 6 us with CUDA graphs (NVIDIA/nccl issue 1259).
-- ``nvlink3`` (A100 SXM): 300 GB/s per direction line rate (A100 datasheet: 600 GB/s), at the
-  same 82% protocol efficiency (assumed) = 246 GB/s; latency assumed as nvlink4's.
-
-Energy on the link itself is not modelled; devices pay their static power while they wait.
+Both come from the device's profile (``arch.interconnect_bandwidth_bytes_per_s`` and
+``arch.interconnect_latency_s`` on GPUs, sourced in each preset). A device without a link
+(Jetson Orin, CPUs, accelerators whose profiles state none) cannot be split: asking for
+``--tp`` above 1 there is an error, never a guessed link. Energy on the link itself is not
+modelled; devices pay their static power while they wait.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..costmodels.gpu_arch import GpuArch
+from ..profile import Profile
 from .config import LlmError
 
 
 @dataclass(frozen=True)
 class Interconnect:
-    name: str
-    bandwidth_bytes_per_s: float  # sustained, per device, per direction
+    """The link between the devices of a tensor-parallel group."""
+
+    bandwidth_bytes_per_s: float  # NCCL bus bandwidth: sustained, per device, per direction
     latency_s: float  # fixed cost of one collective
+
+    @staticmethod
+    def of(profile: Profile) -> Interconnect | None:
+        """The profile's device-to-device link, or None when it states none."""
+        arch = profile.arch
+        if not isinstance(arch, GpuArch):
+            return None
+        bandwidth, latency = arch.interconnect_bandwidth_bytes_per_s, arch.interconnect_latency_s
+        if bandwidth is None or latency is None:
+            return None
+        return Interconnect(bandwidth_bytes_per_s=bandwidth, latency_s=latency)
 
     def all_reduce_s(self, nbytes: float, devices: int) -> float:
         if devices <= 1:
@@ -46,20 +56,17 @@ class Interconnect:
         return self.latency_s + (devices - 1) / devices * nbytes / self.bandwidth_bytes_per_s
 
 
-INTERCONNECTS: dict[str, Interconnect] = {
-    "nvlink4": Interconnect("nvlink4", bandwidth_bytes_per_s=370e9, latency_s=6e-6),
-    "nvlink3": Interconnect("nvlink3", bandwidth_bytes_per_s=246e9, latency_s=6e-6),
-}
-DEFAULT_INTERCONNECT = "nvlink4"
-
-
-def interconnect_of(name: str) -> Interconnect:
-    try:
-        return INTERCONNECTS[name]
-    except KeyError:
+def link_for(profile: Profile, devices: int) -> Interconnect | None:
+    """The link a ``devices``-way split uses: None for one device, an error where there is none."""
+    if devices <= 1:
+        return None
+    link = Interconnect.of(profile)
+    if link is None:
         raise LlmError(
-            f"interconnect '{name}': expected one of {', '.join(INTERCONNECTS)}"
-        ) from None
+            f"{profile.name}: --tp {devices} needs a device-to-device link, and the profile states "
+            "none (arch.interconnect_bandwidth_bytes_per_s and arch.interconnect_latency_s)"
+        )
+    return link
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,12 @@ tiles, CPU, systolic) see an ordinary ``OpGraph``. Classes that price a whole gr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..cost import OpCost
+from ..costmodels.gpu_arch import GpuArch
 from ..estimate import Estimate, estimate
 from ..ops import DTYPE_BITS, Op
 from ..profile import Profile, load_profile
@@ -45,8 +46,8 @@ from .decoder import (
     step_graph,
 )
 from .formats import Quant, kv_dtype_of, quant_of
-from .memory import MemoryPlan, device_capacity_bytes, paged_tokens
-from .parallel import DEFAULT_INTERCONNECT, Interconnect, StepComm, interconnect_of, step_comm
+from .memory import MemoryPlan, device_capacity_bytes, largest_batch, paged_tokens
+from .parallel import Interconnect, StepComm, link_for, step_comm
 from .splitkv import kv_splits
 
 INTERCONNECT_BOUND = "interconnect"
@@ -160,7 +161,6 @@ class ServingRequest:
     kv_dtype: str | None = None  # None: the activation format
     kv_block_tokens: int = 16  # vLLM's default block size
     decode_kernel: str = "splitkv"  # "splitkv" (FlashAttention-2) or "mmha" (decoder.py)
-    interconnect: str = DEFAULT_INTERCONNECT
     capacity_bytes: float | None = None  # None: the profile's (memory.py)
 
     def validate(self, cfg: LlmConfig) -> None:
@@ -255,7 +255,6 @@ class ServingEstimate:
             },
             "interconnect": (
                 {
-                    "name": self.interconnect.name,
                     "bandwidth_bytes_per_s": self.interconnect.bandwidth_bytes_per_s,
                     "latency_s": self.interconnect.latency_s,
                 }
@@ -271,9 +270,7 @@ class ServingEstimate:
 
 def _sms(profile: Profile) -> int | None:
     """SM count, for the split-KV decision; hardware without SMs runs one slice."""
-    arch = profile.arch
-    value = arch.get("sms") if isinstance(arch, Mapping) else getattr(arch, "sms", None)
-    return int(value) if value else None
+    return profile.arch.sms if isinstance(profile.arch, GpuArch) else None
 
 
 def _priced(graph_estimate: Estimate) -> Estimate:
@@ -339,13 +336,16 @@ def decode_steps(
     return steps
 
 
-def serve(
-    config: LlmConfig | str,
-    hw: Profile | str,
-    request: ServingRequest,
-    *,
-    interconnect: Interconnect | None = None,
-) -> ServingEstimate:
+def _split_workspace_bytes(cfg: LlmConfig, layout: Layout, steps: Sequence[Step]) -> float:
+    """The split-KV kernel's fp32 partial outputs and log-sum-exps at the widest step
+    (``splits x batch x heads x (head_dim + 1)`` floats, flash_api.cpp); none unsplit."""
+    widest = max((s.kv_splits for s in steps), default=1)
+    if widest <= 1:
+        return 0.0
+    return widest * steps[0].batch * layout.heads * (cfg.head_dim + 1) * 4.0
+
+
+def serve(config: LlmConfig | str, hw: Profile | str, request: ServingRequest) -> ServingEstimate:
     """Estimate serving ``config`` on ``hw`` (module docstring)."""
     cfg = load_config(config) if isinstance(config, str) else config
     profile = load_profile(hw)
@@ -353,7 +353,7 @@ def serve(
     quant: Quant = quant_of(request.quant)
     kv_dtype = kv_dtype_of(request.kv_dtype, quant)
     layout = Layout.of(cfg, request.tp)
-    link = (interconnect or interconnect_of(request.interconnect)) if request.tp > 1 else None
+    link = link_for(profile, request.tp)
     b, n, m = request.batch, request.prompt, request.gen
     static_w = profile.energy.static_power_w
     act_bytes = DTYPE_BITS[quant.act_dtype] / 8
@@ -400,22 +400,32 @@ def serve(
             decode = decode.plus(attn)
         first = fixed.latency_s + per_step[0].latency_s
         last = fixed.latency_s + per_step[-1].latency_s
-        widest = max(steps, key=lambda s: s.kv_splits)
-        if widest.kv_splits > 1:
-            workspace = widest.kv_splits * b * layout.heads * (cfg.head_dim + 1) * 4.0
+        workspace = _split_workspace_bytes(cfg, layout, steps)
+
+    def workspace_at(batch: int) -> float:
+        steps_at = decode_steps(cfg, layout, profile, batch, n, m, request.decode_kernel)
+        return _split_workspace_bytes(cfg, layout, steps_at)
 
     kv_bits = DTYPE_BITS[kv_dtype]
     kv_per_token = 2 * cfg.n_layers * layout.kv_heads * cfg.head_dim * kv_bits / 8
-    cached = cfg.attended(n + m)
+    kv_bytes = b * paged_tokens(cfg.attended(n + m), request.kv_block_tokens) * kv_per_token
+    activation = float(prefill_graph.peak_activation_bytes)
+    weights = model_weight_bytes(prefill_graph)
+    capacity = request.capacity_bytes or device_capacity_bytes(profile)
     memory = MemoryPlan(
         batch=b,
-        weights_bytes=model_weight_bytes(prefill_graph),
-        kv_cache_bytes=b * paged_tokens(cached, request.kv_block_tokens) * kv_per_token,
-        activation_bytes=float(prefill_graph.peak_activation_bytes),
+        weights_bytes=weights,
+        kv_cache_bytes=kv_bytes,
+        activation_bytes=activation,
         workspace_bytes=workspace,
-        capacity_bytes=request.capacity_bytes or device_capacity_bytes(profile),
+        capacity_bytes=capacity,
         kv_block_tokens=request.kv_block_tokens,
         kv_bytes_per_token=kv_per_token,
+        max_batch=(
+            None
+            if capacity is None
+            else largest_batch(capacity, weights, (kv_bytes + activation) / b, workspace_at)
+        ),
     )
     notes = [quant.note] if quant.note else []
     if memory.capacity_bytes is None:
