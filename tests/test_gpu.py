@@ -14,7 +14,15 @@ import hwsim
 from hwsim.cost import Bound
 from hwsim.costmodels.gemm_view import GemmShape
 from hwsim.costmodels.gpu_sparse import sparse_use
-from hwsim.costmodels.gpu_tiles import SmBudget, Tile, plan_gemm, tiled_kernel, wave_cycles
+from hwsim.costmodels.gpu_tiles import (
+    SmBudget,
+    Tile,
+    plan_attention,
+    plan_gemm,
+    tiled_kernel,
+    tiles_for,
+    wave_cycles,
+)
 from hwsim.ops import OpKind, WeightStats
 from hwsim.profile import load_profile
 
@@ -63,6 +71,47 @@ def test_split_k_fills_the_gpu_for_a_long_thin_gemm():
     plan = plan_gemm(GemmShape(m=64, n=64, k=8192), A100_SM, 2)
     assert (plan.tile.m, plan.tile.n, plan.split_k) == (64, 64, 16)
     assert plan.cycles == 2048
+
+
+def test_a_decode_gemm_gets_a_skinny_tile():
+    """One token through a 4096x4096 fp16 layer. The menu offers TensorRT-LLM's 16- and 32-row
+    tiles only to GEMMs whose rows they cover (1 row here; none for 33). 16x128 tiles split 16
+    ways: 32 x 16 = 512 CTAs, 6 resident per SM (3 x (16 + 128) x 32 x 2 B = 27 KiB of shared
+    memory), one wave in which an SM holds at most ceil(512 / 108) = 5 CTAs of
+    16 x 128 x 256 / 1024 = 512 cycles: 2560 cycles, and 1/16 of the padded rows useful. The
+    best 64-row plan (64x64, split 16: 1024 CTAs, 6 of 1024 cycles per SM in the first wave and
+    4 in the second) would take 10240."""
+    assert {(t.m, t.n) for t in tiles_for(2, rows=1)} >= {(16, 128), (16, 256), (32, 128)}
+    assert min(t.m for t in tiles_for(2, rows=33)) == 64
+    plan = plan_gemm(GemmShape(m=1, n=4096, k=4096), A100_SM, 2)
+    assert (plan.tile.m, plan.tile.n, plan.split_k, plan.ctas) == (16, 128, 16, 512)
+    assert plan.cycles == 2560
+    assert plan.padding_efficiency == pytest.approx(1 / 16)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "tiles_m", "mib"),
+    [((1, 1), 3, 6.0), ((2, 1), 4, 5.0), ((1, 2), 3, 4.5), ((2, 2), 4, 3.5)],
+)
+def test_cluster_multicast_shares_l2_reads(cluster, tiles_m, mib):
+    """384x512x1024 fp16 in 128x128 tiles: A is 0.75 MiB, B 1 MiB, 3 x 4 tiles. Without
+    clusters L2 serves A once per tile column and B once per tile row: 0.75 x 4 + 1 x 3 = 6 MiB.
+    A 2x1 cluster (two CTAs along M) shares B, and launches whole, so the 3 rows round up to 4:
+    3 + 1 x 4 / 2 = 5 MiB. 1x2 shares A: 0.75 x 4 / 2 + 3 = 4.5 MiB; 2x2 both: 1.5 + 2 = 3.5."""
+    plan = tiled_kernel(GemmShape(m=384, n=512, k=1024), TILE_128, 1, A100_SM, 2, cluster=cluster)
+    assert plan.tiles_m == tiles_m
+    assert plan.l2_read == mib * 2**20
+
+
+def test_decode_attention_tiles_its_queries_in_the_kernels_block():
+    """4 queries (a KV head's group) over 1024 keys, head 128, 8 heads x batch: FlashAttention-2's
+    split-KV kernel holds 64 query rows per CTA, so each CTA computes 64 x 1024 x 256 MACs
+    (6.25% useful, not the 3.1% of a 128-row block) in 64 x 1024 x 256 / 1024 = 16384 cycles
+    plus 64 x 1024 / 16 = 4096 of exps: 20480 cycles, one CTA per SM."""
+    plan = plan_attention(4, 1024, 128, 128, 8, A100_SM, 2, 16, q_block=64)
+    assert plan.padded_macs == 8 * 64 * 1024 * 256
+    assert plan.padding_efficiency == pytest.approx(4 / 64)
+    assert plan.cycles == 20480
 
 
 def _stats(*, density: float, nm_2_4: float) -> WeightStats:

@@ -29,7 +29,7 @@ from .base import CostFn, PricingContext
 from .gemm_view import gemm_shapes
 from .gpu_arch import Gpu, gpu_of
 from .gpu_sparse import SparseUse, sparse_use
-from .gpu_tiles import SmBudget, TiledKernel, plan_attention, plan_gemm
+from .gpu_tiles import FLASH_Q_BLOCK, SmBudget, TiledKernel, plan_attention, plan_gemm
 from .gpu_traffic import dram_refetch
 
 Bytes = dict[str, float]
@@ -188,6 +188,7 @@ def _sm_budget(ctx: PricingContext, gpu: Gpu, precision: str, speedup: float) ->
         register_bytes=gpu.arch.register_file_per_sm_bytes,
         cta_fixed_cycles=gpu.arch.cta_fixed_cycles,
         load_latency_cycles=gpu.arch.global_load_latency_cycles,
+        multicast=gpu.arch.cluster_multicast,
     )
 
 
@@ -207,9 +208,20 @@ def _mac_traffic(op: Op, ctx: PricingContext, precision: str, sparse: SparseUse)
 
 
 def mac_op(op: Op, ctx: PricingContext) -> OpCost:
-    """Conv, GEMM and attention: tiles on the tensor cores (depthwise: the CUDA cores)."""
+    """Conv, GEMM and attention: tiles on the tensor cores (depthwise convolutions, and
+    attention kernels that say ``cuda_cores``, on the CUDA cores)."""
     gpu = gpu_of(ctx.profile)
     precision, notes = execution_precision(op, ctx, gpu)
+    if op.kind is OpKind.ATTENTION and op.attr("cuda_cores"):
+        return _cuda_core_kernel(
+            op,
+            ctx,
+            gpu,
+            precision,
+            work=op.macs,
+            ideal=op.macs / ctx.profile.peak_macs_per_cycle[precision],
+            notes=("attention on the CUDA cores: one dot product per key, no query tile", *notes),
+        )
     if op.is_depthwise:
         sparse = sparse_use(op, ctx.profile, precision, tensor_cores=False)
         note = "depthwise: a direct kernel on the CUDA cores"
@@ -275,6 +287,8 @@ def _gemm_plans(
 
 
 def _attention_plan(op: Op, sm: SmBudget, operand: float, gpu: Gpu) -> TiledKernel:
+    """The fused kernel's tiling; ``q_block`` names the kernel's query block when it is not
+    FlashAttention-2's forward 128 (its split-KV decode kernel uses 64)."""
     head_dim = op.int_attr("head_dim")
     return plan_attention(
         seq_q=op.int_attr("seq_q"),
@@ -285,6 +299,7 @@ def _attention_plan(op: Op, sm: SmBudget, operand: float, gpu: Gpu) -> TiledKern
         sm=sm,
         operand_bytes=operand,
         exp_per_cycle=gpu.sfu_ops_per_sm_cycle,
+        q_block=op.int_attr("q_block", FLASH_Q_BLOCK),
     )
 
 

@@ -51,6 +51,12 @@ class GpuArch(ArchSpec):
     global_load_latency_cycles: float = spec(
         NON_NEGATIVE, "round trip of a load that misses L1", default=500.0
     )
+    cluster_multicast: int = spec(
+        POSITIVE_INT,
+        "CTAs of a thread-block cluster, along M or along N, that share one L2 read of an "
+        "operand tile by TMA multicast (Hopper: 2); 1: no multicast (Ampere)",
+        default=1,
+    )
     kernel_gap_s: float = spec(
         NON_NEGATIVE, "device-side time between dependent kernels", default=2.0e-6
     )

@@ -11,6 +11,9 @@ K slice), and an SM holds only a few CTAs at once. Three things follow that a ro
   the math of one CTA cannot hide; co-resident CTAs overlap them, so a wave pays them once.
 
 A library picks the tile shape and split-K factor that finish first; so does ``plan_gemm``.
+GEMMs with a handful of rows (a decode step's tokens) get the skinny tiles libraries keep for
+them, and on GPUs whose thread-block clusters multicast operand tiles (Hopper's TMA) the CTAs
+of a cluster share one L2 read of the panel they have in common.
 FlashAttention-style fused attention is the same wave arithmetic over query blocks
 (``plan_attention``).
 """
@@ -32,6 +35,13 @@ TILE_SHAPES: tuple[tuple[int, int], ...] = (
     (64, 128),
     (64, 64),
 )
+# Skinny tiles for GEMMs with few rows: TensorRT-LLM's CUTLASS candidates "for M=16" and "for
+# M=32" (16x128, 16x256, 32x128; cpp/tensorrt_llm/kernels/cutlass_kernels/
+# cutlass_heuristic.cpp, get_candidate_tiles), the shapes its heuristic keeps when the rows fit
+# ("Keep small tile sizes when possible"). A tile is offered only to GEMMs whose rows it covers:
+# its narrow warp tiles re-read B from shared memory for every 16 rows, a cost the single
+# main-loop efficiency does not price, so on taller problems the model would overrate them.
+SKINNY_TILE_SHAPES: tuple[tuple[int, int], ...] = ((16, 128), (16, 256), (32, 128))
 # One main-loop step stages 64 bytes of K per row: 32 fp16, 64 int8, 16 tf32 elements, the
 # K extent of those CUTLASS configurations.
 K_STEP_BYTES = 64
@@ -64,10 +74,12 @@ class Tile:
         return self.m * self.n * ACCUMULATOR_BYTES / ACCUMULATOR_SHARE_OF_REGISTERS
 
 
-def tiles_for(operand_bytes: float) -> tuple[Tile, ...]:
-    """The tile menu at one operand width: narrower types stage more K per step."""
+def tiles_for(operand_bytes: float, rows: int | None = None) -> tuple[Tile, ...]:
+    """The tile menu at one operand width (narrower types stage more K per step), with the
+    skinny tiles whose rows cover a GEMM of ``rows`` rows."""
     k = max(int(K_STEP_BYTES // operand_bytes), 8)
-    return tuple(Tile(m, n, k) for m, n in TILE_SHAPES)
+    skinny = [(m, n) for m, n in SKINNY_TILE_SHAPES if rows is not None and rows <= m]
+    return tuple(Tile(m, n, k) for m, n in (*TILE_SHAPES, *skinny))
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,7 @@ class SmBudget:
     register_bytes: float
     cta_fixed_cycles: float = 0.0
     load_latency_cycles: float = 0.0  # a global load's round trip, which the pipeline must hide
+    multicast: int = 1  # CTAs along M or N of a cluster that share one L2 read of a panel
 
 
 @dataclass(frozen=True)
@@ -88,13 +101,16 @@ class TiledKernel:
 
     tile: Tile
     split_k: int
+    cluster: tuple[int, int]  # CTAs of a cluster along M and N (TMA multicast); (1, 1): none
     tiles_m: int  # row tiles per group
     tiles_n: int  # column tiles per group
     ctas: int  # tiles x groups x K slices: the kernel's grid
     resident: int  # CTAs one SM holds at once
     waves: int
     cycles: float  # math, exposed fixed costs and any split-K reduction
-    l2_read: float  # operand bytes the CTAs read through L2: A once per tile column, B per row
+    # Operand bytes the CTAs read through L2: A once per tile column, B once per tile row, each
+    # divided by the cluster's CTAs that share it (B along M, A along N).
+    l2_read: float
     useful_macs: int
     padded_macs: int  # the MACs the tiles really compute, padding included
 
@@ -108,6 +124,8 @@ class TiledKernel:
 
     def describe(self, sms: int) -> str:
         split = f", split-K {self.split_k}" if self.split_k > 1 else ""
+        if self.cluster != (1, 1):
+            split += f", {self.cluster[0]}x{self.cluster[1]} clusters (multicast)"
         return (
             f"{self.tile.m}x{self.tile.n}x{self.tile.k} tiles{split}: {self.ctas} CTAs in "
             f"{self.waves} wave(s) of {sms}x{self.resident}, waves "
@@ -147,10 +165,14 @@ def tiled_kernel(
     operand_bytes: float,
     weight_bytes: float | None = None,
     l2_cpb: float = 0.0,
+    cluster: tuple[int, int] = (1, 1),
 ) -> TiledKernel:
-    """``g`` covered by ``tile`` CTAs with K cut into ``split`` slices, and its cycles."""
+    """``g`` covered by ``tile`` CTAs with K cut into ``split`` slices, and its cycles. A
+    ``cluster`` of CTAs launches whole, so the grid is rounded up to whole clusters."""
     weight_bytes = operand_bytes if weight_bytes is None else weight_bytes
-    tiles_m, tiles_n = math.ceil(g.m / tile.m), math.ceil(g.n / tile.n)
+    cm, cn = cluster
+    tiles_m = math.ceil(math.ceil(g.m / tile.m) / cm) * cm
+    tiles_n = math.ceil(math.ceil(g.n / tile.n) / cn) * cn
     k_slice = math.ceil(math.ceil(g.k / split) / tile.k) * tile.k
     ctas = tiles_m * tiles_n * g.groups * split
     resident = resident_ctas(tile.smem_bytes(operand_bytes), tile.register_bytes(), sm)
@@ -166,13 +188,14 @@ def tiled_kernel(
     return TiledKernel(
         tile=tile,
         split_k=split,
+        cluster=cluster,
         tiles_m=tiles_m,
         tiles_n=tiles_n,
         ctas=ctas,
         resident=resident,
         waves=waves,
         cycles=cycles,
-        l2_read=a_total * tiles_n + b_total * tiles_m,
+        l2_read=a_total * tiles_n / cn + b_total * tiles_m / cm,
         useful_macs=g.macs,
         padded_macs=ctas * tile.m * tile.n * k_slice,
     )
@@ -187,25 +210,33 @@ def plan_gemm(
     l2_cycles_per_byte: float = 0.0,
     split_k: bool = True,
 ) -> TiledKernel:
-    """The fastest (tile, split-K) choice for ``g``, as a library's heuristic would pick it.
+    """The fastest (tile, split-K, cluster) choice for ``g``, as a library's heuristic would
+    pick it.
 
     A candidate takes the longer of its math and its L2 reads: small tiles fill the SMs but
     re-read the operands more often, which is why libraries prefer large tiles. Split-K cuts
     K into slices so a problem with few output tiles still fills the SMs; its price is a
-    reduction of the partial tiles through L2. ``weight_bytes`` is the B operand's bytes per
-    element when it differs from A's (compressed sparse weights).
+    reduction of the partial tiles through L2. Where the SM budget allows multicast, clusters
+    of 2 CTAs along M, N or both (CUTLASS's SM90 cluster shapes 2x1, 1x2, 2x2) read a shared
+    panel from L2 once. ``weight_bytes`` is the B operand's bytes per element when it differs
+    from A's (compressed sparse weights).
     """
     b_bytes = operand_bytes if weight_bytes is None else weight_bytes
+    sizes = (1, 2) if sm.multicast >= 2 else (1,)
+    clusters = [(cm, cn) for cm in sizes for cn in sizes]
     best: TiledKernel | None = None
     best_cycles = math.inf
-    for tile in tiles_for(operand_bytes):
+    for tile in tiles_for(operand_bytes, g.m):
         for split in SPLIT_K_FACTORS if split_k else (1,):
             if split > 1 and math.ceil(g.k / split) < MIN_K_SLICE:
                 break
-            plan = tiled_kernel(g, tile, split, sm, operand_bytes, b_bytes, l2_cycles_per_byte)
-            cycles = max(plan.cycles, plan.l2_read * l2_cycles_per_byte)
-            if cycles < best_cycles:
-                best, best_cycles = plan, cycles
+            for cluster in clusters:
+                plan = tiled_kernel(
+                    g, tile, split, sm, operand_bytes, b_bytes, l2_cycles_per_byte, cluster
+                )
+                cycles = max(plan.cycles, plan.l2_read * l2_cycles_per_byte)
+                if cycles < best_cycles:
+                    best, best_cycles = plan, cycles
     assert best is not None  # the menu is never empty
     return best
 
@@ -219,24 +250,28 @@ def plan_attention(
     sm: SmBudget,
     operand_bytes: float,
     exp_per_cycle: float,
+    q_block: int = FLASH_Q_BLOCK,
 ) -> TiledKernel:
-    """One fused attention kernel: a CTA per block of 128 queries per head, streaming keys.
+    """One fused attention kernel: a CTA per block of ``q_block`` queries per head, streaming
+    keys.
 
     Each CTA computes its scores, softmax and weighted sum without writing the scores out; its
     math is both GEMMs over the padded key length plus one exp per score on the SFUs, which
-    FlashAttention-2 does not overlap with the matrix math.
+    FlashAttention-2 does not overlap with the matrix math. The query block is the kernel's:
+    128 rows in FlashAttention-2's forward kernel, 64 in its split-KV (decode) kernel; its
+    padding rows are computed like the others.
     """
     dim = math.ceil(head_dim / 16) * 16
     dim_v = math.ceil(value_dim / 16) * 16
     keys = math.ceil(seq_k / FLASH_KV_BLOCK) * FLASH_KV_BLOCK
-    tile = Tile(FLASH_Q_BLOCK, FLASH_KV_BLOCK, dim)
-    tiles_m = math.ceil(seq_q / FLASH_Q_BLOCK)
+    tile = Tile(q_block, FLASH_KV_BLOCK, dim)
+    tiles_m = math.ceil(seq_q / q_block)
     ctas = tiles_m * heads_x_batch
-    cta_macs = FLASH_Q_BLOCK * keys * (dim + dim_v)
-    cta_cycles = cta_macs / sm.macs_per_cycle + FLASH_Q_BLOCK * keys / exp_per_cycle
-    smem = (FLASH_Q_BLOCK * dim + 2 * FLASH_KV_BLOCK * (dim + dim_v)) * operand_bytes
+    cta_macs = q_block * keys * (dim + dim_v)
+    cta_cycles = cta_macs / sm.macs_per_cycle + q_block * keys / exp_per_cycle
+    smem = (q_block * dim + 2 * FLASH_KV_BLOCK * (dim + dim_v)) * operand_bytes
     registers = (
-        FLASH_Q_BLOCK * (dim_v + FLASH_KV_BLOCK) * ACCUMULATOR_BYTES
+        q_block * (dim_v + FLASH_KV_BLOCK) * ACCUMULATOR_BYTES
     ) / ACCUMULATOR_SHARE_OF_REGISTERS
     resident = resident_ctas(smem, registers, sm)
     latency = keys / FLASH_KV_BLOCK * sm.load_latency_cycles  # K/V blocks double-buffered
@@ -244,6 +279,7 @@ def plan_attention(
     return TiledKernel(
         tile=tile,
         split_k=1,
+        cluster=(1, 1),
         tiles_m=tiles_m,
         tiles_n=1,
         ctas=ctas,
