@@ -307,11 +307,41 @@ def test_bad_requests_are_one_clear_error(model, hw, request_, message) -> None:
 
 
 def test_masked_mha_kernel_reads_the_cache_once_per_query_head() -> None:
-    """Llama-3-8B shares each KV head between 4 query heads. At batch 64 and 2049 cached tokens
-    a layer's cache is 64 x 2049 x 2 x 8 x 128 x 2 = 537 MB (far beyond L2), and a kernel that
-    reads it once per query head moves 3 more copies: 3 x 32 layers x 537 MB = 51.56 GB."""
+    """Llama-3-8B shares each KV head between 4 query heads. At batch 64 the first decode step
+    reads 2048 cached tokens from HBM, 64 x 2048 x 2 x 8 x 128 x 2 = 537 MB per layer (the new
+    token's row, just written, comes from L2), and a kernel that reads the cache once per query
+    head moves 3 more copies: 3 x 32 layers x 537 MB = 51.54 GB."""
     request = ServingRequest(prompt=2048, gen=2, batch=64)
     flash = serve("llama3_8b", "gpu_h100_trt", request)
     mmha = serve("llama3_8b", "gpu_h100_trt", dataclasses.replace(request, decode_kernel="mmha"))
     extra = mmha.decode.bytes_read["hbm"] - flash.decode.bytes_read["hbm"]
-    assert extra == 3 * 32 * 64 * 2049 * 2 * 8 * 128 * 2
+    assert extra == 3 * 32 * 64 * 2048 * 2 * 8 * 128 * 2
+
+
+def test_the_kv_cache_is_read_from_hbm_however_small() -> None:
+    """GPT-2's first decode step after a 16-token prompt: each layer's attention reads the 16
+    cached rows of 12 heads x 64 x (K, V) x 2 bytes = 49,152 bytes, written by earlier steps and
+    long evicted, from HBM, though the 40 MB L2 could hold them many times over; the new
+    token's row, just written, comes from L2."""
+    cfg = load_config("gpt2")
+    profile = hwsim.load_profile("gpu_a100_trt")
+    layout = Layout.of(cfg, 1)
+    (step,) = decode_steps(cfg, layout, profile, 1, 16, 2)
+    est = hwsim.estimate(step_graph(cfg, quant_of("fp16"), "float16", layout, step), profile)
+    (cost,) = [c for op, c in est.costs if op.id == "layers.0.attention"]
+    assert cost is not None
+    assert cost.bytes_read["hbm"] == 16 * 12 * 64 * 2 * 2
+
+
+def test_masked_mha_runs_on_the_cuda_cores() -> None:
+    """The masked-MHA decode kernel has no query tile: its MACs (batch 1, 12 heads, 17 keys,
+    2 x 64: 26,112) run on the CUDA cores at A100's fp16 vector rate, 6912 lanes x 2 packed."""
+    request = ServingRequest(prompt=16, gen=2, decode_kernel="mmha")
+    cfg = load_config("gpt2")
+    profile = hwsim.load_profile("gpu_a100_trt")
+    layout = Layout.of(cfg, 1)
+    (step,) = decode_steps(cfg, layout, profile, 1, 16, 2, request.decode_kernel)
+    est = hwsim.estimate(step_graph(cfg, quant_of("fp16"), "float16", layout, step), profile)
+    (cost,) = [c for op, c in est.costs if op.id == "layers.0.attention"]
+    assert cost is not None and any("CUDA cores" in n for n in cost.notes)
+    assert cost.compute_cycles == pytest.approx(12 * 17 * 128 / (6912 * 2))

@@ -125,17 +125,34 @@ def _levels_through(profile: Profile, home: MemoryLevel) -> list[MemoryLevel]:
     return list(profile.memory[: names.index(home.name) + 1])
 
 
+def state_read_bytes(op: Op) -> float:
+    """Model bytes of persistent state ``op`` reads (``state_read_bytes``: a KV cache that
+    earlier steps wrote), as opposed to activations an op of this graph just produced."""
+    value = op.attr("state_read_bytes")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
 def memory_bytes(
     op: Op, ctx: PricingContext, t: Traffic
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Bytes read and written at each memory level."""
+    """Bytes read and written at each memory level.
+
+    Activations live where the op's working set fits (what the previous kernel just wrote is
+    still there). Persistent state is different: a KV cache was written steps ago, and the
+    weights and caches every step streams since have evicted it, so the op reads it from the
+    backing store once per step however small it is next to a cache.
+    """
     reads: dict[str, float] = {}
     writes: dict[str, float] = {}
     scale = activation_scale(op, op_precision(op, ctx))
-    act_home = activation_home(ctx.profile, (op.input_bytes + op.output_bytes) * scale)
+    state = min(state_read_bytes(op) * scale, t.activation_read)
+    fresh = (op.input_bytes + op.output_bytes) * scale - state
+    act_home = activation_home(ctx.profile, fresh)
     for level in _levels_through(ctx.profile, act_home):
-        reads[level.name] = reads.get(level.name, 0.0) + t.activation_read
+        reads[level.name] = reads.get(level.name, 0.0) + t.activation_read - state
         writes[level.name] = writes.get(level.name, 0.0) + t.activation_write
+    for level in _levels_through(ctx.profile, ctx.profile.backing) if state else ():
+        reads[level.name] = reads.get(level.name, 0.0) + state
     for level in _levels_through(ctx.profile, ctx.weight_home):
         reads[level.name] = reads.get(level.name, 0.0) + t.weight_read
     return reads, writes

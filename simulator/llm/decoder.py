@@ -10,12 +10,15 @@ they differ in the tokens each op processes and in the attention kernel:
   is what a kernel that skips the blocks above the diagonal computes.
 - **Decode attention** reads the KV cache once. By default it is FlashAttention-2's split-KV kernel
   (``flash_attn_with_kvcache``, which vLLM runs): the query heads that share a KV head are
-  processed together (``seq_q`` = the group size), and the keys are cut into ``kv_splits``
-  slices run by separate CTAs so a small batch still fills the GPU; a combine kernel then
-  merges the fp32 partial outputs. The op reads K and V in the cache's dtype. The
-  ``kv_per_query_head`` variant is a masked-MHA kernel that does not share a KV head between
-  its query heads (TensorRT-LLM's generation kernel before its XQA kernels): each query head
-  reads its KV head's cache, ``n_heads / n_kv_heads`` times the bytes.
+  processed together (``seq_q`` = the group size) in the kernel's 64-row query block
+  (``q_block``), and the keys are cut into ``kv_splits`` slices run by separate CTAs so a small
+  batch still fills the GPU; a combine kernel then merges the fp32 partial outputs. The op
+  reads K and V in the cache's dtype. The ``kv_per_query_head`` variant is a masked-MHA kernel
+  on the CUDA cores (``cuda_cores``: a dot product per key, no query tile) that does not share
+  a KV head between its query heads (TensorRT-LLM's generation kernel before its XQA kernels):
+  each query head reads its KV head's cache, ``n_heads / n_kv_heads`` times the bytes.
+  Either way the cached keys and values are persistent state (``state_read_bytes``): written
+  steps ago, read from memory each step, not from a cache the previous kernel just filled.
 
 Under tensor parallelism (Megatron-style, as vLLM and TensorRT-LLM shard Llama) each device
 holds 1/T of the query heads, KV heads (replicated when there are fewer KV heads than
@@ -47,6 +50,7 @@ from ..ops import DTYPE_BITS, GraphInfo, Op, OpKind, TensorSpec
 from .config import LlmConfig, LlmError
 from .formats import Quant
 from .routing import expected_distinct_experts
+from .splitkv import QUERY_BLOCK
 
 # FLOPs per element, as the frontend's ATen table counts them (aten_table.py).
 RMS_NORM_FLOPS = 6
@@ -277,6 +281,11 @@ def attention_op(c: _Ctx, op_id: str) -> Op:
         if s.kv_per_query_head:
             kv_heads = heads  # every query head streams its KV head's cache on its own
         io = c.kv_dtype
+        # Every cached row but the new token's, which rope_kv has just written.
+        past = s.batch * kv_heads * (cached - 1) * hd * _bytes(io)
+        kernel: tuple[tuple[str, object], ...] = (
+            (("cuda_cores", True),) if s.kv_per_query_head else (("q_block", QUERY_BLOCK),)
+        )
         q = TensorSpec((s.batch, heads, 1, hd), io)
         out = (
             TensorSpec((s.kv_splits, s.batch, heads, hd), "float32")
@@ -290,6 +299,8 @@ def attention_op(c: _Ctx, op_id: str) -> Op:
             ("heads_x_batch", s.batch * rows * s.kv_splits),
             ("kv_splits", s.kv_splits),
             ("kv_len", cached),
+            ("state_read_bytes", 2 * past),
+            *kernel,
         )
     else:
         io = c.act

@@ -7,7 +7,9 @@ Dao-AILab/flash-attention ``csrc/flash_attn/flash_api.cpp`` picks the number of 
 ``num_splits_heuristic``. This module restates that rule (it is not a copy of the code):
 
 - keys come in blocks of 256, 128 or 64 for head sizes up to 64, up to 128, and beyond;
-  queries in blocks of 64;
+  queries in blocks of 64 (``kBlockM`` of ``run_mha_fwd_splitkv_dispatch``, the kernel
+  ``flash_attn_with_kvcache`` runs on a paged cache, as vLLM's is, or when it splits: the GPU
+  model tiles the decode attention with it);
 - the work items are ``batch x heads x query blocks``; the SM count is doubled (two 128-thread
   CTAs per SM); at most 128 slices, and no more than SMs or key blocks;
 - if the work items already fill 80% of those SMs, one slice;
