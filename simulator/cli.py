@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -330,6 +331,85 @@ def compare(
         sys.stdout.write(frame.to_csv(index=False))
     else:
         _err.print(comparison_rows_table(frame, f"{graph.info.source} (batch {graph.info.batch})"))
+
+
+def _count(text: str, flag: str) -> int:
+    """A positive integer option, or one line naming it (typer's own message is a box)."""
+    from .llm import LlmError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise LlmError(f"{flag} '{text}': expected a positive integer") from None
+    if value < 1:
+        raise LlmError(f"{flag} '{text}': expected a positive integer")
+    return value
+
+
+def _bytes(text: str, flag: str) -> float:
+    from .llm import LlmError
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise LlmError(f"{flag} '{text}': expected a positive number of bytes, e.g. 8.5e10")
+    return value
+
+
+@app.command()
+def llm(
+    model: Annotated[
+        str, typer.Argument(help="Built-in model (llama3_8b, mixtral_8x7b...) or a config.json.")
+    ],
+    hw: Annotated[str, typer.Option("--hw", help="One profile preset or YAML path.")],
+    prompt: Annotated[str, typer.Option(help="Prompt tokens per sequence.")],
+    gen: Annotated[str, typer.Option(help="Generated tokens per sequence.")],
+    batch: Annotated[str, typer.Option(help="Sequences served together.")] = "1",
+    tp: Annotated[str, typer.Option(help="Tensor-parallel devices.")] = "1",
+    quant: Annotated[
+        str, typer.Option(help="Linear layers: fp16, bf16, fp8, int8, int4 or w4a16.")
+    ] = "fp16",
+    kv_dtype: Annotated[
+        str | None, typer.Option(help="KV cache: fp16, bf16, fp8 or int8 (default: as --quant).")
+    ] = None,
+    decode_kernel: Annotated[
+        str, typer.Option(help="Decode attention: splitkv (FlashAttention-2) or mmha.")
+    ] = "splitkv",
+    capacity: Annotated[
+        str | None, typer.Option(help="Device memory in bytes (default: the profile's).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    set_: SetOpt = None,
+) -> None:
+    """Serve a language model: time to first token, time per output token, tokens/s, memory."""
+    from .errors import ProfileError
+    from .llm import LlmError, ServingRequest, serve
+    from .llm.report import serving_table
+
+    if fmt not in ("table", "json"):
+        raise LlmError(f"--format '{fmt}': expected table or json")
+    profiles = _profiles(hw, set_)
+    if len(profiles) != 1:
+        raise ProfileError(f"--hw '{hw}': hwsim llm prices one profile at a time")
+    (profile,) = profiles
+    request = ServingRequest(
+        prompt=_count(prompt, "--prompt"),
+        gen=_count(gen, "--gen"),
+        batch=_count(batch, "--batch"),
+        tp=_count(tp, "--tp"),
+        quant=quant,
+        kv_dtype=kv_dtype,
+        decode_kernel=decode_kernel,
+        capacity_bytes=None if capacity is None else _bytes(capacity, "--capacity"),
+    )
+    with _err.status(f"pricing {model} on {profile.name}", spinner="dots"):
+        est = serve(model, profile, request)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(est.to_dict(), indent=2) + "\n")
+    else:
+        _err.print(serving_table(est))
 
 
 @app.command()

@@ -206,3 +206,40 @@ def test_export_then_estimate_the_file(hwsim_cli, tmp_path):
     code, out, _ = hwsim_cli("estimate", str(path), "--hw", "tpu_edge", "--format", "json")
     assert code == 0
     assert json.loads(out)["total"]["macs"] == 1_814_073_344
+
+
+def test_llm_json_on_stdout_is_the_serving_estimate(hwsim_cli):
+    """`hwsim llm --format json` prints what the library returns (the issue's JSON contract):
+    GPT-2's fp16 weights are its 124,439,808 parameters x 2 bytes."""
+    code, out, _ = hwsim_cli(
+        "llm", "gpt2", "--hw", "gpu_h100_trt", "--prompt", "64", "--gen", "8", "--batch", "2",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out)
+    assert data["memory"]["weights_bytes"] == 2 * 124_439_808
+    assert {"ttft_s", "tpot_s", "e2e_s", "tokens_per_s", "fits", "max_batch", "phases"} <= set(data)
+    assert data["batch"] == 2 and data["gen_tokens"] == 8
+
+
+def test_llm_table_goes_to_stderr(hwsim_cli):
+    code, out, err = hwsim_cli("llm", "gpt2", "--hw", "gpu_a100", "--prompt", "32", "--gen", "4")
+    assert code == 0 and out == ""
+    assert "TTFT" in err and "TPOT" in err and "prefill" in err and "decode" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("nope", "--hw", "gpu_h100", "--prompt", "8", "--gen", "2"), "unknown model 'nope'"),
+        (("gpt2", "--hw", "gpu_h100", "--prompt", "x", "--gen", "2"), "--prompt 'x'"),
+        (("gpt2", "--hw", "gpu_h100", "--prompt", "8", "--gen", "0"), "--gen '0'"),
+        (("gpt2", "--hw", "gpu_orin", "--prompt", "8", "--gen", "2", "--tp", "2"), "link"),
+        (("gpt2", "--hw", "gpu_h100", "--prompt", "8", "--gen", "2", "--quant", "fp4"), "--quant"),
+        (("gpt2", "--hw", "gpu_h100", "--prompt", "8", "--gen", "2", "--format", "csv"), "table"),
+        (("gpt2", "--hw", "gpu_h100,gpu_a100", "--prompt", "8", "--gen", "2"), "one profile"),
+        (("gpt2", "--hw", "gpu_h100", "--prompt", "8", "--gen", "2", "--capacity", "-1"), "bytes"),
+    ],
+)
+def test_llm_bad_input_is_one_line(hwsim_cli, args, expected):
+    assert expected in fails_with(hwsim_cli, "llm", *args)

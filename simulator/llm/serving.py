@@ -173,9 +173,8 @@ class ServingRequest:
                 f"{cfg.max_positions} positions"
             )
         if self.decode_kernel not in DECODE_KERNELS:
-            raise LlmError(
-                f"decode kernel '{self.decode_kernel}': expected one of {', '.join(DECODE_KERNELS)}"
-            )
+            kernels = ", ".join(DECODE_KERNELS)
+            raise LlmError(f"--decode-kernel '{self.decode_kernel}': expected one of {kernels}")
         if self.capacity_bytes is not None and self.capacity_bytes <= 0:
             raise LlmError("--capacity must be a positive number of bytes")
 
