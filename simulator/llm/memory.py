@@ -5,7 +5,8 @@
   sequence, prompt and generated, in pages of ``block_tokens`` tokens (vLLM's paged cache: a
   sequence occupies whole blocks, 16 tokens by default); a sliding window caps the tokens kept.
 - **Activations**: the peak of live activations during the prefill, the larger of the two
-  phases, read from the step graph (``OpGraph.peak_activation_bytes``).
+  phases: the prefill estimate's peak over its traced order, each tensor at the precision it
+  runs at, in place where the hardware's runtime is (``Estimate.peak_activation_bytes``).
 - **Workspace**: the fp32 partial outputs and log-sum-exps the split-KV decode kernel
   allocates (``splits x batch x heads x (head_dim + 1)`` floats, flash_api.cpp).
 

@@ -408,7 +408,7 @@ def serve(config: LlmConfig | str, hw: Profile | str, request: ServingRequest) -
     kv_bits = DTYPE_BITS[kv_dtype]
     kv_per_token = 2 * cfg.n_layers * layout.kv_heads * cfg.head_dim * kv_bits / 8
     kv_bytes = b * paged_tokens(cfg.attended(n + m), request.kv_block_tokens) * kv_per_token
-    activation = float(prefill_graph.peak_activation_bytes)
+    activation = float(prefill_est.peak_activation_bytes)
     weights = model_weight_bytes(prefill_graph)
     capacity = request.capacity_bytes or device_capacity_bytes(profile)
     memory = MemoryPlan(
