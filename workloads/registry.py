@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import hf, mcu_mobilenets, mlperf_tiny, mobilenet_v3
+from . import hf, mcu_mobilenets, mlperf_tiny, mobilenet_v3, nas201
 from .spec import Workload
 
 WORKLOADS: dict[str, Callable[[], Workload]] = {
@@ -29,6 +29,11 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "mbv2_w030_r80": mcu_mobilenets.mbv2_w030_r80,
 }
 
+# Parametrised families: "prefix:spec" names a member (``nas201:|nor_conv_3x3~0|+|...|``).
+FAMILIES: dict[str, Callable[[str], Workload]] = {
+    "nas201": nas201.workload,
+}
+
 
 class UnknownWorkloadError(KeyError):
     """A workload name that is not in the table; ``args[0]`` is the name, as for KeyError."""
@@ -42,8 +47,18 @@ def workload_names() -> list[str]:
     return sorted(WORKLOADS)
 
 
+def is_workload_name(name: str) -> bool:
+    """Whether ``name`` names a registered workload or a member of a family (``prefix:...``);
+    a family member's spec is checked when it is built."""
+    return name in WORKLOADS or (":" in name and name.partition(":")[0] in FAMILIES)
+
+
 def get_workload(name: str) -> Workload:
-    """The workload registered as ``name``."""
+    """The workload registered as ``name``, or the family member ``prefix:spec`` names (a
+    bad spec raises the family's ``ValueError``, which says what is wrong with it)."""
+    prefix, sep, spec = name.partition(":")
+    if sep and prefix in FAMILIES:
+        return FAMILIES[prefix](spec)
     try:
         factory = WORKLOADS[name]
     except KeyError:

@@ -130,6 +130,8 @@ def _workload(name: str) -> Any:
 
     try:
         return get_workload(name)
+    except ValueError as exc:  # a family member's spec that names nothing (nas201:...)
+        raise WorkloadError(f"workload '{name}': {exc}") from None
     except KeyError:
         raise WorkloadError(
             f"unknown workload '{name}' (built-in: {', '.join(workload_names())})"
@@ -298,9 +300,9 @@ def load_target(
         return Loaded(source=type(target).__name__, module=target.eval())
     path = Path(target)
     if not _exists(path):
-        from ..workloads import workload_names
+        from ..workloads import is_workload_name, workload_names
 
-        if str(target) in workload_names():
+        if is_workload_name(str(target)):
             workload = _workload(str(target))
             return Loaded(
                 source=str(target), module=workload.build(), inputs=workload.make_inputs(1)
