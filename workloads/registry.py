@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import hf, mcu_mobilenets, mlperf_tiny, mobilenet_v3, nas201
+from . import hf, mcu_mobilenets, mlperf_tiny, mobile, mobilenet_v3, nas201
 from .spec import Workload
 
 WORKLOADS: dict[str, Callable[[], Workload]] = {
@@ -32,6 +32,8 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
 # Parametrised families: "prefix:spec" names a member (``nas201:|nor_conv_3x3~0|+|...|``).
 FAMILIES: dict[str, Callable[[str], Workload]] = {
     "nas201": nas201.workload,
+    "mobilenet_v1": mobile.mobilenet_v1,
+    "efficientnet_lite": mobile.efficientnet_lite,
 }
 
 
