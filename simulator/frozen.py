@@ -56,6 +56,10 @@ class FrozenDict(Mapping[K, V]):
     def __repr__(self) -> str:
         return f"FrozenDict({self._data!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Not the cached hash: string hashes differ between processes (a sweep's workers).
+        return (FrozenDict, (self._data,))
+
 
 def deep_freeze(value: Any) -> Any:
     """Mappings become ``FrozenDict``, lists and tuples become tuples, recursively."""

@@ -82,6 +82,10 @@ class Profile:
     def _hash(self) -> int:
         return hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare))
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Not the cached hash: string hashes differ between processes (a sweep's workers).
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     @property
     def precisions(self) -> frozenset[str]:
         return frozenset(self.peak_macs_per_cycle)
