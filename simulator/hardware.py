@@ -51,6 +51,22 @@ class EnergyTable:
 
 
 @dataclass(frozen=True)
+class AreaSpec:
+    """The profile's ``area`` section: its process node and any overrides of the per-class
+    defaults ``hwsim.area`` holds (None: use the default; numbers at this node)."""
+
+    tech_nm: float
+    mac_um2: FrozenDict[str, float] = field(default_factory=FrozenDict)
+    sram_um2_per_byte: float | None = None
+    register_um2_per_byte: float | None = None
+    register_bytes_per_mac: float | None = None
+    vector_lane_um2: float | None = None
+    logic_overhead: float | None = None
+    uncore_fraction: float | None = None
+    fixed_mm2: float = 0.0
+
+
+@dataclass(frozen=True)
 class Profile:
     """One piece of hardware, as the cost models see it (docs/profiles.md)."""
 
@@ -69,6 +85,7 @@ class Profile:
     sparsity_patterns: tuple[str, ...] = ()
     compressed_weights: bool = False
     fuse_pointwise: bool = True
+    area: AreaSpec | None = None  # die area model inputs (hwsim.area); None: not modelled
     info: FrozenDict[str, Any] = field(default_factory=FrozenDict)
     description: str = field(default="", compare=False)
     source: str = field(default="", compare=False)  # file the profile was read from
@@ -278,8 +295,17 @@ def build_profile(
         sparsity_patterns=tuple(p for p in SPARSITY_PATTERNS if p in sparsity.get("patterns", ())),
         compressed_weights=bool(sparsity.get("compressed_weights", False)),
         fuse_pointwise=bool(data.get("fuse_pointwise", True)),
+        area=_area_spec(data.get("area")),
         info=deep_freeze(data.get("info", {})),
         description=data.get("description", ""),
         source=origin if source is None else source,
         data=deep_freeze(data),
     )
+
+
+def _area_spec(data: Mapping[str, Any] | None) -> AreaSpec | None:
+    if data is None:
+        return None
+    values = {k: v for k, v in data.items() if k != "mac_um2"}
+    mac = FrozenDict({k: float(v) for k, v in data.get("mac_um2", {}).items()})
+    return AreaSpec(**{k: float(v) for k, v in values.items()}, mac_um2=mac)

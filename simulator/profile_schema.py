@@ -40,6 +40,25 @@ _memory_level: dict[str, Any] = {
     },
 }
 
+# Die area (docs/codesign.md): the process node, and overrides of the sourced per-class
+# defaults in hwsim.area (each number at this profile's node).
+_area: dict[str, Any] = {
+    "type": "object",
+    "required": ["tech_nm"],
+    "additionalProperties": False,
+    "properties": {
+        "tech_nm": _positive,
+        "mac_um2": {**_per_precision, "minProperties": 0},
+        "sram_um2_per_byte": _positive,
+        "register_um2_per_byte": _positive,
+        "register_bytes_per_mac": _non_negative,
+        "vector_lane_um2": _non_negative,
+        "logic_overhead": {"type": "number", "minimum": 1},
+        "uncore_fraction": _non_negative,
+        "fixed_mm2": _non_negative,
+    },
+}
+
 PROFILE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -94,6 +113,7 @@ PROFILE_SCHEMA: dict[str, Any] = {
             },
         },
         "fuse_pointwise": {"type": "boolean"},
+        "area": _area,
         "arch": {"type": "object"},  # checked by the class's ArchSpec
         "info": {  # facts for people (part number, TDP, ISA); no cost model reads them
             "type": "object",
