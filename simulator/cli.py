@@ -463,6 +463,57 @@ def memory(
 
 
 @app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec YAML (docs/codesign.md).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output directory.")],
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Local Dask worker processes (default: CPU count; 0: this process)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler to run on.")
+    ] = None,
+) -> None:
+    """Sweep profile parameters over workloads: results.parquet/.csv, Pareto fronts, a report."""
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from .sweep import load_spec, run_sweep, write_report
+
+    parsed = load_spec(spec)
+    count = (os.cpu_count() or 1) if workers is None else workers
+    if count < 0:
+        raise typer.BadParameter("must be 0 or more", param_hint="--workers")
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_err, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("tracing", total=None)
+        result = run_sweep(
+            parsed,
+            output,
+            workers=count,
+            scheduler=scheduler,
+            progress=lambda done, total: bar.update(
+                task, description="design points", completed=done, total=total
+            ),
+            status=lambda message: bar.update(task, description=message),
+        )
+    write_report(parsed, result.rows, output)
+    front = int(result.rows["pareto"].sum())
+    _err.print(
+        f"{result.points} design points ({result.priced} priced now), {len(result.rows)} rows, "
+        f"{front} on a Pareto front: {output / 'results.parquet'}, results.csv, report.html",
+        highlight=False,
+    )
+    if result.rows["area_mm2"].isna().any():
+        _err.print(
+            f"warning: {parsed.base} has no area model (an 'area' section, docs/codesign.md): "
+            "area_mm2 is empty",
+            highlight=False,
+        )
+
+
+@app.command()
 def calibrate(
     output: Annotated[
         Path | None,

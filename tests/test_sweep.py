@@ -1,0 +1,242 @@
+"""``hwsim sweep``: rows equal ``hwsim estimate --set``, resumable runs, Pareto fronts, Dask,
+Optuna, the report, and one-line spec errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from hwsim.profile import load_profile
+from hwsim.sweep import build_payload, load_spec, run_sweep, write_report
+from hwsim.sweep.derive import FormulaError, parse_formula
+from hwsim.sweep.pareto import non_dominated
+
+
+class Net(nn.Module):
+    """Convs and a GEMM whose shapes fold differently on different arrays."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 24, 3, padding=1)
+        self.c2 = nn.Conv2d(24, 40, 3, stride=2, padding=1)
+        self.fc = nn.Linear(40, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.c2(torch.relu(self.c1(x))))
+        return self.fc(y.mean((2, 3)))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sweep") / "net.pt2"
+    program = torch.export.export(Net().eval(), (torch.zeros(1, 3, 32, 32),))
+    torch.export.save(program, str(path))
+    return path
+
+
+def write_spec(folder: Path, model: Path, **extra: object) -> Path:
+    spec = {
+        "base": "tpu_edge",
+        "workloads": [str(model)],
+        "params": {"arch.rows": [8, 16, 32], "arch.cols": [8, 32], "clock_hz": [5.0e8, 1.0e9]},
+        "derived": {"peak_macs_per_cycle.int8": "arch.rows * arch.cols"},
+        **extra,
+    }
+    path = folder / "spec.yaml"
+    path.write_text(json.dumps(spec))  # JSON is YAML
+    return path
+
+
+def test_rows_equal_hwsim_estimate_with_set(tmp_path, model, hwsim_cli):
+    """Every row is what ``hwsim estimate MODEL --hw BASE --set KEY=VALUE ...`` prints for
+    that point (checked on four points of both variants), and area/power are filled in."""
+    spec = load_spec(write_spec(tmp_path, model, variants=["dense", "int8"]))
+    rows = run_sweep(spec, tmp_path / "out", workers=0).rows
+    assert len(rows) == 12 * 2 and rows["area_mm2"].gt(0).all() and rows["power_w"].gt(0).all()
+    for _, row in rows[rows["point"].isin([0, 5, 6, 11])].iterrows():
+        sets = [
+            f"--set={key}={row[key]:g}"
+            for key in ("arch.rows", "arch.cols", "clock_hz", "peak_macs_per_cycle.int8")
+        ]
+        quant = ["--quant", "int8"] if row["variant"] == "int8" else []
+        code, out, err = hwsim_cli(
+            "estimate", str(model), "--hw", "tpu_edge", *sets, *quant, "--format", "json"
+        )
+        assert code in (0, None), err
+        data = json.loads(out)
+        total = (data[0] if isinstance(data, list) else data)["total"]
+        assert row["latency_s"] == pytest.approx(total["latency_s"], rel=1e-12)
+        assert row["energy_j"] == pytest.approx(total["energy_j"], rel=1e-12)
+
+
+def test_interrupted_sweep_resumes_where_it_stopped(tmp_path, model):
+    """A run killed after its first chunk leaves that chunk on disk; the next run prices only
+    the other points, and the result equals an uninterrupted run's."""
+    spec = load_spec(write_spec(tmp_path, model))
+    payload = build_payload(spec)
+    calls = []
+
+    def stop_after_first_chunk(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(
+            spec, tmp_path / "out", workers=0, progress=stop_after_first_chunk, payload=payload
+        )
+    first = calls[1]
+    assert 0 < first < 12
+    resumed = run_sweep(spec, tmp_path / "out", workers=0, payload=payload)
+    assert resumed.priced == 12 - first and resumed.points == 12
+    fresh = run_sweep(spec, tmp_path / "fresh", workers=0, payload=payload)
+    pd.testing.assert_frame_equal(resumed.rows, fresh.rows)
+    again = run_sweep(spec, tmp_path / "out", workers=0, payload=payload)
+    assert again.priced == 0
+
+
+def test_another_spec_does_not_mix_into_an_outdir(tmp_path, model, hwsim_cli):
+    spec = write_spec(tmp_path, model)
+    run_sweep(load_spec(spec), tmp_path / "out", workers=0)
+    other = write_spec(tmp_path, model, batch=[2])
+    code, _, err = hwsim_cli("sweep", str(other), "-o", str(tmp_path / "out"), "--workers", "0")
+    assert code == 2 and "different sweep spec" in err and len(err.strip().splitlines()) == 1
+
+
+def test_dask_workers_price_the_same_rows(tmp_path, model):
+    """The Dask path (payload scattered once, chunks as tasks) gives the in-process rows; an
+    in-process LocalCluster stands in for a remote scheduler here (--scheduler ADDRESS)."""
+    from dask.distributed import LocalCluster
+
+    spec = load_spec(write_spec(tmp_path, model))
+    payload = build_payload(spec)
+    local = run_sweep(spec, tmp_path / "local", workers=0, payload=payload).rows
+    with LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster:
+        remote = run_sweep(
+            spec, tmp_path / "dask", scheduler=cluster.scheduler_address, payload=payload
+        ).rows
+    pd.testing.assert_frame_equal(local, remote)
+
+
+def test_constraints_feasible_and_pareto(tmp_path, model):
+    """Feasible rows meet every constraint; the front is exactly the feasible rows no other
+    feasible row dominates, checked by brute force."""
+    spec = load_spec(write_spec(tmp_path, model, constraints={"area_mm2": "<= 38"}))
+    rows = run_sweep(spec, tmp_path / "out", workers=0).rows
+    assert rows["feasible"].tolist() == (rows["area_mm2"] <= 38).tolist()
+    assert 0 < rows["feasible"].sum() < len(rows)
+    ok = rows[rows["feasible"]]
+    values = ok[["latency_s", "energy_j", "area_mm2"]].to_numpy()
+    brute = [not any((other <= v).all() and (other < v).any() for other in values) for v in values]
+    assert ok["pareto"].tolist() == brute
+    assert not rows.loc[~rows["feasible"], "pareto"].any()
+
+
+def test_non_dominated_hand_example():
+    """(1,3) (2,2) (3,1) trade off; (2,3) is dominated by (2,2); a repeat of a front point
+    stays on the front (neither is better)."""
+    values = np.array([[1, 3], [2, 2], [3, 1], [2, 3], [2, 2]], dtype=float)
+    assert non_dominated(values, block=2).tolist() == [True, True, True, False, True]
+
+
+def test_random_and_optuna_sampling(tmp_path, model):
+    """random:N prices N distinct grid points; optuna:N asks N trials of NSGA-II (repeats are
+    answered from earlier rows), and a rerun has nothing left to do."""
+    random = load_spec(write_spec(tmp_path, model, sample="random:5", seed=3))
+    rows = run_sweep(random, tmp_path / "random", workers=0).rows
+    assert rows["point"].nunique() == 5
+    optuna_spec = load_spec(write_spec(tmp_path, model, sample="optuna:10"))
+    result = run_sweep(optuna_spec, tmp_path / "optuna", workers=0)
+    assert 2 <= result.points <= 10 and result.priced == result.points
+    assert run_sweep(optuna_spec, tmp_path / "optuna", workers=0).priced == 0
+
+
+def test_report_is_self_contained(tmp_path, model):
+    spec = load_spec(write_spec(tmp_path, model))
+    rows = run_sweep(spec, tmp_path / "out", workers=0).rows
+    page = write_report(spec, rows, tmp_path / "out").read_text()
+    assert page.count("data:image/png;base64,") == 2  # front and main effects
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    for key in ("arch.rows", "arch.cols", "clock_hz"):
+        assert key in page
+    plots = {p.name for p in (tmp_path / "out" / "plots").iterdir()}
+    assert {"pareto_net.pt2_dense_b1.png", "pareto_net.pt2_dense_b1.svg"} <= plots
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"sampel": "grid"}, "sampel"),
+        ({"params": {"arch.rowz": [8]}}, "params.arch.rowz"),
+        ({"params": {"arch.rows": [0]}}, "params.arch.rows"),
+        ({"params": {"arch.rows": [8, 8]}}, "params.arch.rows"),
+        ({"sample": "sobol:5"}, "sample"),
+        ({"sample": "random:99"}, "sample"),
+        ({"constraints": {"area_mm2": "about 3"}}, "constraints.area_mm2"),
+        ({"constraints": {"speed": "<= 3"}}, "constraints.speed"),
+        ({"derived": {"peak_macs_per_cycle.int8": "arch.rows * arch.depth"}}, "derived"),
+        ({"derived": {"peak_macs_per_cycle.int8": "__import__('os')"}}, "derived"),
+        ({"variants": ["int3"]}, "variants"),
+        ({"batch": [0]}, "batch"),
+        ({"base": "no_such_profile"}, "base"),
+    ],
+)
+def test_spec_errors_are_one_line_naming_the_key(tmp_path, model, hwsim_cli, extra, key):
+    spec = write_spec(tmp_path, model, **extra)
+    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "0")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert f"key '{key}" in lines[0]
+
+
+def test_area_constraint_needs_an_area_model(tmp_path, model, hwsim_cli):
+    spec = tmp_path / "cpu.yaml"
+    spec.write_text(
+        json.dumps(
+            {
+                "base": "cpu_x86_avx2",
+                "workloads": [str(model)],
+                "params": {"clock_hz": [1e9]},
+                "constraints": {"area_mm2": "<= 3"},
+            }
+        )
+    )
+    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"))
+    assert code == 2 and "constraints.area_mm2" in err and "no area model" in err
+
+
+def test_formulas_are_arithmetic_only():
+    formula = parse_formula(
+        "k", "arch.rows * (arch.cols + 2) // 4", frozenset({"arch.rows", "arch.cols"})
+    )
+    assert formula({"arch.rows": 16, "arch.cols": 30}) == 16 * 32 // 4
+    for text in ("open('x')", "arch.rows.__class__", "[1, 2]", "1 if 2 else 3"):
+        with pytest.raises(FormulaError):
+            parse_formula("k", text, frozenset({"arch.rows"}))
+
+
+def test_profiles_and_graphs_compare_equal_across_hash_seeds(tmp_path):
+    """Workers are other processes with other string-hash seeds: a profile pickled in one
+    equals and hashes like the same profile loaded in another (no cached hash travels)."""
+    script = (
+        "import pickle, sys; from hwsim.profile import load_profile; "
+        "p = load_profile('tpu_edge'); hash(p); hash(p.energy.mac_pj); "
+        "sys.stdout.buffer.write(pickle.dumps(p))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    blob = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, env=env, check=True
+    ).stdout
+    theirs, ours = pickle.loads(blob), load_profile("tpu_edge")
+    assert theirs == ours and hash(theirs) == hash(ours)
+    assert hash(theirs.energy.mac_pj) == hash(ours.energy.mac_pj)
