@@ -240,3 +240,21 @@ def test_profiles_and_graphs_compare_equal_across_hash_seeds(tmp_path):
     theirs, ours = pickle.loads(blob), load_profile("tpu_edge")
     assert theirs == ours and hash(theirs) == hash(ours)
     assert hash(theirs.energy.mac_pj) == hash(ours.energy.mac_pj)
+
+
+def test_cli_writes_tables_report_and_a_summary(tmp_path, model, hwsim_cli):
+    spec = write_spec(tmp_path, model, constraints={"power_w": "<= 100"})
+    code, out, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "0")
+    assert code in (0, None), err
+    assert "12 design points (12 priced now), 12 rows" in err and out == ""
+    frame = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(frame.columns[:4]) == [
+        "arch.rows",
+        "arch.cols",
+        "clock_hz",
+        "peak_macs_per_cycle.int8",
+    ]
+    for name in ("workload", "variant", "batch", "latency_s", "energy_j", "area_mm2", "power_w"):
+        assert name in frame.columns
+    assert frame["feasible"].all() and frame["pareto"].any()
+    assert (tmp_path / "out" / "report.html").exists()
