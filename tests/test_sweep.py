@@ -258,3 +258,23 @@ def test_cli_writes_tables_report_and_a_summary(tmp_path, model, hwsim_cli):
         assert name in frame.columns
     assert frame["feasible"].all() and frame["pareto"].any()
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_pricing_graph_prices_like_the_traced_graph(model):
+    """Dropping the program and weights changes nothing pricing reads; with unstructured
+    zero-skipping on the array, the weights are kept (counted per column tile) and the price
+    still matches, while without them it would not be the same computation."""
+    import hwsim
+    from hwsim.compression import compress, parse_variant
+    from hwsim.estimate import price
+    from hwsim.sweep.evaluate import pricing_graph
+
+    graph = compress(hwsim.trace(str(model)), parse_variant("0.8", ".*").rules)
+    zero_skipping = load_profile("tpu_edge").with_params({"sparsity.patterns": ["unstructured"]})
+    for profile, keep in ((load_profile("tpu_edge"), False), (zero_skipping, True)):
+        light = pricing_graph(graph, keep_weights=keep)
+        assert light.program is None
+        assert price(light, profile).total == price(graph, profile).total
+    assert (
+        len(pickle.dumps(pricing_graph(graph, keep_weights=False))) < len(pickle.dumps(graph)) / 4
+    )

@@ -47,7 +47,7 @@ def build_payload(spec: SweepSpec, status: Callable[[str], None] | None = None) 
     pricing needs (weights only where a swept profile may exploit unstructured sparsity)."""
     base = load_profile(spec.base)
     keep_weights = "unstructured" in base.sparsity_patterns or any(
-        key.startswith("sparsity") for key in spec.keys
+        key.startswith("sparsity") for key in spec.columns
     )
     cases: list[tuple[Case, Any]] = []
     for workload in spec.workloads:
@@ -58,9 +58,11 @@ def build_payload(spec: SweepSpec, status: Callable[[str], None] | None = None) 
             for name in spec.variants:
                 variant = parse_variant(name, ".*")
                 priced = graph if variant.is_dense else compress(graph, variant.rules)
-                label = Path(workload).name if Path(workload).suffix else workload
                 cases.append(
-                    (Case(label, name, batch), pricing_graph(priced, keep_weights=keep_weights))
+                    (
+                        Case(workload_label(workload), name, batch),
+                        pricing_graph(priced, keep_weights=keep_weights),
+                    )
                 )
     values = tuple(values for _, values in spec.params)
     return Payload(
@@ -142,6 +144,9 @@ def run_sweep(
     store.open_outdir(outdir, spec)
     kinds = store.column_kinds(spec)
     done = store.done_points(outdir)
+    if spec.sample.kind != "optuna" and done.issuperset(planned_points(spec)):
+        frame = finish(spec, outdir)  # all done: nothing to trace or start
+        return SweepResult(rows=frame, points=int(frame["point"].nunique()), priced=0)
     payload = payload or build_payload(spec, status)
     if status is not None:
         status("starting workers" if workers or scheduler else "pricing")
@@ -291,8 +296,12 @@ def finish(spec: SweepSpec, outdir: Path) -> pd.DataFrame:
 def _case_keys(spec: SweepSpec) -> Sequence[tuple[str, str, int]]:
     out = []
     for workload in spec.workloads:
-        label = Path(workload).name if Path(workload).suffix else workload
         for batch in spec.batch:
             for variant in spec.variants:
-                out.append((label, variant, batch))
+                out.append((workload_label(workload), variant, batch))
     return out
+
+
+def workload_label(workload: str) -> str:
+    """A workload's name in the results: a built-in's name, a file's name without folders."""
+    return Path(workload).name if Path(workload).suffix else workload
