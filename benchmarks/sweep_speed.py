@@ -6,10 +6,12 @@ traced once, before any timing. Each run starts its own LocalCluster (1 or 2 wor
 processes, one thread each) into a fresh directory; the runs alternate (1, 2, 1, 2...) so
 drift on this VM hits both alike.
 
-Printed per run: the wall time from ``run_sweep`` to the results on disk (worker start-up,
-shipping the graph, pricing, writing parts and the final tables) and the pricing rate between
-the first and the last finished chunk. Then the median points/s per worker count and the
-2-vs-1 speedup (targets: >= 200 points/s on this 2-core machine, >= 1.7x).
+Printed per run: the cluster's start-up, the sweep's wall time (shipping the graph, pricing,
+writing parts and the final tables), the pricing rate between the first and the last finished
+chunk, and the cores used meanwhile by the workers, by this driver process, and by everything
+else on the machine (from /proc/stat: other helpers' jobs share these 2 cores). Then the
+median points/s per worker count and the 2-vs-1 speedup (targets: >= 200 points/s on this
+2-core machine, >= 1.7x).
 
 And where one point's time goes, in this process: building the profile (``with_params``),
 its area, pricing the graph (``estimate.price``), and totalling it.
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import statistics
 import tempfile
 import time
@@ -48,23 +52,59 @@ SPEC = {
 }
 
 
-def one_run(spec_path: Path, workers: int, payload: object) -> tuple[float, float, int]:
-    """(wall s, pricing points/s, points) of one sweep into a fresh directory."""
+def _busy_jiffies() -> tuple[float, float]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def one_run(spec_path: Path, workers: int, payload: object) -> dict[str, float]:
+    """One sweep into a fresh directory on a LocalCluster of ``workers`` processes started
+    here (so the workers' CPU time can be read): start-up, sweep wall time, pricing rate, the
+    cores the workers used, and the cores everything else on the machine used meanwhile."""
+    from dask.distributed import Client, LocalCluster
+
     spec = load_spec(spec_path)
     stamps: list[tuple[float, int]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+    start = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        started = time.perf_counter()
+        cpu0 = sum(client.run(time.process_time).values())
+        busy0, total0 = _busy_jiffies()
+        own0 = time.process_time()
         result = run_sweep(
             spec,
             Path(tmp) / "out",
-            workers=workers,
+            scheduler=cluster.scheduler_address,
             payload=payload,  # type: ignore[arg-type]
             progress=lambda done, _total: stamps.append((time.perf_counter(), done)),
         )
-        wall = time.perf_counter() - start
+        wall = time.perf_counter() - started
+        cpu = sum(client.run(time.process_time).values()) - cpu0
+        own = time.process_time() - own0
+        busy1, total1 = _busy_jiffies()
+    machine = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
     (t0, d0), (t1, d1) = stamps[1], stamps[-1]  # stamps[0] is the 0-done call
-    rate = (d1 - d0) / (t1 - t0) if t1 > t0 else float("nan")
-    return wall, rate, result.points
+    return {
+        "points": result.points,
+        "startup_s": started - start,
+        "wall_s": wall,
+        "rate": (d1 - d0) / (t1 - t0) if t1 > t0 else float("nan"),
+        "worker_cores": cpu / wall,
+        "driver_cores": own / wall,
+        "other_cores": machine - cpu / wall - own / wall,
+    }
 
 
 def per_point_breakdown(spec_path: Path, payload: object, n: int = 40) -> dict[str, float]:
@@ -114,18 +154,22 @@ def main() -> None:
         rates: dict[int, list[float]] = {1: [], 2: []}
         for _ in range(args.repeats):
             for workers in (1, 2):
-                wall, rate, points = one_run(spec_path, workers, payload)
-                walls[workers].append(points / wall)
-                rates[workers].append(rate)
+                run = one_run(spec_path, workers, payload)
+                walls[workers].append(run["points"] / (run["wall_s"] + run["startup_s"]))
+                rates[workers].append(run["rate"])
                 print(
-                    f"{workers} worker(s): {points} points in {wall:.1f} s = "
-                    f"{points / wall:.0f} points/s end to end; pricing {rate:.0f} points/s"
+                    f"{workers} worker(s): {run['points']:.0f} points, start-up "
+                    f"{run['startup_s']:.1f} s + sweep {run['wall_s']:.1f} s = "
+                    f"{walls[workers][-1]:.0f} points/s end to end; pricing {run['rate']:.0f} "
+                    f"points/s; cores used: workers {run['worker_cores']:.2f}, driver "
+                    f"{run['driver_cores']:.2f}, rest of the machine {run['other_cores']:.2f}"
                 )
     for label, table in (("end to end", walls), ("pricing", rates)):
         one, two = statistics.median(table[1]), statistics.median(table[2])
-        spread = (
-            f" (2 workers: {min(table[2]):.0f}-{max(table[2]):.0f})" if args.repeats > 1 else ""
-        )
+        spread = ""
+        if args.repeats > 1:
+            spread = f" (ranges: {min(table[1]):.0f}-{max(table[1]):.0f}, "
+            spread += f"{min(table[2]):.0f}-{max(table[2]):.0f})"
         print(
             f"{label}: 1 worker {one:.0f} points/s, 2 workers {two:.0f} points/s{spread}; "
             f"2 vs 1: {two / one:.2f}x (targets: >= 200 points/s, >= 1.7x)"

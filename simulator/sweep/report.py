@@ -61,9 +61,12 @@ def _pareto_figure(rows: pd.DataFrame, title: str) -> Figure:
     fig = Figure(figsize=(6.4, 4.6), layout="constrained")
     ax = fig.add_subplot()
     area = rows["area_mm2"].astype(float)
-    colour = area if area.notna().all() else None
-    dots = ax.scatter(
-        rows["latency_s"] * 1e3, rows["energy_j"] * 1e3, c=colour, s=9, cmap="viridis", alpha=0.7
+    x, y = rows["latency_s"] * 1e3, rows["energy_j"] * 1e3
+    coloured = bool(area.notna().all())
+    dots = (
+        ax.scatter(x, y, c=area, s=9, cmap="viridis", alpha=0.7)
+        if coloured
+        else ax.scatter(x, y, s=9, alpha=0.7)
     )
     front = rows[rows["pareto"]]
     ax.scatter(
@@ -91,7 +94,7 @@ def _pareto_figure(rows: pd.DataFrame, title: str) -> Figure:
     ax.set_ylabel("energy per inference (mJ)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper right")
-    if colour is not None:
+    if coloured:
         fig.colorbar(dots, ax=ax, label="area (mm²)")
     return fig
 
