@@ -162,7 +162,8 @@ def main() -> None:
                     f"{run['startup_s']:.1f} s + sweep {run['wall_s']:.1f} s = "
                     f"{walls[workers][-1]:.0f} points/s end to end; pricing {run['rate']:.0f} "
                     f"points/s; cores used: workers {run['worker_cores']:.2f}, driver "
-                    f"{run['driver_cores']:.2f}, rest of the machine {run['other_cores']:.2f}"
+                    f"{run['driver_cores']:.2f}, rest of the machine {run['other_cores']:.2f}; "
+                    f"{run['rate'] / run['worker_cores']:.0f} points per worker CPU-second"
                 )
     for label, table in (("end to end", walls), ("pricing", rates)):
         one, two = statistics.median(table[1]), statistics.median(table[2])

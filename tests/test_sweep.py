@@ -278,3 +278,12 @@ def test_pricing_graph_prices_like_the_traced_graph(model):
     assert (
         len(pickle.dumps(pricing_graph(graph, keep_weights=False))) < len(pickle.dumps(graph)) / 4
     )
+
+
+def test_unreachable_scheduler_is_one_line_before_any_tracing(tmp_path, model, hwsim_cli):
+    spec = write_spec(tmp_path, model)
+    code, _, err = hwsim_cli(
+        "sweep", str(spec), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"
+    )
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "--scheduler tcp://127.0.0.1:9" in lines[0], err

@@ -73,11 +73,15 @@ def build_payload(spec: SweepSpec, status: Callable[[str], None] | None = None) 
 class _InProcess(AbstractContextManager["_InProcess"]):
     """Chunks priced one after another in this process."""
 
-    def __init__(self, payload: Payload) -> None:
-        self.payload = payload
+    def __init__(self) -> None:
+        self.payload: Payload | None = None
         self.workers = 1
 
+    def ship(self, payload: Payload) -> None:
+        self.payload = payload
+
     def map(self, work: Iterable[tuple[int, ...]]) -> Iterator[tuple[tuple[int, ...], Columns]]:
+        assert self.payload is not None, "ship() the payload first"
         for chunk in work:
             yield chunk, price_points(self.payload, chunk)
 
@@ -90,7 +94,7 @@ class _InProcess(AbstractContextManager["_InProcess"]):
 class _Dask(AbstractContextManager["_Dask"]):
     """Chunks priced by Dask workers; the payload is scattered to every worker once."""
 
-    def __init__(self, payload: Payload, workers: int, scheduler: str | None) -> None:
+    def __init__(self, workers: int, scheduler: str | None) -> None:
         from dask.distributed import Client, LocalCluster
 
         self._cluster = None
@@ -109,6 +113,10 @@ class _Dask(AbstractContextManager["_Dask"]):
             except (OSError, TimeoutError) as exc:
                 raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         self.workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
+        self.payload: Any = None
+
+    def ship(self, payload: Payload) -> None:
+        """Scatter the graphs and the base profile to every worker, once."""
         self.payload = self.client.scatter(payload, broadcast=True)
 
     def map(self, work: Iterable[tuple[int, ...]]) -> Iterator[tuple[tuple[int, ...], Columns]]:
@@ -147,15 +155,14 @@ def run_sweep(
     if spec.sample.kind != "optuna" and done.issuperset(planned_points(spec)):
         frame = finish(spec, outdir)  # all done: nothing to trace or start
         return SweepResult(rows=frame, points=int(frame["point"].nunique()), priced=0)
-    payload = payload or build_payload(spec, status)
-    if status is not None:
-        status("starting workers" if workers or scheduler else "pricing")
+    if status is not None and (workers or scheduler):
+        status("starting workers")
+    # Workers first: a scheduler that cannot be reached fails before minutes of tracing.
     executor: _InProcess | _Dask = (
-        _InProcess(payload)
-        if workers == 0 and scheduler is None
-        else _Dask(payload, workers, scheduler)
+        _InProcess() if workers == 0 and scheduler is None else _Dask(workers, scheduler)
     )
     with executor:
+        executor.ship(payload or build_payload(spec, status))
         if spec.sample.kind == "optuna":
             priced = _optuna(spec, outdir, executor, kinds, done, progress)
         else:
