@@ -287,3 +287,17 @@ def test_unreachable_scheduler_is_one_line_before_any_tracing(tmp_path, model, h
     )
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "--scheduler tcp://127.0.0.1:9" in lines[0], err
+
+
+def test_a_point_the_profile_refuses_is_one_line_naming_it(tmp_path, model, hwsim_cli):
+    """The spec checks each value and the formulas at the first point; a later combination
+    that breaks (here a division by zero at rows = 8) names the point."""
+    spec = write_spec(
+        tmp_path,
+        model,
+        params={"arch.rows": [16, 8]},
+        derived={"arch.filter_sram_bytes": "1048576 // (arch.rows - 8)"},
+    )
+    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "0")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "design point {'arch.rows': 8}" in lines[0], err

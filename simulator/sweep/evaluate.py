@@ -87,14 +87,13 @@ def price_points(payload: Payload, points: Sequence[int]) -> dict[str, list[Any]
         columns[f"area_{name}_mm2"] = []
     sizes = [len(v) for v in payload.values]
     for point in points:
-        choice = [
-            values[d] for values, d in zip(payload.values, grid_digits(point, sizes), strict=True)
-        ]
+        digits = grid_digits(point, sizes)
+        chosen = {k: v[d] for k, v, d in zip(payload.keys, payload.values, digits, strict=True)}
         try:
-            params = apply(payload.derived, dict(zip(payload.keys, choice, strict=True)))
+            params = apply(payload.derived, chosen)
             profile = payload.base.with_params(params)
         except (ProfileError, ArithmeticError, TypeError) as exc:
-            raise SweepError(f"design point {params}: {exc}") from None
+            raise SweepError(f"design point {chosen}: {exc}") from None
         area = area_of(profile).components if has_area_model(profile) else None
         area_total = sum(area.values()) if area is not None else math.nan
         for case, graph in payload.cases:
@@ -128,6 +127,9 @@ def objectives(columns: Mapping[str, Sequence[Any]], point: int) -> tuple[float,
     """One design point's (latency, energy, area) over all its cases: the geometric mean of
     latency and of energy (each case weighs the same whatever its scale), and its area."""
     rows = [i for i, p in enumerate(columns["point"]) if p == point]
-    lat = math.exp(sum(math.log(columns["latency_s"][i]) for i in rows) / len(rows))
-    energy = math.exp(sum(math.log(columns["energy_j"][i]) for i in rows) / len(rows))
-    return lat, energy, float(columns["area_mm2"][rows[0]])
+
+    def geomean(name: str) -> float:
+        logs = (math.log(max(float(columns[name][i]), 1e-300)) for i in rows)
+        return math.exp(sum(logs) / len(rows))
+
+    return geomean("latency_s"), geomean("energy_j"), float(columns["area_mm2"][rows[0]])
