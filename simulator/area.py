@@ -105,12 +105,13 @@ class ClassArea:
 
 
 def _systolic_sram(profile: Profile) -> float:
+    """The operand buffers or the on-chip memory levels, whichever is larger: both describe
+    the same SRAM (the cost model reads the buffers for tiling and weight caching, the level
+    for what fits on chip), so a sweep that grows either one pays for it in area."""
     arch = profile.arch
     assert isinstance(arch, SystolicArch)
-    given = [arch.sram_bytes(o) for o in OPERANDS]
-    if any(b is not None for b in given):
-        return float(sum(b for b in given if b is not None))
-    return _on_chip_levels(profile)
+    buffers = sum(b for b in (arch.sram_bytes(o) for o in OPERANDS) if b is not None)
+    return max(float(buffers), _on_chip_levels(profile))
 
 
 def _systolic_registers(profile: Profile) -> float:

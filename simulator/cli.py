@@ -480,30 +480,45 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from .sweep import load_spec, run_sweep, write_report
+    from .sweep.store import done_points
 
     parsed = load_spec(spec)
     count = (os.cpu_count() or 1) if workers is None else workers
     if count < 0:
         raise typer.BadParameter("must be 0 or more", param_hint="--workers")
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_err, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("tracing", total=None)
-        result = run_sweep(
-            parsed,
-            output,
-            workers=count,
-            scheduler=scheduler,
-            progress=lambda done, total: bar.update(
-                task, description="design points", completed=done, total=total
-            ),
-            status=lambda message: bar.update(task, description=message),
+    try:
+        with Progress(*columns, console=_err, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("tracing", total=None)
+            result = run_sweep(
+                parsed,
+                output,
+                workers=count,
+                scheduler=scheduler,
+                progress=lambda done, total: bar.update(
+                    task, description="design points", completed=done, total=total
+                ),
+                status=lambda message: bar.update(task, description=message),
+            )
+    except KeyboardInterrupt:
+        _err.print(
+            f"interrupted: {len(done_points(output))} design points are on disk in "
+            f"{output / 'parts'}; run the same command again to resume",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
+        raise SystemExit(130) from None
     write_report(parsed, result.rows, output)
     front = int(result.rows["pareto"].sum())
+    feasible = int(result.rows["feasible"].sum())
     _err.print(
         f"{result.points} design points ({result.priced} priced now), {len(result.rows)} rows, "
-        f"{front} on a Pareto front: {output / 'results.parquet'}, results.csv, report.html",
+        f"{feasible} feasible, {front} on a Pareto front: {output / 'results.parquet'}, "
+        "results.csv, report.html",
         highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
     if result.rows["area_mm2"].isna().any():
         _err.print(

@@ -4,10 +4,7 @@ Optuna, the report, and one-line spec errors."""
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +14,7 @@ import torch
 from torch import nn
 
 from hwsim.profile import load_profile
-from hwsim.sweep import build_payload, load_spec, run_sweep, write_report
+from hwsim.sweep import build_payload, load_spec, run_sweep
 from hwsim.sweep.derive import FormulaError, parse_formula
 from hwsim.sweep.pareto import non_dominated
 
@@ -105,6 +102,33 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path, model):
     assert again.priced == 0
 
 
+def test_ctrl_c_says_how_to_resume_and_the_rerun_does(tmp_path, model, hwsim_cli, monkeypatch):
+    """Ctrl-C after the first chunk: one line saying how many points are on disk, exit 130;
+    the same command again prices only the rest."""
+    from hwsim.sweep import store
+
+    write_part, calls = store.write_part, []
+
+    def interrupted_after_one(*args: object, **kwargs: object) -> None:
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        write_part(*args, **kwargs)  # type: ignore[arg-type]
+
+    spec, out = write_spec(tmp_path, model), tmp_path / "out"
+    monkeypatch.setattr(store, "write_part", interrupted_after_one)
+    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(out), "--workers", "0")
+    done = len(store.done_points(out))
+    assert code == 130 and 0 < done < 12
+    assert err.strip() == (
+        f"interrupted: {done} design points are on disk in {out / 'parts'}; run the same "
+        "command again to resume"
+    )
+    monkeypatch.setattr(store, "write_part", write_part)
+    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(out), "--workers", "0")
+    assert code in (0, None) and f"12 design points ({12 - done} priced now)" in err
+
+
 def test_another_spec_does_not_mix_into_an_outdir(tmp_path, model, hwsim_cli):
     spec = write_spec(tmp_path, model)
     run_sweep(load_spec(spec), tmp_path / "out", workers=0)
@@ -161,18 +185,6 @@ def test_random_and_optuna_sampling(tmp_path, model):
     assert run_sweep(optuna_spec, tmp_path / "optuna", workers=0).priced == 0
 
 
-def test_report_is_self_contained(tmp_path, model):
-    spec = load_spec(write_spec(tmp_path, model))
-    rows = run_sweep(spec, tmp_path / "out", workers=0).rows
-    page = write_report(spec, rows, tmp_path / "out").read_text()
-    assert page.count("data:image/png;base64,") == 2  # front and main effects
-    assert "http://" not in page and "https://" not in page and "<script" not in page
-    for key in ("arch.rows", "arch.cols", "clock_hz"):
-        assert key in page
-    plots = {p.name for p in (tmp_path / "out" / "plots").iterdir()}
-    assert {"pareto_net.pt2_dense_b1.png", "pareto_net.pt2_dense_b1.svg"} <= plots
-
-
 @pytest.mark.parametrize(
     ("extra", "key"),
     [
@@ -225,28 +237,28 @@ def test_formulas_are_arithmetic_only():
             parse_formula("k", text, frozenset({"arch.rows"}))
 
 
-def test_profiles_and_graphs_compare_equal_across_hash_seeds(tmp_path):
-    """Workers are other processes with other string-hash seeds: a profile pickled in one
-    equals and hashes like the same profile loaded in another (no cached hash travels)."""
-    script = (
-        "import pickle, sys; from hwsim.profile import load_profile; "
-        "p = load_profile('tpu_edge'); hash(p); hash(p.energy.mac_pj); "
-        "sys.stdout.buffer.write(pickle.dumps(p))"
-    )
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    blob = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, env=env, check=True
-    ).stdout
-    theirs, ours = pickle.loads(blob), load_profile("tpu_edge")
-    assert theirs == ours and hash(theirs) == hash(ours)
-    assert hash(theirs.energy.mac_pj) == hash(ours.energy.mac_pj)
+def test_a_pickled_profile_carries_no_cached_hash():
+    """Workers are other processes, whose string hashes differ: a hash cached in the driver
+    would be wrong there, so a profile (and its FrozenDicts) must rehash after unpickling. A
+    stale cached hash stands in for the driver's here: it must not travel."""
+    profile = load_profile("tpu_edge")
+    fresh = load_profile("tpu_edge")
+    hash(profile)
+    profile.__dict__["_hash"] = hash(fresh) + 1  # what another process's seed gives
+    table = profile.energy.mac_pj
+    table._hash = hash(table) + 1  # type: ignore[attr-defined]
+    theirs = pickle.loads(pickle.dumps(profile))
+    assert theirs == fresh and hash(theirs) == hash(fresh)
+    assert hash(theirs.energy.mac_pj) == hash(fresh.energy.mac_pj)
 
 
-def test_cli_writes_tables_report_and_a_summary(tmp_path, model, hwsim_cli):
+def test_cli_writes_tables_report_plots_and_a_summary(tmp_path, model, hwsim_cli):
+    """The tables, a self-contained report (images inline, nothing fetched, no scripts) with
+    a section per case, the plots as PNG and SVG, and a one-line summary on stderr."""
     spec = write_spec(tmp_path, model, constraints={"power_w": "<= 100"})
     code, out, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "0")
     assert code in (0, None), err
-    assert "12 design points (12 priced now), 12 rows" in err and out == ""
+    assert "12 design points (12 priced now), 12 rows, 12 feasible" in err and out == ""
     frame = pd.read_csv(tmp_path / "out" / "results.csv")
     assert list(frame.columns[:4]) == [
         "arch.rows",
@@ -257,7 +269,14 @@ def test_cli_writes_tables_report_and_a_summary(tmp_path, model, hwsim_cli):
     for name in ("workload", "variant", "batch", "latency_s", "energy_j", "area_mm2", "power_w"):
         assert name in frame.columns
     assert frame["feasible"].all() and frame["pareto"].any()
-    assert (tmp_path / "out" / "report.html").exists()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2  # front and main effects
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    for key in ("arch.rows", "arch.cols", "clock_hz"):
+        assert key in page
+    plots = {p.name for p in (tmp_path / "out" / "plots").iterdir()}
+    assert {"pareto_net.pt2_dense_b1.png", "pareto_net.pt2_dense_b1.svg"} <= plots
+    assert {"sensitivity_net.pt2_dense_b1.png", "sensitivity_net.pt2_dense_b1.svg"} <= plots
 
 
 def test_pricing_graph_prices_like_the_traced_graph(model):
@@ -280,7 +299,10 @@ def test_pricing_graph_prices_like_the_traced_graph(model):
     )
 
 
-def test_unreachable_scheduler_is_one_line_before_any_tracing(tmp_path, model, hwsim_cli):
+def test_unreachable_scheduler_is_one_line_before_any_tracing(
+    tmp_path, model, hwsim_cli, monkeypatch
+):
+    monkeypatch.setattr("hwsim.sweep.run.CONNECT_TIMEOUT_S", 1.0)  # 10 s for users
     spec = write_spec(tmp_path, model)
     code, _, err = hwsim_cli(
         "sweep", str(spec), "-o", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .pareto import GROUP
 from .spec import SweepSpec
@@ -121,6 +123,21 @@ def _sensitivity_figure(rows: pd.DataFrame, keys: Sequence[str], title: str) -> 
     return fig
 
 
+def _plain_log_labels(ax: Axes) -> None:
+    """Tick labels of log axes as plain numbers ("0.031", "40"): matplotlib's default
+    10^k labels go through mathtext, which takes most of a report's drawing time. Minor ticks
+    are labelled only on an axis spanning less than a decade (else it has majors enough)."""
+    plain = FuncFormatter(lambda value, _: f"{value:.3g}")
+    for axis, scale, (lo, hi) in (
+        (ax.xaxis, ax.get_xscale(), ax.get_xlim()),
+        (ax.yaxis, ax.get_yscale(), ax.get_ylim()),
+    ):
+        if scale != "log":
+            continue
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain if hi < 10 * lo else NullFormatter())
+
+
 def _short(value: str) -> str:
     try:
         number = float(value)
@@ -131,6 +148,8 @@ def _short(value: str) -> str:
 
 def _save(fig: Figure, stem: Path) -> str:
     """Write ``stem``.png and .svg; return the PNG as base64 for the page."""
+    for ax in fig.axes:
+        _plain_log_labels(ax)
     fig.savefig(stem.parent / f"{stem.name}.svg")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

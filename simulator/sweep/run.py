@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +35,9 @@ from .spec import SweepError, SweepSpec
 
 Progress = Callable[[int, int], None]  # (points done, points planned)
 Columns = dict[str, list[Any]]
+
+# How long to try reaching a --scheduler before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -99,17 +104,18 @@ class _Dask(AbstractContextManager["_Dask"]):
 
         self._cluster = None
         if scheduler is None:
-            self._cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            with _children_ignore_interrupts():
+                self._cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self.client = Client(self._cluster)
         else:
             try:
-                self.client = Client(scheduler, timeout=10)
+                self.client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
             except (OSError, TimeoutError) as exc:
                 raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         self.workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
@@ -135,6 +141,22 @@ class _Dask(AbstractContextManager["_Dask"]):
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+@contextmanager
+def _children_ignore_interrupts() -> Iterator[None]:
+    """Processes started inside inherit an ignored SIGINT (kept across exec). Ctrl-C in a
+    terminal signals the whole process group: the driver alone should stop, and closing its
+    cluster ends the workers; otherwise every worker prints a KeyboardInterrupt traceback.
+    A Ctrl-C while the workers start is ignored too (a few seconds)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_sweep(
