@@ -201,6 +201,8 @@ def test_random_and_optuna_sampling(tmp_path, model):
         ({"variants": ["int3"]}, "variants"),
         ({"batch": [0]}, "batch"),
         ({"base": "no_such_profile"}, "base"),
+        ({"workloads": ["resnet18", "no_such_net"]}, "workloads"),
+        ({"workloads": ["missing.pt2"]}, "workloads"),
     ],
 )
 def test_spec_errors_are_one_line_naming_the_key(tmp_path, model, hwsim_cli, extra, key):

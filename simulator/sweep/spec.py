@@ -37,6 +37,7 @@ from ..compression import parse_variant
 from ..errors import HwsimError, ProfileError
 from ..hardware import Profile
 from ..profile import load_profile
+from ..workloads import workload_names
 from ..yamlio import read_yaml
 from .derive import Formula, FormulaError, parse_formula
 
@@ -162,7 +163,7 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> SweepSpec:
     base = _resolve(_string(data["base"], path, "base"), here)
     profile = _base_profile(base, path)
     workloads = tuple(
-        _resolve(_string(w, path, "workloads"), here)
+        _workload(_string(w, path, "workloads"), here, path)
         for w in _list(data["workloads"], path, "workloads")
     )
     params = _params(data["params"], profile, path)
@@ -207,6 +208,21 @@ def _resolve(text: str, here: Path) -> str:
         candidate = Path(text) if Path(text).is_absolute() else here / text
         return str(candidate.resolve())
     return text
+
+
+def _workload(text: str, here: Path, path: Path) -> str:
+    """A built-in workload's name or an existing model file: checked here, not after the
+    workloads before it have been traced."""
+    resolved = _resolve(text, here)
+    if resolved != text or "/" in text:
+        if not Path(resolved).is_file():
+            raise SweepError(f"{path}: key 'workloads': {text}: no such file ({resolved})")
+    elif text not in workload_names():
+        raise SweepError(
+            f"{path}: key 'workloads': {text}: neither a file nor a built-in workload "
+            f"({', '.join(workload_names())})"
+        )
+    return resolved
 
 
 def _string(value: Any, path: Path, key: str) -> str:
