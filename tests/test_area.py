@@ -68,6 +68,19 @@ def test_held_out_die_areas(name, published_mm2, within):
     assert abs(total / published_mm2 - 1) < within
 
 
+def test_fitted_factors_reproduce_their_fitting_rows():
+    """Not validation (these rows were fitted on, docs/validation.md): the two factors in
+    hwsim.area are the ones benchmarks/area_validation.py derives, so a change to a primitive
+    table without a refit fails here. TPU v1 (Jouppi et al., ISCA 2017): the matrix unit is 24%
+    of a die under 331 mm^2; A100 (whitepaper): 826 mm^2. The factors are rounded to 3
+    digits, hence 1%."""
+    tpu = area_of(load_profile("tpu_v1"))
+    matrix_unit = tpu.components["mac_array"] + tpu.components["registers"]
+    assert matrix_unit == pytest.approx(0.24 * 331, rel=0.01)
+    assert tpu.total_mm2 == pytest.approx(331, rel=0.01)
+    assert area_of(load_profile("gpu_a100")).total_mm2 == pytest.approx(826, rel=0.01)
+
+
 def test_a_bigger_array_or_buffer_costs_area():
     base = load_profile("tpu_edge")
     small = area_of(base.with_params({"arch.rows": 32, "peak_macs_per_cycle.int8": 2048}))
