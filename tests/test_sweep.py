@@ -102,33 +102,6 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path, model):
     assert again.priced == 0
 
 
-def test_ctrl_c_says_how_to_resume_and_the_rerun_does(tmp_path, model, hwsim_cli, monkeypatch):
-    """Ctrl-C after the first chunk: one line saying how many points are on disk, exit 130;
-    the same command again prices only the rest."""
-    from hwsim.sweep import store
-
-    write_part, calls = store.write_part, []
-
-    def interrupted_after_one(*args: object, **kwargs: object) -> None:
-        if calls:
-            raise KeyboardInterrupt
-        calls.append(1)
-        write_part(*args, **kwargs)  # type: ignore[arg-type]
-
-    spec, out = write_spec(tmp_path, model), tmp_path / "out"
-    monkeypatch.setattr(store, "write_part", interrupted_after_one)
-    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(out), "--workers", "0")
-    done = len(store.done_points(out))
-    assert code == 130 and 0 < done < 12
-    assert err.strip() == (
-        f"interrupted: {done} design points are on disk in {out / 'parts'}; run the same "
-        "command again to resume"
-    )
-    monkeypatch.setattr(store, "write_part", write_part)
-    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(out), "--workers", "0")
-    assert code in (0, None) and f"12 design points ({12 - done} priced now)" in err
-
-
 def test_another_spec_does_not_mix_into_an_outdir(tmp_path, model, hwsim_cli):
     spec = write_spec(tmp_path, model)
     run_sweep(load_spec(spec), tmp_path / "out", workers=0)
@@ -254,14 +227,37 @@ def test_a_pickled_profile_carries_no_cached_hash():
     assert hash(theirs.energy.mac_pj) == hash(fresh.energy.mac_pj)
 
 
-def test_cli_writes_tables_report_plots_and_a_summary(tmp_path, model, hwsim_cli):
-    """The tables, a self-contained report (images inline, nothing fetched, no scripts) with
-    a section per case, the plots as PNG and SVG, and a one-line summary on stderr."""
+def test_cli_ctrl_c_resume_tables_report_plots_and_summary(tmp_path, model, hwsim_cli, monkeypatch):
+    """The user's path through the CLI. Ctrl-C after the first chunk: one line saying how many
+    points are on disk, exit 130. The same command again prices only the rest and writes the
+    tables, a self-contained report (images inline, nothing fetched, no scripts), the plots as
+    PNG and SVG, and a one-line summary on stderr."""
+    from hwsim.sweep import store
+
+    write_part, calls = store.write_part, []
+
+    def interrupted_after_one(*args: object, **kwargs: object) -> None:
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        write_part(*args, **kwargs)  # type: ignore[arg-type]
+
     spec = write_spec(tmp_path, model, constraints={"power_w": "<= 100"})
-    code, out, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "0")
+    out = tmp_path / "out"
+    monkeypatch.setattr(store, "write_part", interrupted_after_one)
+    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(out), "--workers", "0")
+    done = len(store.done_points(out))
+    assert code == 130 and 0 < done < 12
+    assert err.strip() == (
+        f"interrupted: {done} design points are on disk in {out / 'parts'}; run the same "
+        "command again to resume"
+    )
+    monkeypatch.setattr(store, "write_part", write_part)
+    code, stdout, err = hwsim_cli("sweep", str(spec), "-o", str(out), "--workers", "0")
     assert code in (0, None), err
-    assert "12 design points (12 priced now), 12 rows, 12 feasible" in err and out == ""
-    frame = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert f"12 design points ({12 - done} priced now), 12 rows, 12 feasible" in err
+    assert stdout == ""
+    frame = pd.read_csv(out / "results.csv")
     assert list(frame.columns[:4]) == [
         "arch.rows",
         "arch.cols",
@@ -271,12 +267,12 @@ def test_cli_writes_tables_report_plots_and_a_summary(tmp_path, model, hwsim_cli
     for name in ("workload", "variant", "batch", "latency_s", "energy_j", "area_mm2", "power_w"):
         assert name in frame.columns
     assert frame["feasible"].all() and frame["pareto"].any()
-    page = (tmp_path / "out" / "report.html").read_text()
+    page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2  # front and main effects
     assert "http://" not in page and "https://" not in page and "<script" not in page
     for key in ("arch.rows", "arch.cols", "clock_hz"):
         assert key in page
-    plots = {p.name for p in (tmp_path / "out" / "plots").iterdir()}
+    plots = {p.name for p in (out / "plots").iterdir()}
     assert {"pareto_net.pt2_dense_b1.png", "pareto_net.pt2_dense_b1.svg"} <= plots
     assert {"sensitivity_net.pt2_dense_b1.png", "sensitivity_net.pt2_dense_b1.svg"} <= plots
 
