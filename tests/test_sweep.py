@@ -110,6 +110,22 @@ def test_another_spec_does_not_mix_into_an_outdir(tmp_path, model, hwsim_cli):
     assert code == 2 and "different sweep spec" in err and len(err.strip().splitlines()) == 1
 
 
+def test_an_edited_base_profile_does_not_resume_into_old_rows(tmp_path, model, hwsim_cli):
+    """The spec names a profile file; once its numbers change, the rows on disk are stale:
+    the same spec and -o directory are refused, before anything is traced."""
+    import yaml
+
+    data = load_profile("tpu_edge").to_data()
+    base = tmp_path / "edge.yaml"
+    base.write_text(yaml.safe_dump(data))
+    spec = write_spec(tmp_path, model, base="edge.yaml")
+    run_sweep(load_spec(spec), tmp_path / "out", workers=0)
+    data["energy"]["static_power_w"] = 0.25
+    base.write_text(yaml.safe_dump(data))
+    code, _, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "0")
+    assert code == 2 and "base profile or model file" in err and len(err.strip().splitlines()) == 1
+
+
 def test_dask_workers_price_the_same_rows(tmp_path, model):
     """The Dask path (payload scattered once, chunks as tasks) gives the in-process rows; an
     in-process LocalCluster stands in for a remote scheduler here (--scheduler ADDRESS)."""

@@ -113,6 +113,9 @@ class SweepSpec:
     sample: Sample = Sample("grid")
     seed: int = 0
     constraints: tuple[Constraint, ...] = ()
+    # What the base profile and the workload files hold (not only their names): a resumed
+    # run whose profile YAML or model file was edited must not mix old rows with new ones.
+    inputs: str = ""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -138,6 +141,7 @@ class SweepSpec:
             "batch": self.batch,
             "sample": str(self.sample),
             "seed": self.seed,
+            "inputs": self.inputs,
         }
         text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -188,6 +192,7 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> SweepSpec:
         sample=sample,
         seed=seed,
         constraints=_constraints(data.get("constraints", {}), path),
+        inputs=_inputs_digest(profile, workloads),
     )
     if any(c.metric == "area_mm2" for c in spec.constraints) and not has_area_model(profile):
         raise SweepError(
@@ -200,6 +205,17 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> SweepSpec:
             f"({spec.grid_size}); use 'grid'"
         )
     return spec
+
+
+def _inputs_digest(profile: Profile, workloads: tuple[str, ...]) -> str:
+    """A digest of the base profile's data and of each workload file's bytes."""
+    digest = hashlib.sha256(json.dumps(profile.to_data(), sort_keys=True, default=str).encode())
+    for workload in workloads:
+        if Path(workload).is_file():
+            with Path(workload).open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def _resolve(text: str, here: Path) -> str:

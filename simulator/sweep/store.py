@@ -36,8 +36,9 @@ def open_outdir(outdir: Path, spec: SweepSpec) -> None:
             recorded = None
         if recorded != spec.digest():
             raise SweepError(
-                f"{outdir}: holds results of a different sweep spec (digest {recorded}, this "
-                f"spec {spec.digest()}); choose another -o directory or remove it"
+                f"{outdir}: holds results of a different sweep spec, base profile or model "
+                f"file (digest {recorded}, now {spec.digest()}); choose another -o directory "
+                "or remove it"
             )
     elif outdir.exists() and any(outdir.iterdir()):
         raise SweepError(f"{outdir}: exists and is not a sweep output directory; choose another")
