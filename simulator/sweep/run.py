@@ -186,7 +186,8 @@ def run_sweep(
     with executor:
         executor.ship(payload or build_payload(spec, status))
         if spec.sample.kind == "optuna":
-            priced = _optuna(spec, outdir, executor, kinds, done, progress)
+            with _quiet_optuna():
+                priced = _optuna(spec, outdir, executor, kinds, done, progress)
         else:
             priced = _planned(spec, outdir, executor, kinds, done, progress)
     frame = finish(spec, outdir)
@@ -231,13 +232,16 @@ def _optuna(
     assert spec.sample.n is not None
     trials = spec.sample.n
     population = min(50, max(4, trials // 4))
-    sampler = optuna.samplers.NSGAIISampler(
-        population_size=population,
-        seed=spec.seed,
-        constraints_func=(lambda t: t.user_attrs["violation"]) if spec.constraints else None,
-    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # Optuna 5 deprecates constraints_func for Trial.set_constraint, which 3.x lacks;
+        # constraints_func works on every version pyproject allows.
+        warnings.filterwarnings("ignore", message=".*constraints_func", category=FutureWarning)
+        sampler = optuna.samplers.NSGAIISampler(
+            population_size=population,
+            seed=spec.seed,
+            constraints_func=(lambda t: t.user_attrs["violation"]) if spec.constraints else None,
+        )
         study = optuna.create_study(directions=["minimize"] * 3, sampler=sampler)
     dists: dict[str, BaseDistribution] = {
         key: CategoricalDistribution(list(range(len(values)))) for key, values in spec.params
@@ -278,6 +282,20 @@ def _optuna(
         if progress is not None:
             progress(told, trials)
     return priced
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs a line per study and per trial at INFO on stderr; the progress bar says
+    what the sweep is doing."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 def _digits_params(spec: SweepSpec, point: int) -> dict[str, int]:
