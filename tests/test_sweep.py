@@ -192,6 +192,7 @@ def test_random_and_optuna_sampling(tmp_path, model):
         ({"base": "no_such_profile"}, "base"),
         ({"workloads": ["resnet18", "no_such_net"]}, "workloads"),
         ({"workloads": ["missing.pt2"]}, "workloads"),
+        ({"workloads": ["mobilenet_v1:0.3_224"]}, "workloads"),
     ],
 )
 def test_spec_errors_are_one_line_naming_the_key(tmp_path, model, hwsim_cli, extra, key):

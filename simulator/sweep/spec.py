@@ -37,7 +37,7 @@ from ..compression import parse_variant
 from ..errors import HwsimError, ProfileError
 from ..hardware import Profile
 from ..profile import load_profile
-from ..workloads import workload_names
+from ..workloads import get_workload, is_workload_name, workload_names
 from ..yamlio import read_yaml
 from .derive import Formula, FormulaError, parse_formula
 
@@ -227,18 +227,24 @@ def _resolve(text: str, here: Path) -> str:
 
 
 def _workload(text: str, here: Path, path: Path) -> str:
-    """A built-in workload's name or an existing model file: checked here, not after the
-    workloads before it have been traced."""
+    """An existing model file (relative to the spec), a built-in workload's name or a family
+    member's (``mobilenet_v1:0.5_160``): checked here, as the loader will resolve it, not
+    after the workloads before it have been traced."""
     resolved = _resolve(text, here)
+    if Path(resolved).is_file():
+        return resolved
+    if is_workload_name(text):
+        try:
+            get_workload(text)  # a family member's spec is parsed, nothing is built
+        except ValueError as exc:
+            raise SweepError(f"{path}: key 'workloads': {text}: {exc}") from None
+        return text
     if resolved != text or "/" in text:
-        if not Path(resolved).is_file():
-            raise SweepError(f"{path}: key 'workloads': {text}: no such file ({resolved})")
-    elif text not in workload_names():
-        raise SweepError(
-            f"{path}: key 'workloads': {text}: neither a file nor a built-in workload "
-            f"({', '.join(workload_names())})"
-        )
-    return resolved
+        raise SweepError(f"{path}: key 'workloads': {text}: no such file ({resolved})")
+    raise SweepError(
+        f"{path}: key 'workloads': {text}: neither a file nor a built-in workload "
+        f"({', '.join(workload_names())})"
+    )
 
 
 def _string(value: Any, path: Path, key: str) -> str:
