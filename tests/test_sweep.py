@@ -162,6 +162,27 @@ def test_non_dominated_hand_example():
     assert non_dominated(values, block=2).tolist() == [True, True, True, False, True]
 
 
+def test_pareto_by_hand_per_case_among_feasible_rows():
+    """Workload a: (1, 1, 3) and (2, 2, 1) trade area for speed; (1, 1, 4) is dominated by
+    (1, 1, 3); (0.5, 0.5, 0.5) would dominate everything but breaks a constraint, so it is
+    neither on the front nor allowed to push others off it. Workload b is ranked on its own:
+    two equal rows both stay, and (4, 1, 9) trades latency for energy."""
+    from hwsim.sweep.pareto import pareto
+
+    frame = pd.DataFrame(
+        {
+            "workload": ["a", "a", "a", "a", "b", "b", "b"],
+            "variant": ["dense"] * 7,
+            "batch": [1] * 7,
+            "latency_s": [1, 2, 1, 0.5, 3, 3, 4],
+            "energy_j": [1, 2, 1, 0.5, 3, 3, 1],
+            "area_mm2": [3, 1, 4, 0.5, 3, 3, 9],
+        }
+    )
+    ok = np.array([True, True, True, False, True, True, True])
+    assert pareto(frame, ok).tolist() == [True, True, False, False, True, True, True]
+
+
 def test_random_and_optuna_sampling(tmp_path, model):
     """random:N prices N distinct grid points; optuna:N asks N trials of NSGA-II (repeats are
     answered from earlier rows), and a rerun has nothing left to do."""
