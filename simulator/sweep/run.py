@@ -234,8 +234,8 @@ def _optuna(
     population = min(50, max(4, trials // 4))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # Optuna 5 deprecates constraints_func for Trial.set_constraint, which 3.x lacks;
-        # constraints_func works on every version pyproject allows.
+        # Optuna 5 deprecates constraints_func for Trial.set_constraint (removal planned for
+        # 7); constraints_func is what every version pyproject allows (>= 3.5) understands.
         warnings.filterwarnings("ignore", message=".*constraints_func", category=FutureWarning)
         sampler = optuna.samplers.NSGAIISampler(
             population_size=population,
