@@ -12,24 +12,72 @@ from functools import cached_property
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from .ops import MAC_KINDS, GraphInfo, Op, OpKind
 
 
 @dataclass(frozen=True)
+class RawTensor:
+    """A weight held as a numpy array until something needs it as a torch tensor.
+
+    The ONNX frontend and the graph cache never import torch (importing it takes seconds), so
+    they store weights this way; ``OpGraph.weight`` turns one into a tensor on first use.
+    ``dtype`` is torch's name for it: numpy has no bfloat16, so a bfloat16 weight is held as
+    its raw 16-bit patterns (``uint16``) and reinterpreted.
+    """
+
+    data: np.ndarray
+    dtype: str
+
+    def to_torch(self) -> Any:
+        import torch  # deferred: loading a graph must not pay for importing torch
+
+        data = self.data if self.data.flags.writeable else self.data.copy()
+        tensor = torch.from_numpy(data)
+        return tensor.view(torch.bfloat16) if self.dtype == "bfloat16" else tensor
+
+    def to_float32(self) -> np.ndarray:
+        """The values as float32, bfloat16 widened bit-exactly, for statistics."""
+        if self.dtype == "bfloat16":
+            return (self.data.astype(np.uint32) << 16).view(np.float32)
+        return self.data.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
 class OpGraph:
     """Ops keyed by id in a ``networkx.DiGraph`` (node attribute ``op``); an edge carries the
-    ``bytes`` of the tensor flowing along it."""
+    ``bytes`` of the tensor flowing along it. A MAC op's node may carry its real weight
+    (attribute ``weight``: a torch tensor or a ``RawTensor``); read it with ``weight(op_id)``.
+    """
 
     dag: nx.DiGraph
     info: GraphInfo
-    # The torch.export program the graph came from (None for SCALE-Sim topologies): the
-    # accuracy proxy runs it with compressed weights. Not part of the graph's identity.
+    # The torch.export program the graph came from (None for SCALE-Sim topologies and ONNX
+    # models): the accuracy proxy runs it with compressed weights. Not part of the graph's
+    # identity. A graph read back from the cache has none; ``retrace`` rebuilds it then.
     program: Any = field(default=None, compare=False, repr=False)
+    retrace: Callable[[], OpGraph] | None = field(default=None, compare=False, repr=False)
 
     def with_dag(self, dag: nx.DiGraph) -> OpGraph:
         """The same model with rewritten ops: passes and compression keep info and program."""
-        return OpGraph(dag=dag, info=self.info, program=self.program)
+        return OpGraph(dag=dag, info=self.info, program=self.program, retrace=self.retrace)
+
+    def weight(self, op_id: str) -> Any:
+        """The real weight tensor of ``op_id`` (a ``torch.Tensor``), None when it has none."""
+        value = self.dag.nodes[op_id].get("weight")
+        return value.to_torch() if isinstance(value, RawTensor) else value
+
+    def exported_program(self) -> Any:
+        """The torch.export program, traced again (once) for a graph read from the cache."""
+        if self.program is None and self.retrace is not None:
+            return self._retraced.program
+        return self.program
+
+    @cached_property
+    def _retraced(self) -> OpGraph:
+        assert self.retrace is not None
+        return self.retrace()
 
     @cached_property
     def order(self) -> tuple[str, ...]:

@@ -65,7 +65,12 @@ DTYPE_BITS: dict[str, int] = {
     "int32": 32,
     "int16": 16,
     "int8": 8,
+    "uint64": 64,
+    "uint32": 32,
+    "uint16": 16,
     "uint8": 8,
+    "int4": 4,
+    "uint4": 4,
     "qint8": 8,
     "quint8": 8,
     "bool": 8,
@@ -83,6 +88,8 @@ DTYPE_PRECISION: dict[str, str] = {
     "qint8": "int8",
     "quint8": "int8",
     "uint8": "int8",
+    "int4": "int4",
+    "uint4": "int4",
 }
 
 PRECISION_BITS: dict[str, int] = {

@@ -109,10 +109,11 @@ class _Run(fx.Interpreter):
 
 def output_sqnr(original: OpGraph, compressed: OpGraph, seed: int = 0) -> Sqnr:
     """SQNR of ``compressed`` against ``original`` on a seeded sample input."""
-    program = original.program
+    program = original.exported_program()
     if program is None:
         raise CompressionError(
-            f"{original.info.source}: the accuracy proxy needs a traced model, not a topology"
+            f"{original.info.source}: the accuracy proxy runs the model through torch.export; "
+            "it needs a PyTorch model, not a topology or an ONNX file"
         )
     swaps = {
         op_id: data["compression"]

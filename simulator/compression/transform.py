@@ -67,7 +67,7 @@ def compress(graph: OpGraph, rules: Sequence[Rule]) -> OpGraph:
         if rule is None or rule.skip or op.kind is OpKind.UNSUPPORTED:
             continue
         node = dag.nodes[op_id]
-        new_op, applied = _compress_op(op, node.get("weight"), rule)
+        new_op, applied = _compress_op(op, graph.weight(op_id), rule)
         node["op"] = new_op
         if applied is not None:
             node["compression"] = applied
@@ -246,7 +246,7 @@ def _remove_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None:
         return
     ratio = n_kept / total
     idx = torch.from_numpy(np.flatnonzero(kept))
-    weight: torch.Tensor = node["weight"]
+    weight: torch.Tensor = graph.weight(op_id)
     node["weight"] = weight.index_select(0, idx)
     node["op"] = _scaled(
         op,
@@ -266,7 +266,7 @@ def _remove_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None:
         }
         if reader.is_depthwise:
             changes["attrs"] = tuple((k, n_kept if k == "groups" else v) for k, v in reader.attrs)
-            dw = dag.nodes[reader_id].get("weight")
+            dw = graph.weight(reader_id)
             if dw is not None:
                 dag.nodes[reader_id]["weight"] = dw.index_select(0, idx)
         dag.nodes[reader_id]["op"] = _scaled(reader, ratio, **changes)
@@ -285,7 +285,7 @@ def _shrink_input_channels(graph: OpGraph, op_id: str, kept: np.ndarray) -> None
     node = graph.dag.nodes[op_id]
     op: Op = node["op"]
     total, n_kept = int(kept.size), int(kept.sum())
-    weight: torch.Tensor | None = node.get("weight")
+    weight: torch.Tensor | None = graph.weight(op_id)
     if op.weight is None or op.weight.shape[1] % total:
         return
     per_channel = op.weight.shape[1] // total  # > 1 when a flatten folded H x W in

@@ -21,6 +21,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from ..errors import InputShapeError, ModelLoadError, WorkloadError
 from .pt2_archive import load_pt2
+from .shapes import INPUT_DTYPES, InputShapes, check_batch
 
 RESAVE_HINT = (
     "re-save it with torch.export: "
@@ -38,47 +39,7 @@ class Loaded:
     inputs: tuple[torch.Tensor, ...] | None = None
 
 
-_DTYPES = {
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "int64": torch.int64,
-    "int32": torch.int32,
-    "int8": torch.int8,
-    "uint8": torch.uint8,
-    "bool": torch.bool,
-}
-
-
-def parse_input_shapes(
-    text: str | Sequence[str] | None,
-) -> tuple[tuple[tuple[int, ...], str | None], ...]:
-    """Parse ``"1,3,224,224"`` (or ``1x3x224x224``), several inputs separated by ``;``, each
-    optionally suffixed ``:int64`` for its dtype."""
-    if text is None:
-        return ()
-    parts = [text] if isinstance(text, str) else list(text)
-    items = [p.strip() for chunk in parts for p in chunk.split(";") if p.strip()]
-    if not items:
-        raise InputShapeError(
-            f"--input-shape '{';'.join(parts)}': empty; expected positive integers separated by "
-            "commas, e.g. 1,3,224,224"
-        )
-    shapes = []
-    for item in items:
-        dims, _, dtype = item.partition(":")
-        if dtype and dtype not in _DTYPES:
-            raise InputShapeError(
-                f"--input-shape '{item}': unknown dtype '{dtype}' (use one of {', '.join(_DTYPES)})"
-            )
-        tokens = re.split(r"\s*[,x]\s*", dims.strip())
-        if not all(t.isdigit() and int(t) > 0 for t in tokens):
-            raise InputShapeError(
-                f"--input-shape '{item}': expected positive integers separated by commas, "
-                "e.g. 1,3,224,224"
-            )
-        shapes.append((tuple(int(t) for t in tokens), dtype or None))
-    return tuple(shapes)
+_DTYPES = {name: getattr(torch, name) for name in INPUT_DTYPES}
 
 
 # Beyond this many elements a tensor's byte size overflows int64 and fake tracing cannot work.
@@ -107,8 +68,7 @@ def specs_of(tensors: Sequence[torch.Tensor]) -> list[tuple[tuple[int, ...], tor
 
 
 def make_inputs(
-    shapes: tuple[tuple[tuple[int, ...], str | None], ...],
-    like: tuple[torch.Tensor, ...] | None = None,
+    shapes: InputShapes, like: tuple[torch.Tensor, ...] | None = None
 ) -> tuple[torch.Tensor, ...]:
     """Fake inputs of the requested shapes; dtypes default to those of ``like``, else float32."""
     specs = []
@@ -120,8 +80,7 @@ def make_inputs(
 
 def with_batch(inputs: tuple[torch.Tensor, ...], batch: int) -> tuple[torch.Tensor, ...]:
     """Fake inputs with the first dimension of each (non-scalar) input set to ``batch``."""
-    if batch < 1:
-        raise InputShapeError(f"--batch {batch}: the batch size must be a positive integer")
+    check_batch(batch)
     return fake_inputs([((batch, *s[1:]) if s else s, d) for s, d in specs_of(inputs)])
 
 

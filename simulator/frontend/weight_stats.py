@@ -8,20 +8,34 @@ from the actual values once, at trace time, so every cost model prices the same 
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from typing import Any
 
+import numpy as np
+
+from ..graph import RawTensor
 from ..ops import WeightStats
 
 
-def reduction_matrix(weight: torch.Tensor) -> np.ndarray:
+def float_values(weight: Any) -> np.ndarray:
+    """A weight's values as a float32 array, from a torch tensor, a ``RawTensor`` or an array
+    (duck-typed, so that statistics of an ONNX model never import torch)."""
+    if isinstance(weight, RawTensor):
+        return weight.to_float32()
+    if isinstance(weight, np.ndarray):
+        return weight.astype(np.float32, copy=False)
+    return np.asarray(weight.detach().float().cpu().numpy())
+
+
+def reduction_matrix(weight: Any) -> np.ndarray:
     """The weight as [output channels, reduction], reduction innermost the way sparse GEMM
     kernels group it: for a conv that is (kh, kw, Cin) — input channels contiguous, which is
     the axis NVIDIA's 2:4 pruning groups along."""
-    w = weight.detach().to(torch.float32)
-    if w.dim() > 2:
-        w = w.permute(0, *range(2, w.dim()), 1)
-    return w.reshape(w.shape[0], -1).cpu().numpy()
+    w = float_values(weight)
+    if w.ndim > 2:
+        w = w.transpose(0, *range(2, w.ndim), 1)
+    if w.ndim == 0:
+        return w.reshape(1, 1)
+    return w.reshape(w.shape[0], -1)
 
 
 def _group_fraction(nonzero: np.ndarray, group: int, keep: int) -> float:
@@ -46,7 +60,7 @@ def _block_density(nonzero: np.ndarray, block_rows: int, block_cols: int) -> flo
     return float(tiles.any(axis=(1, 3)).mean())
 
 
-def weight_stats(weight: torch.Tensor) -> WeightStats:
+def weight_stats(weight: Any) -> WeightStats:
     nonzero = reduction_matrix(weight) != 0
     return WeightStats(
         density=float(nonzero.mean()) if nonzero.size else 1.0,
