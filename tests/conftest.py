@@ -4,11 +4,16 @@ slow part; estimating a traced graph takes milliseconds), and its MACs are count
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+# The graph cache of this test session lives in a fresh directory, never the user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="hwsim-test-cache-")
 
 import hwsim
 from hwsim import cli

@@ -1,4 +1,4 @@
-"""``trace``: anything the user has -> an ``OpGraph``, through torch.export.
+"""A torch model, program, file or workload name -> an ``OpGraph``, through torch.export.
 
 torch.export (non-strict) propagates fake tensors, so shapes come without running the model.
 The graph is used as export leaves it (high-level ATen: conv2d, linear, batch_norm,
@@ -22,16 +22,9 @@ from ..graph import OpGraph
 from ..ops import GraphInfo, TensorSpec
 from .ao_modules import dequantize_ao_modules, has_ao_quantized_modules
 from .builder import build_graph
-from .loader import (
-    Loaded,
-    fake_inputs,
-    load_target,
-    make_inputs,
-    parse_input_shapes,
-    with_batch,
-)
+from .loader import Loaded, fake_inputs, load_target, make_inputs, with_batch
 from .passes import run_inference_passes
-from .scalesim_topology import graph_from_topology
+from .shapes import parse_input_shapes
 
 Target = str | Path | nn.Module | torch.export.ExportedProgram
 
@@ -135,7 +128,7 @@ def _export(loaded: Loaded, inputs: tuple[torch.Tensor, ...]) -> torch.export.Ex
         ) from None
 
 
-def trace(
+def trace_torch(
     target: Target,
     *,
     batch: int | None = None,
@@ -146,13 +139,11 @@ def trace(
     fold_bn: bool = True,
     fuse: bool = True,
 ) -> OpGraph:
-    """Trace a model, file or workload name into an ``OpGraph`` (once; estimate it many times).
+    """Trace a torch model, program, file or workload name into an ``OpGraph``.
 
     ``batch`` replaces the first dimension of every input; ``input_shapes`` ("1,3,224,224",
     several separated by ";") overrides what the model records.
     """
-    if isinstance(target, (str, Path)) and str(target).lower().endswith(".csv"):
-        return graph_from_topology(target)  # a SCALE-Sim topology, not a model
     loaded = load_target(target, trust_pickle=trust_pickle, arch=arch)
     reshaped = batch is not None or input_shapes is not None or example_inputs is not None
     if loaded.program is not None and not reshaped and _is_static(loaded.program):
