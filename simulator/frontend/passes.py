@@ -18,6 +18,7 @@ _BATCH_NORMS = frozenset(
         "aten._native_batch_norm_legit",
         "aten.native_batch_norm",
         "aten.batch_norm",
+        "onnx.BatchNormalization",
     }
 )
 # Kernels that can apply elementwise work to their output before writing it.

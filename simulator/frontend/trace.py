@@ -1,12 +1,12 @@
 """``trace``: anything the user has -> an ``OpGraph``, through the frontend that reads it.
 
-A SCALE-Sim topology (``.csv``) is read as rows, and everything else (a ``.pt2``, TorchScript,
-state_dict, pickled module, live module, exported program or workload name) through
-torch.export. A file or workload is looked
+A SCALE-Sim topology (``.csv``) is read as rows, an ONNX model (``.onnx``) through hwsim's ONNX
+op table, and everything else (a ``.pt2``, TorchScript, state_dict, pickled module, live
+module, exported program or workload name) through torch.export. A file or workload is looked
 up in the graph cache first (``graph_cache``), so repeating an estimate skips tracing.
 
 Each frontend is imported when it is first needed: importing torch takes seconds, and neither
-a cached graph needs it.
+a cached graph nor an ONNX model needs it.
 """
 
 from __future__ import annotations
@@ -66,6 +66,20 @@ def trace(
     }
     use_cache = cache and example_inputs is None and graph_cache.enabled()
     key = graph_cache.key_for(target, options) if use_cache else None
+    if suffix == ".onnx" and isinstance(target, (str, Path)):
+        from . import onnx_frontend as frontend
+
+        if key is not None:
+            unchanged = functools.partial(frontend.files_unchanged, target)
+            hit = graph_cache.load(key, source=str(target), verify_files=unchanged)
+            if hit is not None:
+                return hit
+        graph, files = frontend.trace_onnx(
+            Path(target), batch=batch, input_shapes=shapes, fold_bn=fold_bn, fuse=fuse
+        )
+        if key is not None:
+            graph_cache.store(key, graph, extra={"files": files})
+        return graph
     retrace = functools.partial(
         _trace_torch,
         target,
