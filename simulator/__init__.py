@@ -3,31 +3,70 @@
 Trace once, estimate on many profiles::
 
     import hwsim
-    graph = hwsim.trace("resnet50")            # or a .pt2 path, an nn.Module, ...
+    graph = hwsim.trace("resnet50")            # or a .pt2 / .onnx path, an nn.Module, ...
     for hw in ("cpu_x86_avx2", "gpu_a100", "tpu_edge"):
         est = hwsim.estimate(graph, hw)
         print(hw, est.latency_s, est.energy_j)
+
+The names below are imported on first use (PEP 562): ``import hwsim`` itself costs almost
+nothing, so ``hwsim --help`` and ``hwsim profiles`` never pay for torch or pandas.
 """
 
 from __future__ import annotations
 
-from .cost import Bound, OpCost
-from .costmodels import PricingContext, register_cost
-from .errors import (
-    HwsimError,
-    InputShapeError,
-    ModelLoadError,
-    ProfileError,
-    TraceError,
-    WorkloadError,
-)
-from .estimate import Estimate, estimate, estimate_many
-from .frontend.aten_table import register_aten_op
-from .frontend.trace import trace
-from .graph import OpGraph
-from .hardware import Profile
-from .ops import Op, OpKind, TensorSpec, WeightStats
-from .profile import load_profile, preset_names
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cost import Bound, OpCost
+    from .costmodels import PricingContext, register_cost
+    from .errors import (
+        HwsimError,
+        InputShapeError,
+        ModelLoadError,
+        ProfileError,
+        TraceError,
+        WorkloadError,
+    )
+    from .estimate import Estimate, estimate, estimate_many
+    from .frontend.aten_table import register_aten_op
+    from .frontend.onnx_table import register_onnx_op
+    from .frontend.trace import trace
+    from .graph import OpGraph
+    from .hardware import Profile
+    from .ops import Op, OpKind, TensorSpec, WeightStats
+    from .profile import load_profile, preset_names
+
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "Bound": ".cost",
+    "OpCost": ".cost",
+    "PricingContext": ".costmodels",
+    "register_cost": ".costmodels",
+    **dict.fromkeys(
+        (
+            "HwsimError",
+            "InputShapeError",
+            "ModelLoadError",
+            "ProfileError",
+            "TraceError",
+            "WorkloadError",
+        ),
+        ".errors",
+    ),
+    "Estimate": ".estimate",
+    "estimate": ".estimate",
+    "estimate_many": ".estimate",
+    "register_aten_op": ".frontend.aten_table",
+    "register_onnx_op": ".frontend.onnx_table",
+    "trace": ".frontend.trace",
+    "OpGraph": ".graph",
+    **dict.fromkeys(("Op", "OpKind", "TensorSpec", "WeightStats"), ".ops"),
+    "Profile": ".hardware",
+    **dict.fromkeys(("load_profile", "preset_names"), ".profile"),
+}
 
 __all__ = [
     "Bound",
@@ -52,5 +91,33 @@ __all__ = [
     "preset_names",
     "register_aten_op",
     "register_cost",
+    "register_onnx_op",
     "trace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hwsim' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+class _Package(types.ModuleType):
+    """``hwsim.estimate`` is a function and also the name of a submodule. Python binds a
+    submodule to its package's attribute when it first loads, which would hide the function
+    once anything imports ``hwsim.estimate`` (the module); this keeps the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == f".{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

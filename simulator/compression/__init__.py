@@ -1,18 +1,48 @@
-"""Compression what-ifs: prune and quantize a traced graph's real weights, then price it."""
+"""Compression what-ifs: prune and quantize a traced graph's real weights, then price it.
 
-from .recipe import load_recipe
-from .spec import (
-    CompressionError,
-    PruneSpec,
-    QuantSpec,
-    Rule,
-    Variant,
-    compile_layers,
-    parse_prune,
-    parse_quant,
-    parse_variant,
-)
-from .transform import Applied, compress
+Names are imported on first use (PEP 562): the specs are plain values, while the transforms
+need torch, and an estimate without compression should not pay for importing it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .recipe import load_recipe
+    from .spec import (
+        CompressionError,
+        PruneSpec,
+        QuantSpec,
+        Rule,
+        Variant,
+        compile_layers,
+        parse_prune,
+        parse_quant,
+        parse_variant,
+    )
+    from .transform import Applied, compress
+
+_EXPORTS: dict[str, str] = {
+    "load_recipe": ".recipe",
+    **dict.fromkeys(
+        (
+            "CompressionError",
+            "PruneSpec",
+            "QuantSpec",
+            "Rule",
+            "Variant",
+            "compile_layers",
+            "parse_prune",
+            "parse_quant",
+            "parse_variant",
+        ),
+        ".spec",
+    ),
+    "Applied": ".transform",
+    "compress": ".transform",
+}
 
 __all__ = [
     "Applied",
@@ -28,3 +58,16 @@ __all__ = [
     "parse_quant",
     "parse_variant",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hwsim.compression' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
