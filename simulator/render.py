@@ -9,10 +9,12 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -62,84 +64,190 @@ def _common_prefix(names: Sequence[str]) -> str:
     return ".".join(prefix) + "." if prefix else ""
 
 
-def layer_table(est: Estimate, *, all_ops: bool = False, top: int | None = None) -> Table:
-    """Per-op rows in execution order (or the ``top`` slowest), with totals as the footer."""
+def shorten_middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by dropping its middle, where a module path is
+    least specific: the tail keeps whole path components (the layer and op), the head as
+    many characters of the model part as are left."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    budget = width - 1 - min(8, (width - 1) // 3)  # leave the head a few characters
+    cuts = [i + 1 for i, ch in enumerate(text) if ch in "./"]
+    tail = next((text[i:] for i in cuts if len(text) - i <= budget), text[len(text) - budget :])
+    return f"{text[: width - 1 - len(tail)]}…{tail}"
+
+
+# The per-layer table's columns, in order: (header, justify). Optional ones appear only when
+# they say something (sparse weights, mixed precisions) and the width allows.
+_FIXED = (
+    ("op", "left"),
+    ("MACs", "right"),
+    ("latency", "right"),
+    ("bound", "left"),
+    ("util", "right"),
+    ("energy", "right"),
+)
+_MIN_LAYER = 30
+TABLE_WIDTH = 100
+
+
+def _row_cells(est: Estimate, op: Any, cost: Any) -> dict[str, str]:
+    kind = f"{op.kind}" + ("*" if op.fused_into else "")
+    density = f"{op.weight_stats.density:.2f}" if op.weight_stats else ""
+    if cost is None:
+        return {
+            "op": kind,
+            "MACs": _si(op.macs, "") if op.macs else "",
+            "cycles": "—",
+            "latency": "—",
+            "bound": "unsupported",
+            "util": "—",
+            "energy": "—",
+            "w.dens": density,
+            "prec": "",
+            "stall": "—",
+        }
+    return {
+        "op": kind,
+        "MACs": _si(op.macs, "") if op.macs else "",
+        "cycles": f"{cost.cycles:,.0f}",
+        "latency": _si(cost.latency_s, "s"),
+        "bound": str(cost.bound),
+        "util": _pct(cost.utilization),
+        "energy": _si(cost.total_energy_j, "J"),
+        "w.dens": density,
+        "prec": cost.precision,
+        "stall": f"{cost.stall_cycles:,.0f}",
+    }
+
+
+def layer_table(
+    est: Estimate, *, all_ops: bool = False, top: int | None = None, width: int = TABLE_WIDTH
+) -> Table:
+    """Per-op rows in execution order (or the ``top`` slowest), with totals as the footer.
+
+    Every row is one line that fits ``width`` columns: layer names lose their middle rather
+    than wrap, columns that would say nothing (all weights dense, one precision) are left out,
+    and ``cycles``, weight density, precision and ``stall`` appear, in that order, while the
+    layer names keep ``_MIN_LAYER`` characters (JSON and CSV always have every field).
+    """
     rows = [(op, cost) for op, cost in est.costs if all_ops or op.kind is not OpKind.VIEW]
     prefix = _common_prefix([op.name for op, _ in rows])
     if top:
         rows = sorted(rows, key=lambda r: -(r[1].cycles if r[1] else math.inf))[:top]
     total = est.total
-    table = Table(
-        title=f"{est.graph.info.source} on {est.profile.name} (batch {est.graph.info.batch})"
-        + (f", layers under {prefix.rstrip('.')}" if prefix else ""),
-        show_footer=True,
-        header_style="bold",
-    )
-    table.add_column("layer", footer="total", overflow="fold", max_width=48)
-    table.add_column("op", footer="")
-    table.add_column("MACs", justify="right", footer=_si(est.macs, ""))
-    table.add_column("cycles", justify="right", footer=f"{total.cycles:,.0f}")
-    table.add_column("stall", justify="right", footer=f"{total.stall_cycles:,.0f}")
-    table.add_column("latency", justify="right", footer=_si(total.latency_s, "s"))
-    table.add_column("bound", footer="")
-    table.add_column("util", justify="right", footer=_pct(total.utilization))
-    table.add_column("energy", justify="right", footer=_si(total.total_energy_j, "J"))
-    table.add_column("w.dens", justify="right", footer="")
-    table.add_column("prec", footer="")
+    cells = [_row_cells(est, op, cost) for op, cost in rows]
+    footer = {
+        "MACs": _si(est.macs, ""),
+        "cycles": f"{total.cycles:,.0f}",
+        "latency": _si(total.latency_s, "s"),
+        "util": _pct(total.utilization),
+        "energy": _si(total.total_energy_j, "J"),
+        "stall": f"{total.stall_cycles:,.0f}",
+    }
+    precisions = {c["prec"] for c in cells if c["prec"]}
     details = est.graph_cost.layer_details if est.graph_cost else {}
-    if details:
-        table.add_column("PE x SIMD", justify="right", footer="")
     nodes = est.graph.dag.nodes
     compressed = any(nodes[op.id].get("compression") is not None for op, _ in rows)
+    extra: list[tuple[str, str, list[str], str]] = []  # header, justify, cells, footer
+    if details:
+        folds = [details.get(op.id, {}) for op, _ in rows]
+        texts = [f"{f['pe']} x {f.get('simd') or 1}" if f else "" for f in folds]
+        extra.append(("PE x SIMD", "right", texts, ""))
     if compressed:
-        table.add_column("compression", footer="")
+        labels = [nodes[op.id].get("compression") for op, _ in rows]
+        texts = [a.label if a is not None else "" for a in labels]
+        extra.append(("compr.", "left", texts, ""))
     if est.sqnr is not None:
-        table.add_column("SQNR", justify="right", footer=_db(est.sqnr.output_db))
-    if compressed:
-        table.add_column("why", footer="", overflow="fold", max_width=60)
-    for op, cost in rows:
-        fold = details.get(op.id, {})
-        extra = [f"{fold['pe']} x {fold.get('simd') or 1}" if fold else ""] if details else []
-        applied = nodes[op.id].get("compression")
-        if compressed:
-            extra.append(applied.label if applied is not None else "")
-        if est.sqnr is not None:
-            extra.append(_db(est.sqnr.layers_db.get(op.id)))
-        if compressed:
-            extra.append("; ".join(op_notes(op, cost, est.profile, applied)) if cost else "")
-        name = op.name.removeprefix(prefix)
-        density = f"{op.weight_stats.density:.2f}" if op.weight_stats else ""
-        kind = f"{op.kind}" + (" (fused)" if op.fused_into else "")
-        if cost is None:
-            table.add_row(
-                name,
-                kind,
-                _si(op.macs, ""),
-                "—",
-                "—",
-                "—",
-                "[red]unsupported[/red]",
-                "—",
-                "—",
-                density,
-                "",
-                *extra,
-            )
-            continue
-        table.add_row(
-            name,
-            kind,
-            _si(op.macs, "") if op.macs else "",
-            f"{cost.cycles:,.0f}",
-            f"{cost.stall_cycles:,.0f}",
-            _si(cost.latency_s, "s"),
-            str(cost.bound),
-            _pct(cost.utilization),
-            _si(cost.total_energy_j, "J"),
-            density,
-            cost.precision,
-            *extra,
+        texts = [_db(est.sqnr.layers_db.get(op.id)) for op, _ in rows]
+        extra.append(("SQNR", "right", texts, _db(est.sqnr.output_db)))
+
+    def span(header: str, values: list[str], foot: str = "") -> int:
+        return max([len(header), len(foot), *(len(v) for v in values)])
+
+    widths = (
+        {h: span(h, [c[h] for c in cells], footer.get(h, "")) for h in cells[0]} if cells else {}
+    )
+    widths.update({h: span(h, texts, foot) for h, _, texts, foot in extra})
+    # Each column costs its text and a two-character gap; the last has no gap after it.
+    used = sum(widths.get(h, len(h)) + 2 for h, _ in _FIXED)
+    used += sum(widths[h] + 2 for h, _, _, _ in extra) + 2  # + the layer column's gap
+    optional = ["cycles"]
+    if any(c["w.dens"] and float(c["w.dens"]) < 0.995 for c in cells) or compressed:
+        optional.append("w.dens")
+    if len(precisions) > 1:
+        optional.append("prec")
+    optional.append("stall")
+    shown: list[str] = []
+    for header in optional:
+        cost = widths.get(header, len(header)) + 2
+        if header == "stall" and "cycles" not in shown:
+            continue  # stall cycles read only beside the cycles they are part of
+        if width - used - cost >= _MIN_LAYER:
+            shown.append(header)
+            used += cost
+    names = [op.name.removeprefix(prefix) for op, _ in rows]
+    layer_width = max(min(width - used, max((len(n) for n in names), default=5)), 5)
+    title = f"{est.graph.info.source} on {est.profile.name} (batch {est.graph.info.batch})"
+    if prefix:
+        title += f", layers under {prefix.rstrip('.')}"
+    if len(precisions) == 1:
+        title += f", {next(iter(precisions))}"
+    captions = ["* fused into the kernel before it"] if any(op.fused_into for op, _ in rows) else []
+    if compressed:  # why zeros did not pay off: each distinct reason once, with its count
+        reasons = Counter(
+            "; ".join(op_notes(op, cost, est.profile, nodes[op.id].get("compression")))
+            for op, cost in rows
+            if cost is not None and nodes[op.id].get("compression") is not None
         )
+        captions += [
+            f"why ({n} layer{'s' * (n > 1)}): {text}" for text, n in reasons.items() if text
+        ]
+    table = Table(
+        title=title,
+        caption="\n".join(captions) or None,
+        caption_justify="left",
+        show_footer=True,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("layer", footer="total", no_wrap=True, width=layer_width)
+    order = ["op", "MACs", *[h for h in ("cycles", "stall") if h in shown], "latency", "bound"]
+    order += ["util", "energy", *[h for h in ("w.dens", "prec") if h in shown]]
+    justify = dict(_FIXED) | {
+        "cycles": "right",
+        "stall": "right",
+        "w.dens": "right",
+        "prec": "left",
+    }
+    for header in order:
+        table.add_column(
+            header,
+            justify=justify[header],  # type: ignore[arg-type]
+            footer=footer.get(header, ""),
+            no_wrap=True,
+            width=widths.get(header, len(header)),
+        )
+    for header, side, _, foot in extra:
+        table.add_column(
+            header,
+            justify=side,  # type: ignore[arg-type]
+            footer=foot,
+            no_wrap=True,
+            width=widths[header],
+        )
+    for i, ((_, priced), cell) in enumerate(zip(rows, cells, strict=True)):
+        values = [shorten_middle(names[i], layer_width)]
+        values += [
+            ("[red]unsupported[/red]" if priced is None else cell[h]) if h == "bound" else cell[h]
+            for h in order
+        ]
+        values += [texts[i] for _, _, texts, _ in extra]
+        table.add_row(*values)
     return table
 
 
@@ -259,7 +367,7 @@ def print_tables(
     estimates: Sequence[Estimate], console: Console, *, all_ops: bool, top: int | None
 ) -> None:
     for est in estimates:
-        console.print(layer_table(est, all_ops=all_ops, top=top))
+        console.print(layer_table(est, all_ops=all_ops, top=top, width=console.width))
         for line in totals_lines(est):
             console.print(line, highlight=False)
         console.print()
