@@ -10,6 +10,8 @@ cost models map op kinds to prices; ``save_plot`` writes one (PNG, SVG or PDF fr
   point's area is its share of the latency; its colour, its bound.
 - ``layers``: latency per op in execution order (the ``top`` slowest when there are many),
   coloured by bound, so where the time goes is one glance.
+- ``timeline``: the Chrome trace (``trace_events``) drawn as a Gantt chart, one row per
+  engine, for a picture of the schedule without opening Perfetto.
 """
 
 from __future__ import annotations
@@ -200,6 +202,42 @@ def layers_figure(est: Estimate, top: int = 40) -> Figure:
     return fig
 
 
+def timeline_figure(est: Estimate) -> Figure:
+    """The estimate's trace events as bars on one row per track, coloured by bound."""
+    from .trace_events import trace_events
+
+    events = trace_events(est)
+    names = {e["tid"]: e["args"]["name"] for e in events if e.get("name") == "thread_name"}
+    spans = [e for e in events if e["ph"] == "X"]
+    tracks = [t for t in names if any(e["tid"] == t for e in spans)]
+    scale, unit = _time_unit(est.latency_s)
+    fig = _figure(10.0, 1.4 + 0.45 * max(len(tracks), 3))
+    ax = fig.add_subplot()
+    for row, track in enumerate(tracks):
+        mine = [e for e in spans if e["tid"] == track]
+        bounds = [Bound(e["args"]["bound"]) if "bound" in e["args"] else None for e in mine]
+        ax.broken_barh(
+            [(e["ts"] * 1e-6 * scale, e["dur"] * 1e-6 * scale) for e in mine],
+            (row - 0.4, 0.8),
+            facecolors=[BOUND_COLOURS[b] if b else "#8c564b" for b in bounds],
+            edgecolor="white",
+            linewidth=0.3,
+        )
+    ax.set_yticks(range(len(tracks)), [shorten_middle(names[t], 30) for t in tracks], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, est.latency_s * scale)
+    ax.set_xlabel(f"time ({unit})")
+    ax.set_title(_title(est))
+    from matplotlib.patches import Patch
+
+    used = {Bound(e["args"]["bound"]) for e in spans if "bound" in e["args"]}
+    handles = [Patch(color=BOUND_COLOURS[b], label=f"{b}-bound") for b in Bound if b in used]
+    handles.append(Patch(color="#8c564b", label="memory transfer / host"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+    ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
 def _time_unit(seconds: float) -> tuple[float, str]:
     for scale, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
         if seconds * scale >= 1:
@@ -224,6 +262,7 @@ def _title(est: Estimate) -> str:
 PLOTS: dict[str, Callable[[Estimate], Figure]] = {
     "roofline": roofline_figure,
     "layers": layers_figure,
+    "timeline": timeline_figure,
 }
 
 
