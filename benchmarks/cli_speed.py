@@ -8,8 +8,12 @@ the cache) are interleaved with cached ones, so the VM's drift hits both; the ra
 medians is the speed-up measured in the same run. Also timed: ``hwsim --help``, and the first
 estimate of the same model exported to ONNX (hwsim's ONNX frontend does not import torch).
 
+``--baseline REF`` also times ``import hwsim``, ``hwsim --help`` and ``hwsim profiles`` from the
+sources of git revision REF (checked out to a temporary directory and put first on the path),
+interleaved with this tree's, for a before/after of the start-up cost in the same run.
+
 Run through ``/work/bin/quiet`` (timing-sensitive):
-``python benchmarks/cli_speed.py [--model mobilenet_v2] [--repeats 5]``.
+``python benchmarks/cli_speed.py [--model mobilenet_v2] [--repeats 5] [--baseline main]``.
 Exit status 1 if a target is missed.
 """
 
@@ -41,6 +45,36 @@ def _timed(args: Sequence[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _baseline_tree(ref: str, folder: Path) -> Path:
+    """REF's ``hwsim`` package laid out as the install maps it (``simulator/`` with its
+    ``workloads`` and ``hw_profiles`` packages inside), to put first on PYTHONPATH."""
+    tree = folder / "baseline-src"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
+        check=True,
+        capture_output=True,
+    )
+    for sub in ("workloads", "hw_profiles"):  # subpackages the install maps into hwsim
+        (tree / "simulator" / sub).symlink_to(tree / sub)
+    shim = folder / "baseline-path"
+    shim.mkdir()
+    (shim / "hwsim").symlink_to(tree / "simulator")
+    return shim
+
+
+def _startup() -> dict[str, list[str]]:
+    """The start-up commands, run as ``python -c`` so PYTHONPATH picks the sources."""
+    cli = "import sys; from hwsim.cli import main; sys.argv[0] = 'hwsim'; main()"
+    return {
+        "import hwsim": [sys.executable, "-c", "import hwsim"],
+        "hwsim --help": [sys.executable, "-c", cli, "--help"],
+        "hwsim profiles": [sys.executable, "-c", cli, "profiles"],
+    }
+
+
 def _export(model: str, folder: Path, env: dict[str, str], onnx: bool) -> tuple[Path, Path | None]:
     pt2 = folder / f"{model}.pt2"
     subprocess.run([_hwsim(), "export", model, "-o", str(pt2)], env=env, check=True)
@@ -66,6 +100,7 @@ def main() -> int:
     parser.add_argument("--hw", default="tpu_edge")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX timing")
+    parser.add_argument("--baseline", help="git revision whose start-up to time alongside")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hwsim-cli-speed-") as tmp:
         folder = Path(tmp)
@@ -90,6 +125,28 @@ def main() -> int:
             runs["estimate .onnx (uncached)"] = [
                 _timed(onnx_run, uncached_env) for _ in range(opts.repeats)
             ]
+        if opts.baseline:
+            shim = _baseline_tree(opts.baseline, folder)
+            old_env = {**env, "PYTHONPATH": str(shim)}
+            try:
+                for _ in range(opts.repeats):
+                    for name, args in _startup().items():
+                        runs.setdefault(f"{name} (this tree)", []).append(_timed(args, env))
+                        key = f"{name} ({opts.baseline})"
+                        runs.setdefault(key, []).append(_timed(args, old_env))
+            finally:
+                subprocess.run(
+                    [
+                        "git",
+                        "-C",
+                        str(ROOT),
+                        "worktree",
+                        "remove",
+                        "--force",
+                        str(folder / "baseline-src"),
+                    ],
+                    check=False,
+                )
     print(f"{opts.model} on {opts.hw}, {opts.repeats} fresh processes each (seconds)")
     print(f"{'command':28} {'median':>7} {'min':>7} {'max':>7}  target")
     failed = False
