@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 
 import hwsim
-from hwsim.estimate import price_graph
 from hwsim.frontend.export_workload import export_workload
 from hwsim.profile import load_profile, preset_names
 from hwsim.workloads import get_workload, workload_names
@@ -55,7 +54,7 @@ def main(names: list[str]) -> int:
             a = hwsim.trace(str(pt2), cache=False)
             b = hwsim.trace(str(onnx), cache=False)
             for profile in profiles:
-                ea, eb = price_graph(a, profile), price_graph(b, profile)
+                ea, eb = hwsim.estimate(a, profile), hwsim.estimate(b, profile)
                 rows.append(
                     {
                         "workload": name,

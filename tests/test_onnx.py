@@ -15,8 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 import hwsim
+from hwsim.costmodels.cpu_arch import CpuArch
 from hwsim.errors import InputShapeError, ModelLoadError
-from hwsim.estimate import price_graph
 from hwsim.frontend import onnx_load
 from hwsim.frontend.onnx_table import aten_equivalent, register_onnx_op
 from hwsim.ops import OpKind
@@ -129,7 +129,7 @@ def test_unsupported_op_is_listed_not_dropped(tmp_path):
     assert kinds["mystery"] is OpKind.UNSUPPORTED
     # The op after it has no known input shape either: it is listed too, never guessed.
     assert kinds["mm"] is OpKind.UNSUPPORTED
-    est = price_graph(g, load_profile("tpu_edge"))
+    est = hwsim.estimate(g, "tpu_edge")
     assert {u.id for u in est.unsupported} == {"mystery", "mm"}
     assert not est.complete
 
@@ -331,8 +331,9 @@ def _reads_aten_names(name: str) -> bool:
     """CPU profiles whose model keys eager costs on ATen op names (folded batch-norms re-run,
     per-kind dispatch tables); they compare once the CPU model reads ONNX targets too."""
     arch = load_profile(name).arch
-    efficiency = arch.get("efficiency") or {}
-    return arch.get("fold_batchnorm") is False or "dispatch_s" in efficiency
+    if not isinstance(arch, CpuArch):
+        return False
+    return not arch.fold_batchnorm or any(e.dispatch_s for e in arch.efficiency)
 
 
 _PRESETS = [p for p in preset_names() if not _reads_aten_names(p)]
@@ -355,7 +356,7 @@ def test_torch_export_prices_like_its_pt2(tmp_path, model, shape):
     )
     for name in _PRESETS:
         profile = load_profile(name)
-        a, b = price_graph(pt2, profile), price_graph(onnx_graph, profile)
+        a, b = hwsim.estimate(pt2, profile), hwsim.estimate(onnx_graph, profile)
         assert b.complete, name
         assert b.latency_s == pytest.approx(a.latency_s, rel=0.01), name
 
