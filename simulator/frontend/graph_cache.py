@@ -119,12 +119,15 @@ def key_for(target: object, options: Mapping[str, Any]) -> str | None:
     if not isinstance(target, (str, Path)):
         return None
     path = Path(target)
-    if path.is_file():
-        identity = f"file:{file_digest(path)}"
-    elif path.exists():
+    try:
+        if path.is_file():
+            identity = f"file:{file_digest(path)}"
+        elif path.exists():
+            return None
+        else:
+            identity = f"name:{target}"  # a built-in workload; its code is in code_version()
+    except OSError:  # an unreadable or impossible path: the loader says what is wrong
         return None
-    else:
-        identity = f"name:{target}"  # a built-in workload; its code is in code_version()
     payload = json.dumps(
         {"model": identity, "options": options, "code": code_version()}, sort_keys=True
     )
@@ -201,13 +204,7 @@ def _graph_from(
     source: str,
     retrace: Callable[[], OpGraph] | None,
 ) -> OpGraph:
-    info = header["info"]
-    graph_info = GraphInfo(
-        source=source,
-        inputs=tuple(_spec(s) for s in info["inputs"]),
-        batch=_int(info["batch"]),
-        notes=tuple(_str(n) for n in info["notes"]),
-    )
+    graph_info = _info(header["info"], source)
     dag = nx.DiGraph()
     for node in header["nodes"]:
         op = _op(node["op"])
@@ -277,31 +274,31 @@ def _encode_value(value: object) -> object:
     raise _Uncacheable(f"attribute value of type {type(value).__name__}")
 
 
-_SPEC_TUPLES = ("inputs", "outputs", "params")
+_SPEC_TUPLES = frozenset({"inputs", "outputs", "params"})
 
 
 def _op(fields: Mapping[str, Any]) -> Op:
+    """An ``Op`` from its header record; fields this reader does not know are an error (the
+    entry was written by other code: a miss), fields it lacks take their defaults."""
+    known = {f.name for f in dataclasses.fields(Op)}
+    if not set(fields) <= known:
+        raise KeyError(f"unknown op fields {sorted(set(fields) - known)}")
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(Op):
-        raw = fields[f.name]
-        if f.name == "kind":
-            values[f.name] = OpKind(raw)
-        elif f.name in _SPEC_TUPLES:
-            values[f.name] = tuple(_spec(s) for s in raw)
-        elif f.name == "attrs":
-            values[f.name] = tuple((_str(k), _decode_value(v)) for k, v in raw)
-        elif f.name == "folded":
-            values[f.name] = tuple(_str(s) for s in raw)
-        elif f.name == "weight_stats":
-            values[f.name] = None if raw is None else WeightStats(**raw)
-        elif isinstance(raw, _SCALARS):
-            values[f.name] = raw
+    for name, raw in fields.items():
+        if name == "kind":
+            values[name] = OpKind(raw)
+        elif name in _SPEC_TUPLES:
+            values[name] = tuple(_spec(s) for s in raw)
+        elif name == "weight_stats":
+            values[name] = None if raw is None else WeightStats(**raw)
         else:
-            raise TypeError(f"field {f.name}")
+            values[name] = _decode_value(raw)
     return Op(**values)
 
 
 def _encode_op(op: Op) -> dict[str, Any]:
+    """Every field of ``op``: specs and statistics by their fields, the rest (scalars and
+    tuples of them, the attributes included) as tagged JSON values."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Op):
         value = getattr(op, f.name)
@@ -309,16 +306,33 @@ def _encode_op(op: Op) -> dict[str, Any]:
             out[f.name] = value.value
         elif f.name in _SPEC_TUPLES:
             out[f.name] = [[list(s.shape), s.dtype] for s in value]
-        elif f.name == "attrs":
-            out[f.name] = [[k, _encode_value(v)] for k, v in value]
-        elif f.name == "folded":
-            out[f.name] = list(value)
         elif f.name == "weight_stats":
             out[f.name] = None if value is None else dataclasses.asdict(value)
-        elif isinstance(value, _SCALARS):
-            out[f.name] = value
         else:
-            raise _Uncacheable(f"Op.{f.name} of type {type(value).__name__}")
+            out[f.name] = _encode_value(value)
+    return out
+
+
+def _info(raw: Mapping[str, Any], source: str) -> GraphInfo:
+    known = {f.name for f in dataclasses.fields(GraphInfo)}
+    if not set(raw) <= known:
+        raise KeyError(f"unknown graph fields {sorted(set(raw) - known)}")
+    values: dict[str, Any] = {
+        name: tuple(_spec(s) for s in value) if name == "inputs" else _decode_value(value)
+        for name, value in raw.items()
+        if name != "source"
+    }
+    return GraphInfo(source=source, **values)
+
+
+def _encode_info(info: GraphInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(GraphInfo):
+        value = getattr(info, f.name)
+        if f.name == "inputs":
+            out[f.name] = [[list(s.shape), s.dtype] for s in value]
+        elif f.name != "source":
+            out[f.name] = _encode_value(value)
     return out
 
 
@@ -390,15 +404,10 @@ def _serialise(key: str, graph: OpGraph, extra: Mapping[str, Any]) -> bytes:
             chunks.append(padded)
             offset += len(padded)
         nodes.append(entry)
-    info = graph.info
     header = {
         "format": FORMAT,
         "key": key,
-        "info": {
-            "inputs": [[list(s.shape), s.dtype] for s in info.inputs],
-            "batch": info.batch,
-            "notes": list(info.notes),
-        },
+        "info": _encode_info(graph.info),
         "nodes": nodes,
         "edges": [[u, v, int(d["bytes"])] for u, v, d in graph.dag.edges(data=True)],
         "extra": dict(extra),

@@ -84,6 +84,28 @@ class _OpBuilder:
             stack.extend(i for i in producer.input if i)
         return min(found, default=None)
 
+    def sources(self, names: Sequence[str]) -> tuple[tuple[str, int], ...]:
+        """The stored tensors ``names`` (constant operands) are computed from, as (name,
+        elements), each once: initializers and ``Constant`` outputs, and the outputs of
+        ``Identity`` nodes, which exporters use to give one de-duplicated initializer the
+        names of the several parameters that share its value."""
+        found: dict[str, int] = {}
+        stack, seen = list(names), set()
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.g.constants:
+                continue
+            seen.add(current)
+            producer = self.g.constants.producer(current)
+            if producer is not None and producer.op_type in ("Shape", "Size"):
+                continue  # a shape, not stored data
+            if producer is None or producer.op_type in ("Identity", "Constant"):
+                spec = self.g.spec(current)
+                found[current] = spec.numel if spec is not None else 0
+                continue
+            stack.extend(i for i in producer.input if i)
+        return tuple(sorted(found.items()))
+
     def quant_bits(self, node: onnx.NodeProto) -> int | None:
         """The integer width a (de)quantize node stores its tensor at."""
         if node.op_type == "DequantizeLinear":
@@ -226,6 +248,9 @@ def _build_op(b: _OpBuilder, index: int, node: onnx.NodeProto) -> tuple[Op, Any]
         weight_stats=stats,
         weight_bits=weight_bits,
         act_bits=None if node.op_type in _QUANT_OPS else b.act_bits(activations),
+        param_sources=b.sources(
+            [name for i, name in weights if row is None or i not in row.buffer_inputs]
+        ),
     )
     return op, weight
 

@@ -76,6 +76,9 @@ class OnnxRow:
     weight_input: int = 1
     # A kind that depends on the operands (a Gather from a constant table is an embedding).
     refine: Callable[[OnnxNode, bool], OpKind] | None = None
+    # Stored inputs that are statistics, not learned parameters (BatchNormalization's running
+    # mean and variance): they are weights to move, but not in the parameter count.
+    buffer_inputs: frozenset[int] = frozenset()
 
 
 def _out_numel(n: OnnxNode) -> int:
@@ -372,6 +375,9 @@ def _fill_defaults() -> dict[str, OnnxRow]:
         aten = "avg_pool2d" if op_type == "AveragePool" else "max_pool2d"
         table[op_type] = _row(OpKind.POOL, pool, aten, op_type)
     table["Gather"] = dataclasses.replace(table["Gather"], refine=_gather_kind)
+    table["BatchNormalization"] = dataclasses.replace(
+        table["BatchNormalization"], buffer_inputs=frozenset({3, 4})
+    )
     table["Conv"] = _row(OpKind.CONV, conv, "convolution", "Conv")
     table["ConvInteger"] = _row(OpKind.CONV, conv, "convolution", "ConvInteger")
     table["ConvTranspose"] = _row(OpKind.CONV, conv_transpose, "conv_transpose2d", "")
