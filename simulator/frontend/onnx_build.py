@@ -88,7 +88,8 @@ class _OpBuilder:
         """The stored tensors ``names`` (constant operands) are computed from, as (name,
         elements), each once: initializers and ``Constant`` outputs, and the outputs of
         ``Identity`` nodes, which exporters use to give one de-duplicated initializer the
-        names of the several parameters that share its value."""
+        names of the several parameters that share its value. Arguments (a shape, gather
+        indices, position ids) are not followed: they are no weights."""
         found: dict[str, int] = {}
         stack, seen = list(names), set()
         while stack:
@@ -103,7 +104,9 @@ class _OpBuilder:
                 spec = self.g.spec(current)
                 found[current] = spec.numel if spec is not None else 0
                 continue
-            stack.extend(i for i in producer.input if i)
+            row = row_for(producer.domain, producer.op_type)
+            arguments = row.literal_inputs if row is not None else frozenset()
+            stack.extend(n for i, n in enumerate(producer.input) if n and i not in arguments)
         return tuple(sorted(found.items()))
 
     def quant_bits(self, node: onnx.NodeProto) -> int | None:
