@@ -10,6 +10,7 @@ from typing import Any
 
 from ..cost import OpCost
 from ..errors import ProfileError
+from ..frontend.onnx_table import aten_equivalent
 from ..graph import OpGraph
 from ..hardware import MemoryLevel, Profile
 from ..memory import Fuses, InPlace, MemoryPlan
@@ -140,3 +141,11 @@ def price_ops(graph: OpGraph, ctx: PricingContext) -> list[OpCost | None]:
         fn = ctx.table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
         out.append(fn(op, ctx) if fn else None)
     return out
+
+
+def aten_name(op: Op) -> str:
+    """The ATen op name ``op`` does the work of, without overload or in-place suffix
+    ("aten.relu_.default" -> "relu", "onnx.Clip" -> "clamp"): per-op rules written for torch
+    graphs (which activation is a kernel's clamp, which loop is transcendental) then apply to
+    a model read from ONNX too."""
+    return aten_equivalent(op.target).split(".")[0].rstrip("_")

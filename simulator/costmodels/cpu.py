@@ -49,7 +49,7 @@ from ..hardware import Profile
 from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
 from . import roofline as rl
 from .assemble import op_cost
-from .base import PricingContext
+from .base import PricingContext, aten_name
 from .cpu_arch import (
     COORD_SCALE,
     EAGER_LOOP_SHAPES,
@@ -133,7 +133,8 @@ def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
     ``torch.nn`` layer module ran it (``is_layer_module``), else ``dispatch_s[kind]`` (a direct
     call), else the profile's ``per_op_s``."""
     entry = _entry(ctx.profile, threads)
-    key = "layer_norm" if "layer_norm" in op.target or "group_norm" in op.target else str(op.kind)
+    name = aten_name(op)
+    key = "layer_norm" if "layer_norm" in name or "group_norm" in name else str(op.kind)
     seconds = None
     modules = entry.module_dispatch_s
     if modules is not None and is_layer_module(op.module_type):
@@ -175,7 +176,7 @@ def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: floa
 
 def _loop_class(op: Op) -> str:
     """The eager loop class calibration measured for ``op``: ``transcendental``, else its kind."""
-    name = op.target.removeprefix("aten.").split(".")[0].rstrip("_")
+    name = aten_name(op)
     return (
         "transcendental"
         if op.kind is OpKind.POINTWISE and name in _TRANSCENDENTAL

@@ -43,7 +43,7 @@ from ..memory import Fuses, InPlace, MemoryPlan, TensorLife, never_in_place
 from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
 from . import roofline as rl
 from .assemble import op_cost
-from .base import CostFn, MemoryFit, MemoryUse, PricingContext
+from .base import CostFn, MemoryFit, MemoryUse, PricingContext, aten_name
 from .mcu_arch import McuArch
 from .mcu_kernels import CORES, kernel_cycles
 from .mcu_runtimes import RUNTIMES, Runtime
@@ -80,13 +80,9 @@ def level(profile: Profile, name: str) -> MemoryLevel:
         ) from None
 
 
-def _base_name(op: Op) -> str:
-    return op.target.removeprefix("aten.").split(".")[0].rstrip("_")
-
-
 def is_clamp(op: Op) -> bool:
     """An activation an int8 kernel applies as its output range."""
-    return op.kind is OpKind.POINTWISE and _base_name(op) in ACTIVATION_CLAMPS
+    return op.kind is OpKind.POINTWISE and aten_name(op) in ACTIVATION_CLAMPS
 
 
 def runs_fused(op: Op) -> bool:
@@ -175,7 +171,7 @@ def _pointwise_work(op: Op) -> tuple[Work, str]:
 
 
 def _pool_work(op: Op) -> tuple[Work, str]:
-    if "max" in _base_name(op):
+    if "max" in aten_name(op):
         return [("maxpool_element", op.flops)], "arm_max_pool_s8"
     work: Work = [("avgpool_element", op.flops), ("requantize_output", _output_elements(op))]
     return work, "arm_avgpool_s8"
