@@ -58,7 +58,11 @@ def _batches(text: str | None) -> list[int | None]:
 
 # Arguments and options that estimate and compare share, declared once.
 TargetArg = Annotated[
-    str, typer.Argument(help="Model file (.pt2, TorchScript, .pt) or built-in workload name.")
+    str,
+    typer.Argument(
+        help="Model file (.pt2, .onnx, TorchScript, .pt), SCALE-Sim topology (.csv) or "
+        "built-in workload name."
+    ),
 ]
 HwOpt = Annotated[
     str, typer.Option("--hw", help="Profile preset(s) or YAML path(s), comma-separated.")
@@ -68,13 +72,21 @@ InputShapeOpt = Annotated[
     typer.Option(
         "--input-shape",
         help="Input shape like 1,3,224,224 (repeat or use ';' for several; "
-        "':int64' suffix sets dtype).",
+        "':int64' suffix sets dtype); fixes an ONNX model's dynamic dimensions.",
     ),
 ]
 PrecisionOpt = Annotated[
     str | None, typer.Option(help="Run every op at this precision (e.g. int8, fp16).")
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="table | json | csv")]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Trace again, neither reading nor writing the graph cache "
+        "(~/.cache/hwsim/graphs; safe to delete; docs/speed.md).",
+    ),
+]
 TrustPickleOpt = Annotated[
     bool,
     typer.Option(
@@ -93,6 +105,29 @@ SetOpt = Annotated[
         "--set memory.sram.capacity_bytes=4e6 (repeatable; docs/profiles.md).",
     ),
 ]
+
+
+def _trace(
+    target: str,
+    *,
+    batch: int | None = None,
+    input_shape: Sequence[str] | None = None,
+    trust_pickle: bool = False,
+    arch: str | None = None,
+    no_cache: bool = False,
+) -> OpGraph:
+    """Trace ``target`` with a spinner on stderr (a cached graph returns at once)."""
+    from .frontend.trace import trace
+
+    with _err.status(f"tracing {target}" + (f" at batch {batch}" if batch else ""), spinner="dots"):
+        return trace(
+            target,
+            batch=batch,
+            input_shapes=input_shape,
+            trust_pickle=trust_pickle,
+            arch=arch,
+            cache=not no_cache,
+        )
 
 
 ScheduleOpt = Annotated[
@@ -145,7 +180,14 @@ def estimate(
     batch: Annotated[str | None, typer.Option(help="Batch size(s), e.g. 1 or 1,8,64.")] = None,
     input_shape: InputShapeOpt = None,
     precision: PrecisionOpt = None,
-    fmt: FormatOpt = "table",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table | json | csv | chrome-trace (the per-op schedule as Chrome/Perfetto "
+            "trace JSON on stdout; open it in ui.perfetto.dev).",
+        ),
+    ] = "table",
     trust_pickle: TrustPickleOpt = False,
     arch: ArchOpt = None,
     all_ops: Annotated[
@@ -195,6 +237,7 @@ def estimate(
     ] = None,
     set_: SetOpt = None,
     schedule: ScheduleOpt = "traced",
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Estimate per-op latency and energy of TARGET on one or more hardware profiles."""
     from .estimate import (
@@ -204,10 +247,9 @@ def estimate(
         estimate_many,
         user_options,
     )
-    from .frontend.trace import trace
     from .render import print_tables, to_csv, to_json
 
-    _check_format(fmt)
+    _check_format(fmt, ("table", "json", "csv", "chrome-trace"))
     check_schedule(schedule)
     profiles = _profiles(hw, set_)
     check_options_apply(
@@ -218,10 +260,14 @@ def estimate(
         raise typer.BadParameter("needs --prune, --quant or --recipe", param_hint="--sqnr")
     estimates = []
     for b in _batches(batch):
-        with _err.status(f"tracing {target}" + (f" at batch {b}" if b else ""), spinner="dots"):
-            graph = trace(
-                target, batch=b, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
-            )
+        graph = _trace(
+            target,
+            batch=b,
+            input_shape=input_shape,
+            trust_pickle=trust_pickle,
+            arch=arch,
+            no_cache=no_cache,
+        )
         priced, proxy = _compressed(graph, rules, sqnr)
         for est in estimate_many(
             priced,
@@ -239,6 +285,10 @@ def estimate(
         sys.stdout.write(to_json(estimates) + "\n")
     elif fmt == "csv":
         sys.stdout.write(to_csv(estimates))
+    elif fmt == "chrome-trace":
+        from .trace_events import to_chrome_trace
+
+        sys.stdout.write(to_chrome_trace(estimates) + "\n")
     else:
         print_tables(estimates, _err, all_ops=all_ops, top=top)
 
@@ -258,20 +308,29 @@ def _compressed(graph: OpGraph, rules: Sequence[Rule], sqnr: bool) -> tuple[OpGr
         return compressed, output_sqnr(graph, compressed)
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"'{fmt}' is not one of table, json, csv", param_hint="--format")
+def _check_format(fmt: str, formats: Sequence[str] = ("table", "json", "csv")) -> None:
+    if fmt not in formats:
+        raise typer.BadParameter(
+            f"'{fmt}' is not one of {', '.join(formats)}", param_hint="--format"
+        )
 
 
 def _calibrate_host_if_needed(names: list[str]) -> None:
     """First use of ``--hw host``: measure this machine, saying so on stderr."""
-    from .calibrate import write_host_profile
     from .profile import HOST_PROFILE, host_profile_path
 
     if HOST_PROFILE in names and not host_profile_path().exists():
         _err.print("calibrating this machine for --hw host (first use, under a minute)...")
-        path = write_host_profile(progress=lambda msg: _err.print(f"  {msg}"))
-        _err.print(f"wrote {path}")
+        _err.print(f"wrote {_calibrate()}")
+
+
+def _calibrate(**options: Any) -> Path:
+    """Calibrate with a progress bar on stderr (drawn only on a terminal)."""
+    from .calibrate import write_host_profile
+    from .progress import progress_bar
+
+    with progress_bar("calibrating", console=_err) as step:
+        return write_host_profile(progress=step, **options)
 
 
 @app.command()
@@ -299,29 +358,37 @@ def compare(
     arch: ArchOpt = None,
     set_: SetOpt = None,
     schedule: ScheduleOpt = "traced",
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Latency, energy, weight bytes and speedup of compression variants on several profiles."""
     from .compare import compare as run_compare
+    from .compression import parse_variant
     from .estimate import check_schedule
-    from .frontend.trace import trace
+    from .progress import progress_bar
     from .render import comparison_rows_table
 
     _check_format(fmt)
     check_schedule(schedule)
     profiles = _profiles(hw, set_)
-    with _err.status(f"tracing {target}", spinner="dots"):
-        graph = trace(
-            target, batch=batch, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch
-        )
-    with _err.status("pricing variants", spinner="dots") as status:
+    graph = _trace(
+        target,
+        batch=batch,
+        input_shape=input_shape,
+        trust_pickle=trust_pickle,
+        arch=arch,
+        no_cache=no_cache,
+    )
+    parsed = [parse_variant(v, layers) for v in _split(variants)]
+    steps = len(parsed) + (not any(v.is_dense for v in parsed))  # compare adds the dense baseline
+    with progress_bar("pricing variants", steps, console=_err) as step:
         frame = run_compare(
             graph,
             profiles,
-            _split(variants),
+            parsed,
             precision=precision,
             layers=layers,
             sqnr=sqnr,
-            progress=lambda msg: status.update(msg),
+            progress=step,
             schedule=schedule,
         )
     if fmt == "json":
@@ -426,12 +493,12 @@ def memory(
     trust_pickle: TrustPickleOpt = False,
     arch: ArchOpt = None,
     set_: SetOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Activation memory of TARGET on a profile: the peak, the tensors alive at it, and
     whether the model fits the device (docs/mcu.md)."""
     from .errors import ProfileError
     from .estimate import check_schedule, estimate_many
-    from .frontend.trace import trace
     from .memory_chart import save_chart
     from .memory_report import estimate_memory_report, memory_lines, memory_table
 
@@ -441,8 +508,9 @@ def memory(
     profiles = _profiles(hw, set_)
     if len(profiles) != 1:
         raise ProfileError(f"--hw '{hw}': hwsim memory takes one profile")
-    with _err.status(f"tracing {target}", spinner="dots"):
-        graph = trace(target, input_shapes=input_shape, trust_pickle=trust_pickle, arch=arch)
+    graph = _trace(
+        target, input_shape=input_shape, trust_pickle=trust_pickle, arch=arch, no_cache=no_cache
+    )
     (est,) = estimate_many(graph, profiles, schedule=schedule)
     report = estimate_memory_report(est)
     if plot is not None:
@@ -529,6 +597,55 @@ def sweep(
 
 
 @app.command()
+def plot(
+    target: TargetArg,
+    hw: Annotated[str, typer.Option("--hw", help="One profile preset or YAML path.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="roofline (ops on the profile's roofline), layers (latency per op coloured by "
+            "bound) or timeline (the chrome-trace schedule as a Gantt chart)."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Image to write (.png, .svg or .pdf).")
+    ],
+    batch: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    input_shape: InputShapeOpt = None,
+    precision: PrecisionOpt = None,
+    top: Annotated[
+        int,
+        typer.Option(min=1, help="layers: draw the N slowest ops, the rest summed in one bar."),
+    ] = 40,
+    trust_pickle: TrustPickleOpt = False,
+    arch: ArchOpt = None,
+    set_: SetOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Draw where the time of TARGET on a profile goes (docs/pictures.md)."""
+    from .errors import ProfileError
+    from .estimate import estimate_many
+    from .plots import check_plot, save_plot
+
+    check_plot(kind, output)
+    profiles = _profiles(hw, set_)
+    if len(profiles) != 1:
+        raise ProfileError(f"--hw '{hw}': hwsim plot draws one profile")
+    graph = _trace(
+        target,
+        batch=batch,
+        input_shape=input_shape,
+        trust_pickle=trust_pickle,
+        arch=arch,
+        no_cache=no_cache,
+    )
+    (est,) = estimate_many(graph, profiles, precision=precision)
+    with _err.status(f"drawing {output}", spinner="dots"):
+        save_plot(est, kind, output, **({"top": top} if kind == "layers" else {}))
+    _err.print(f"wrote {output}")
+
+
+@app.command()
 def calibrate(
     output: Annotated[
         Path | None,
@@ -545,14 +662,11 @@ def calibrate(
     ] = False,
 ) -> None:
     """Measure this CPU and write the profile that '--hw host' uses."""
-    from .calibrate import write_host_profile
 
     counts = [int(t) for t in _split(threads)] if threads else None
     if counts is not None and (not counts or min(counts) < 1):
         raise typer.BadParameter("expected positive integers like 1,2", param_hint="--threads")
-    path = write_host_profile(
-        output, budget_s=budget, threads=counts, quick=quick, progress=lambda m: _err.print(m)
-    )
+    path = _calibrate(output=output, budget_s=budget, threads=counts, quick=quick)
     _err.print(f"wrote {path}")
 
 

@@ -6,7 +6,7 @@ across estimates, so a NAS loop or a sweep traces once and prices many times.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cost import Bound, OpCost
+from .errors import HwsimError
 from .estimate import Estimate
 from .ops import MAC_KINDS, Op
 from .render import shorten_middle
@@ -266,10 +267,27 @@ PLOTS: dict[str, Callable[[Estimate], Figure]] = {
 }
 
 
+# What ``save_plot`` writes, by the output file's suffix (matplotlib's own backends).
+FORMATS = (".png", ".svg", ".pdf")
+
+
+class PlotError(HwsimError):
+    """A plot kind or output file the plots cannot write."""
+
+
+def check_plot(kind: str, path: str | Path) -> None:
+    """Refuse an unknown kind or file format before any work is done (one line, exit 2)."""
+    if kind not in PLOTS:
+        raise PlotError(f"--kind '{kind}': expected one of {', '.join(PLOTS)}")
+    if Path(path).suffix.lower() not in FORMATS:
+        raise PlotError(
+            f"{path}: the plot's format follows the suffix, one of {', '.join(FORMATS)}"
+        )
+
+
 def save_plot(est: Estimate, kind: str, path: str | Path, **options: Any) -> Path:
     """Draw plot ``kind`` of ``est`` and write it to ``path`` (format from the suffix)."""
-    if kind not in PLOTS:
-        raise ValueError(f"unknown plot kind '{kind}' (one of {', '.join(PLOTS)})")
+    check_plot(kind, path)
     out = Path(path)
     PLOTS[kind](est, **options).savefig(out, dpi=150)
     return out

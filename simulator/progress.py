@@ -20,10 +20,14 @@ Progress = Callable[[str], None]  # called with a step's description as the step
 T = TypeVar("T")
 
 
+def _silenced() -> bool:
+    return os.environ.get("HWSIM_PROGRESS", "") in ("0", "false", "no")
+
+
 def wanted(stream: IO[str] | None = None) -> bool:
     """Whether to draw: on a terminal, unless HWSIM_PROGRESS=0."""
     stream = stream if stream is not None else sys.stderr
-    if os.environ.get("HWSIM_PROGRESS", "") in ("0", "false", "no"):
+    if _silenced():
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
@@ -36,16 +40,13 @@ def progress_bar(
     """A ``Progress`` callback that advances a bar by one step per call (``total`` steps; a
     spinner with the elapsed time when the count is unknown). ``console`` is a rich
     ``Console``; by default one on stderr, and nothing is drawn unless it is a terminal."""
+    if not wanted() if console is None else _silenced() or not console.is_terminal:
+        yield _ignore
+        return
     if console is None:
-        if not wanted():
-            yield _ignore
-            return
         from rich.console import Console
 
         console = Console(stderr=True)
-    elif not console.is_terminal:
-        yield _ignore
-        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -366,8 +366,9 @@ def comparison_table(estimates: Sequence[Estimate]) -> Table:
 def print_tables(
     estimates: Sequence[Estimate], console: Console, *, all_ops: bool, top: int | None
 ) -> None:
+    width = min(console.width, TABLE_WIDTH)  # a 100-column terminal shows it unwrapped
     for est in estimates:
-        console.print(layer_table(est, all_ops=all_ops, top=top, width=console.width))
+        console.print(layer_table(est, all_ops=all_ops, top=top, width=width))
         for line in totals_lines(est):
             console.print(line, highlight=False)
         console.print()

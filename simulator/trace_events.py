@@ -181,7 +181,8 @@ def trace_events(est: Estimate, pid: int = 1) -> list[dict[str, Any]]:
             args = {"bytes_read": dict(cost.bytes_read), "bytes_written": dict(cost.bytes_written)}
             events.append(_event(op.name, DMA, slot.start, moving, est, pid, args))
     events += _unpriced_markers(est, slots, pid)
-    return _metadata(est, events, pid) + events
+    metadata, ids = _metadata(est, events, pid)
+    return metadata + [{**e, "tid": ids[e["tid"]]} for e in events]
 
 
 def _unpriced_markers(est: Estimate, slots: Sequence[Slot], pid: int) -> list[dict[str, Any]]:
@@ -209,8 +210,14 @@ def _unpriced_markers(est: Estimate, slots: Sequence[Slot], pid: int) -> list[di
     return markers
 
 
-def _metadata(est: Estimate, events: Iterable[dict[str, Any]], pid: int) -> list[dict[str, Any]]:
+def _metadata(
+    est: Estimate, events: Iterable[dict[str, Any]], pid: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The process and thread names, and each track's thread id. Thread ids are small integers
+    named by ``thread_name`` events: Perfetto keys threads on integer ids (a string id makes a
+    track but hides its name)."""
     tracks = sorted({e["tid"] for e in events}, key=lambda t: (_TRACK_ORDER.get(t, 1), t))
+    ids = {track: index for index, track in enumerate(tracks, start=1)}
     label = (
         f"{est.graph.info.source} on {est.profile.name} (batch {est.graph.info.batch}): "
         f"{est.latency_s * 1e3:.3f} ms"
@@ -220,21 +227,21 @@ def _metadata(est: Estimate, events: Iterable[dict[str, Any]], pid: int) -> list
         {"name": "process_sort_index", "ph": "M", "pid": pid, "args": {"sort_index": pid}},
     ]
     array = _ARRAY_NAMES.get(est.profile.hw_class, ARRAY)
-    for index, track in enumerate(tracks):
+    for track, tid in ids.items():
         shown = track.replace(ARRAY, array, 1) if track.startswith(ARRAY) else track
         out.append(
-            {"name": "thread_name", "ph": "M", "pid": pid, "tid": track, "args": {"name": shown}}
+            {"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": shown}}
         )
         out.append(
             {
                 "name": "thread_sort_index",
                 "ph": "M",
                 "pid": pid,
-                "tid": track,
-                "args": {"sort_index": index},
+                "tid": tid,
+                "args": {"sort_index": tid},
             }
         )
-    return out
+    return out, ids
 
 
 def chrome_trace(estimates: Sequence[Estimate]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import pytest
 import hwsim
 from hwsim.plots import (
     PLOTS,
+    PlotError,
     layers_figure,
     operations,
     roofline_figure,
@@ -60,5 +61,7 @@ def test_save_writes_an_image(graph_of, tmp_path, kind):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = save_plot(est, kind, tmp_path / f"{kind}.svg")
     assert b"<svg" in svg.read_bytes()[:500]
-    with pytest.raises(ValueError, match="unknown plot kind"):
+    with pytest.raises(PlotError, match="--kind 'pie'"):
         save_plot(est, "pie", tmp_path / "x.png")
+    with pytest.raises(PlotError, match="suffix"):
+        save_plot(est, kind, tmp_path / "x.bmp")

@@ -55,3 +55,11 @@ def test_environment_can_silence_a_terminal(monkeypatch):
     assert wanted(Tty())
     monkeypatch.setenv("HWSIM_PROGRESS", "0")
     assert not wanted(Tty())
+
+
+def test_environment_silences_a_given_terminal_console(monkeypatch):
+    console, buffer = _terminal()
+    monkeypatch.setenv("HWSIM_PROGRESS", "0")
+    with progress_bar("calibrating", total=2, console=console) as step:
+        step("dispatch")
+    assert buffer.getvalue() == ""

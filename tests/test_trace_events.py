@@ -21,7 +21,16 @@ def _complete(events, pid=1):
 
 
 def _compute(events, pid=1):
-    return [e for e in _complete(events, pid) if not e["tid"].startswith(DMA)]
+    return [e for e in _complete(events, pid) if e["cat"] != DMA]
+
+
+def _track_names(events, pid=1):
+    """Thread id -> the track's name, from the ``thread_name`` metadata a viewer shows."""
+    return {
+        e["tid"]: e["args"]["name"]
+        for e in events
+        if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == pid
+    }
 
 
 @pytest.mark.parametrize(
@@ -48,13 +57,13 @@ def test_op_by_op_classes_take_turns(graph_of, hw):
     assert len(events) == len(priced)
     for (op, cost), event in zip(priced, events, strict=True):
         assert event["args"]["id"] == op.id
-        assert event["tid"] == (ARRAY if op.macs else VECTOR)
+        assert event["cat"] == (ARRAY if op.macs else VECTOR)
         assert event["dur"] == pytest.approx(cost.latency_s * 1e6)
     for a, b in pairwise(events):
         assert b["ts"] == pytest.approx(a["ts"] + a["dur"])
     # Memory transfers sit inside the op they belong to.
     windows = {e["name"]: e for e in events}
-    for dma in (e for e in _complete(_events([est])) if e["tid"] == DMA):
+    for dma in (e for e in _complete(_events([est])) if e["cat"] == DMA):
         op = windows[dma["name"]]
         assert op["ts"] <= dma["ts"] and dma["ts"] + dma["dur"] <= op["ts"] + op["dur"] + 1e-9
 
@@ -62,16 +71,17 @@ def test_op_by_op_classes_take_turns(graph_of, hw):
 def test_streaming_pipeline_runs_layers_on_engines_of_their_own(graph_of):
     est = hwsim.estimate(graph_of("resnet18"), "fpga_u250")
     events = _events([est])
-    tracks = {e["tid"] for e in _compute(events)}
-    assert len(tracks) > 10 and all(t.startswith(ARRAY) for t in tracks)
-    dma = sorted((e for e in _complete(events) if e["tid"] == DMA), key=lambda e: e["ts"])
+    names = _track_names(events)
+    tracks = {names[e["tid"]] for e in _compute(events)}
+    assert len(tracks) > 10 and all(t.startswith("PE array: ") for t in tracks)
+    dma = sorted((e for e in _complete(events) if e["cat"] == DMA), key=lambda e: e["ts"])
     assert [e["name"] for e in dma] == ["DMA in", "DMA out"]
     assert dma[0]["ts"] == 0.0
 
 
 def test_overlay_host_time_is_on_the_host_track(graph_of):
     est = hwsim.estimate(graph_of("resnet18"), "fpga_zcu104_dpu")
-    host = [e for e in _complete(_events([est])) if e["tid"] == HOST]
+    host = [e for e in _complete(_events([est])) if e["cat"] == HOST]
     assert len(host) == 1 and host[0]["dur"] > 0
 
 
@@ -97,7 +107,7 @@ def test_unsupported_ops_are_markers_not_time(tmp_path):
     events = _events([est])
     markers = [e for e in events if e["ph"] == "i"]
     assert [m["args"]["id"] for m in markers] == ["mystery"]
-    assert markers[0]["tid"] == HOST
+    assert _track_names(events)[markers[0]["tid"]] == HOST
     assert all(e["args"].get("id") != "mystery" for e in _complete(events))
 
 
@@ -111,3 +121,18 @@ def test_several_estimates_are_several_processes(graph_of):
     for pid, est in enumerate(estimates, start=1):
         done = max(e["ts"] + e["dur"] for e in _complete(events, pid))
         assert done == pytest.approx(est.latency_s * 1e6, rel=1e-9)
+
+
+@pytest.mark.parametrize(("hw", "array"), [("tpu_edge", "systolic array"), ("gpu_a100", None)])
+def test_tracks_are_integer_threads_named_per_engine(graph_of, hw, array):
+    """Perfetto keys threads on integer ids and names them from ``thread_name`` metadata; every
+    event's thread is named, and the engines are the array, the vector unit and the memory."""
+    est = hwsim.estimate(graph_of("mobilenet_v2"), hw)
+    events = _events([est])
+    names = _track_names(events)
+    assert all(isinstance(e["tid"], int) for e in events if "tid" in e)
+    assert {e["tid"] for e in events if e["ph"] != "M"} <= set(names)
+    shown = set(names.values())
+    assert {VECTOR, DMA} <= shown and len(shown) == 3
+    if array is not None:
+        assert array in shown
