@@ -33,8 +33,14 @@ def _cli(*args: str) -> str:
 
 @pytest.mark.parametrize(
     "code",
-    ["import hwsim", _cli("--help"), _cli("profiles"), _cli("profiles", "tpu_edge")],
-    ids=["import", "help", "profiles", "profile"],
+    [
+        "import hwsim",
+        _cli("--help"),
+        _cli("profiles"),
+        _cli("profiles", "tpu_edge"),
+        *(_cli(command, "--help") for command in ("estimate", "memory", "llm", "plot")),
+    ],
+    ids=["import", "help", "profiles", "profile", "estimate", "memory", "llm", "plot"],
 )
 def test_light_commands_import_nothing_heavy(code):
     assert _modules_after(code) == set()
