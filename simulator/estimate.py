@@ -12,15 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
-from torch import nn
 
-from .compression import Rule, compile_layers, compress, load_recipe, parse_prune, parse_quant
+from .compression import Rule, compile_layers, load_recipe, parse_prune, parse_quant
 from .compression.spec import CompressionError
-from .compression.sqnr import Sqnr
 from .cost import OpCost
 from .costmodels.base import GraphCost, MemoryFit, PricingContext, UserOptions, price_ops
 from .costmodels.explain import sparsity_note
@@ -39,6 +36,14 @@ from .hardware import Profile
 from .memory import SCHEDULES, MemoryPlan, plan_memory
 from .ops import MAC_KINDS, Op, OpKind, UnsupportedOp
 from .profile import load_profile
+
+if TYPE_CHECKING:  # torch takes seconds to import; pricing a cached graph never needs it
+    import torch
+    from torch import nn
+
+    from .compression.sqnr import Sqnr
+
+    Target = OpGraph | str | Path | nn.Module | torch.export.ExportedProgram
 
 
 @dataclass(frozen=True)
@@ -398,9 +403,6 @@ def check_schedule(schedule: str) -> None:
         raise HwsimError(f"--schedule '{schedule}': expected one of {', '.join(SCHEDULES)}")
 
 
-Target = OpGraph | str | Path | nn.Module | torch.export.ExportedProgram
-
-
 def estimate(
     target: Target,
     hw: str | Path | Profile,
@@ -498,6 +500,8 @@ def estimate_many(
     )
     rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
     if rules:
+        from .compression import compress  # imports torch: only for a what-if
+
         graph = compress(graph, rules)
     return [price(graph, p, precision=precision, user=user, schedule=schedule) for p in profiles]
 

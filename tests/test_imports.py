@@ -59,3 +59,16 @@ def test_estimate_stays_a_function_after_its_module_loads():
 
     importlib.import_module("hwsim.estimate")
     assert callable(hwsim.estimate) and hwsim.estimate.__name__ == "estimate"
+
+
+def test_a_cached_estimate_imports_no_torch(tmp_path):
+    """The second estimate of a file reads its graph from the cache: pricing it needs neither
+    torch nor the torch frontend (importing torch alone takes seconds)."""
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
+    path = tmp_path / "m.pt2"
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 3, 8, 8),)), str(path))
+    first = _modules_after(_cli("estimate", str(path), "--hw", "tpu_edge"))
+    assert "torch" in first  # traced: the cache was empty
+    assert _modules_after(_cli("estimate", str(path), "--hw", "tpu_edge")) <= {"pandas"}
