@@ -15,7 +15,6 @@ from torch import nn
 from torch.nn import functional as F
 
 import hwsim
-from hwsim.costmodels.cpu_arch import CpuArch
 from hwsim.errors import InputShapeError, ModelLoadError
 from hwsim.frontend import onnx_load
 from hwsim.frontend.onnx_table import aten_equivalent, register_onnx_op
@@ -327,18 +326,6 @@ def _export_both(model: nn.Module, example: torch.Tensor, tmp_path, name: str):
     return hwsim.trace(str(pt2), cache=False), hwsim.trace(str(onnx_path), cache=False)
 
 
-def _reads_aten_names(name: str) -> bool:
-    """CPU profiles whose model keys eager costs on ATen op names (folded batch-norms re-run,
-    per-kind dispatch tables); they compare once the CPU model reads ONNX targets too."""
-    arch = load_profile(name).arch
-    if not isinstance(arch, CpuArch):
-        return False
-    return not arch.fold_batchnorm or any(e.dispatch_s for e in arch.efficiency)
-
-
-_PRESETS = [p for p in preset_names() if not _reads_aten_names(p)]
-
-
 @pytest.mark.parametrize(
     ("model", "shape"),
     [(SmallCnn, (1, 3, 32, 32)), (SmallBlock, (2, 16, 32))],
@@ -354,7 +341,7 @@ def test_torch_export_prices_like_its_pt2(tmp_path, model, shape):
     assert sorted(str(op.kind) for op in onnx_graph if op.kind is not OpKind.VIEW) == sorted(
         str(op.kind) for op in pt2 if op.kind is not OpKind.VIEW
     )
-    for name in _PRESETS:
+    for name in preset_names():
         profile = load_profile(name)
         a, b = hwsim.estimate(pt2, profile), hwsim.estimate(onnx_graph, profile)
         assert b.complete, name

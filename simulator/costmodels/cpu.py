@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..cost import OpCost
+from ..frontend.onnx_table import aten_equivalent
 from ..hardware import Profile
 from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
 from . import roofline as rl
@@ -324,7 +325,9 @@ def _unfolded_batchnorm(
 ) -> tuple[float, float, float, str]:
     """(memory cycles, dispatch cycles, bytes, level) of a batch-norm eager mode runs after
     ``op`` although the frontend folded it: it reads and writes the op's output once."""
-    if cpu_arch(ctx.profile).fold_batchnorm or not any("batch_norm" in f for f in op.folded):
+    if cpu_arch(ctx.profile).fold_batchnorm or not any(
+        "batch_norm" in aten_equivalent(f) for f in op.folded
+    ):
         return 0.0, 0.0, 0.0, ""
     moved = 2.0 * op.output_bytes
     level = rl.activation_home(ctx.profile, moved)
