@@ -222,3 +222,17 @@ def test_cache_directory_is_private(cache_home, mlp_file):
     (entry,) = cache_home.glob("*.hwg")
     assert entry.stat().st_mode & 0o077 == 0
     assert os.access(entry, os.R_OK)
+
+
+def test_a_weightless_archive_is_traced_not_cached(cache_home, tmp_path):
+    """Weights exported under FakeTensorMode have no bytes to store: the graph is returned
+    as traced and no entry is written (the next trace traces again)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        model = nn.Linear(64, 32)
+        x = torch.empty(4, 64)
+    path = tmp_path / "fake.pt2"
+    torch.export.save(torch.export.export(model, (x,), strict=False), str(path))
+    assert hwsim.trace(str(path)).macs == 4 * 64 * 32
+    assert not (cache_home.exists() and any(cache_home.rglob("*.hwg")))

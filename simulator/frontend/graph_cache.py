@@ -346,6 +346,8 @@ def _weight_array(value: Any) -> tuple[np.ndarray, str]:
     dtype = str(value.dtype).removeprefix("torch.")
     if dtype not in _STORED_DTYPES:
         raise _Uncacheable(f"weight dtype {dtype}")
+    if value.is_meta:  # a weightless archive (exported under FakeTensorMode): no bytes to store
+        raise _Uncacheable("weight without data (meta tensor)")
     tensor = value.detach().cpu().contiguous()
     if dtype == "bfloat16":
         import torch  # present: only a torch-traced graph holds torch tensors
