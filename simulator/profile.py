@@ -49,8 +49,8 @@ def profile_from_data(data: Mapping[str, Any], origin: str) -> Profile:
     return build_profile(data, origin, arch_type)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    data = read_yaml(path, "profile", ProfileError)
+def _read_yaml(path: Path, *, packaged: bool = False) -> dict[str, Any]:
+    data = read_yaml(path, "profile", ProfileError, packaged=packaged)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile must be a YAML mapping of fields")
     return data
@@ -98,7 +98,7 @@ def load_profile(hw: str | Path | Profile) -> Profile:
             raise ProfileError(f"{path}: profile file not found")
         return profile_from_data(_read_yaml(path), str(path))
     if text in preset_names():
-        return profile_from_data(_read_yaml(preset_path(text)), f"{text}.yaml")
+        return profile_from_data(_read_yaml(preset_path(text), packaged=True), f"{text}.yaml")
     raise ProfileError(
         f"unknown hardware profile '{text}': not a file, and not a preset "
         f"({', '.join(preset_names())}); see 'hwsim profiles'"

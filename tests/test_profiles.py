@@ -392,3 +392,24 @@ def test_gpu_link_needs_bandwidth_and_latency_together() -> None:
         orin.with_params({"arch.interconnect_bandwidth_bytes_per_s": 1e11})
     with pytest.raises(ProfileError, match="memory_capacity_bytes"):
         h100.with_params({"arch.memory_capacity_bytes": 0})
+
+
+def test_packaged_presets_read_alike_with_libyaml(tmp_path):
+    """The presets are read with libyaml's parser (``PackagedLoader``): the same values as the
+    strict pure-Python loader (1e9 a float, 2:4 a string), and a duplicate key still refused."""
+    from hwsim.profile import preset_names, preset_path
+    from hwsim.yamlio import PackagedLoader, StrictLoader, read_yaml
+
+    for name in preset_names():
+        text = preset_path(name).read_text()
+        assert yaml.load(text, Loader=PackagedLoader) == yaml.load(text, Loader=StrictLoader)
+    path = tmp_path / "p.yaml"
+    path.write_text("clock_hz: 1e9\nratio: 2:4\nrows: 0x10\n")
+    assert read_yaml(path, "profile", ProfileError, packaged=True) == {
+        "clock_hz": 1e9,
+        "ratio": "2:4",
+        "rows": 16,
+    }
+    path.write_text("a: 1\na: 2\n")
+    with pytest.raises(ProfileError, match="duplicate key 'a'"):
+        read_yaml(path, "profile", ProfileError, packaged=True)
