@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import statistics
 import sys
 import tempfile
@@ -43,10 +42,8 @@ def _median_s(fn: object, repeats: int) -> float:
 
 
 def resnet50_on_32x32(repeats: int = 20) -> float:
-    base = hwsim.load_profile("tpu_edge")
-    arch = {**base.arch, "rows": 32, "cols": 32}
-    profile = dataclasses.replace(
-        base, name="tpu_edge_32x32", arch=arch, peak_macs_per_cycle={"int8": 1024.0}
+    profile = hwsim.load_profile("tpu_edge").with_params(
+        {"arch.rows": 32, "arch.cols": 32, "peak_macs_per_cycle.int8": 1024}
     )
     graph = hwsim.trace("resnet50")
     estimate(graph, profile)  # warm up (numba, imports)

@@ -66,6 +66,20 @@ def test_total_cycles_match_scalesim_where_it_stalls(row):
     assert cost.cycles == pytest.approx(theirs, rel=0.05)
 
 
+USER_ROWS = [r for r in GOLDEN_ROWS if "_user_" in r["config"]]
+
+
+@pytest.mark.parametrize("row", USER_ROWS, ids=_case_id)
+def test_total_incl_prefetch_matches_scalesim_in_user_mode(row):
+    """In USER bandwidth mode SCALE-Sim's "Total Cycles (incl. prefetch)" runs from the first
+    fill of the read buffers' active halves to the ofmap write buffer's last drain; hwsim
+    replays the write buffer line by line, so it must agree within 1%."""
+    cost = _estimate(row["config"], row["topology"])[row["layer"]]
+    note = next(n for n in cost.notes if n.startswith("scalesim:"))
+    ours = float(note.split("prefetch ")[1].split(" cycles")[0].replace(",", ""))
+    assert ours == pytest.approx(int(row["total_cycles_incl_prefetch"]), rel=0.01)
+
+
 @pytest.mark.parametrize("row", GOLDEN_ROWS, ids=_case_id)
 def test_sram_accesses_and_mapping_match_scalesim(row):
     """SRAM reads and writes per operand follow SCALE-Sim's demand matrices exactly, and the

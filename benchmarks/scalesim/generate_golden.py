@@ -52,6 +52,14 @@ CONFIGS: dict[str, tuple[int, int, str, int, int, int, str, tuple[int, int, int]
     "a8x8_is_user_bw4": (8, 8, "is", 1, 2, 2, "USER", (4, 3, 4), True),
     "a16x8_ws_user_bw3": (16, 8, "ws", 2, 1, 1, "USER", (3, 2, 2), True),
     "a8x16_os_user_bw2": (8, 16, "os", 1, 1, 2, "USER", (2, 2, 4), True),
+    # a small WS array fed at 4 words/cycle, where the ofmap write buffer sets the stalls: used
+    # to replace the ofmap port's closed form by SCALE-Sim's write buffer, line by line
+    "a8x32_ws_user_bw4": (8, 32, "ws", 2, 2, 2, "USER", (4, 4, 4), False),
+    "a8x32_ws_user_bw4_8k": (8, 32, "ws", 8, 8, 8, "USER", (4, 4, 4), False),
+    # added after that change and run once against it (held out)
+    "a8x32_os_user_bw4": (8, 32, "os", 2, 4, 2, "USER", (4, 4, 4), True),
+    "a8x32_is_user_bw4": (8, 32, "is", 4, 2, 1, "USER", (4, 4, 4), True),
+    "a12x20_ws_user_bw4": (12, 20, "ws", 1, 4, 4, "USER", (4, 3, 4), True),
 }
 
 # SCALE-Sim conv form: name, ifmap h, ifmap w, filter h, filter w, channels, filters, stride.
@@ -67,6 +75,13 @@ GEMM_LAYERS = [
     ("gemm_a", 64, 48, 80),
     ("gemm_b", 17, 100, 33),
     ("gemm_c", 96, 16, 200),
+]
+# GEMMs whose M, N and K are multiples of no array side here (run on every configuration).
+GEMM_ODD_LAYERS = [
+    ("odd_a", 100, 50, 70),
+    ("odd_b", 37, 45, 21),
+    ("odd_c", 130, 70, 19),
+    ("odd_d", 23, 90, 45),
 ]
 # Two ResNet-18 layers (1x1 downsample convs), timed for the speed comparison only.
 RESNET18_LAYERS = [
@@ -139,8 +154,9 @@ def write_inputs() -> None:
     header += "Num Filter, Strides,\n"
     conv = header + "".join(",".join(str(v) for v in row) + ",\n" for row in CONV_LAYERS)
     (OUT / "topologies" / "conv_small.csv").write_text(conv)
-    gemm = "Layer, M, N, K,\n" + "".join(f"{n}, {m}, {nn}, {k},\n" for n, m, nn, k in GEMM_LAYERS)
-    (OUT / "topologies" / "gemm_small.csv").write_text(gemm)
+    for name, layers in (("gemm_small", GEMM_LAYERS), ("gemm_odd", GEMM_ODD_LAYERS)):
+        rows = "".join(f"{n}, {m}, {nn}, {k},\n" for n, m, nn, k in layers)
+        (OUT / "topologies" / f"{name}.csv").write_text("Layer, M, N, K,\n" + rows)
 
 
 def _read_report(path: Path) -> list[list[str]]:
@@ -205,10 +221,15 @@ def main() -> None:
         selected, args.skip_resnet18 = args.only, True
         for path, rows in ((OUT / "golden.csv", golden), (OUT / "timings.csv", timings)):
             with path.open(newline="") as f:
-                rows += [r for r in csv.DictReader(f) if r["config"] not in selected]
+                rows += [
+                    r
+                    for r in csv.DictReader(f)
+                    if r["config"] not in selected or r["topology"].startswith("resnet18")
+                ]
     topologies = [
         ("conv_small", False, [r[0] for r in CONV_LAYERS]),
         ("gemm_small", True, [r[0] for r in GEMM_LAYERS]),
+        ("gemm_odd", True, [r[0] for r in GEMM_ODD_LAYERS]),
     ]
     for cfg_name in selected:
         spec = CONFIGS[cfg_name]

@@ -47,7 +47,7 @@ import math
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,6 +60,9 @@ from .assemble import op_cost
 from .base import PricingContext
 from .gemm_view import GemmShape, gemm_shapes
 from .systolic_arch import OPERANDS, ScaleSimPorts, SystolicArch
+
+if TYPE_CHECKING:  # the kernels import numba, which loads only when a USER layer is priced
+    from ..kernels import OfmapWrites
 
 
 @dataclass(frozen=True)
@@ -193,30 +196,6 @@ def _demands(
     }
 
 
-def _demand_time(d: _Demand, fold_len: int, positions: np.ndarray) -> np.ndarray:
-    """Nominal cycle at which the array first asks for stream word ``positions``."""
-    cum = np.cumsum(d.words)
-    fold = np.minimum(np.searchsorted(cum, positions, side="right"), len(cum) - 1)
-    before = np.where(fold > 0, cum[fold - 1], 0.0)
-    frac = np.clip((positions - before) / np.maximum(d.words[fold], 1.0), 0.0, 1.0)
-    return fold * fold_len + d.offset + frac * d.duration
-
-
-def _drain_lag(d: _Demand, fold_len: int, buffer_words: float, bw: float) -> float:
-    """Stall the ofmap port causes: half the buffer drains at a time at ``bw`` words/cycle;
-    the array waits when the whole buffer is full and a drain is still under way."""
-    total = float(d.words.sum())
-    half = buffer_words - math.ceil(buffer_words / 2)
-    if total <= buffer_words or half <= 0:
-        return 0.0
-    drains = math.ceil((total - buffer_words) / half)
-    k = np.arange(1, drains + 1, dtype=np.float64)
-    start = float(_demand_time(d, fold_len, np.array([half]))[0])
-    done = start + k * math.ceil(half / bw)
-    needed = _demand_time(d, fold_len, buffer_words + (k - 1) * half)
-    return max(0.0, float(np.max(done - needed)))
-
-
 @dataclass(frozen=True)
 class ConvGeometry:
     """A conv's ifmap as SCALE-Sim addresses it (no padding): ``h x w x c`` pixels, ``r x s``
@@ -274,8 +253,9 @@ def _user_misses(
     g: GemmShape,
     spec: ArraySpec,
     geometry: ConvGeometry | None,
-) -> dict[str, np.ndarray]:
-    """Demand line of every DRAM fetch of the ifmap and filter buffers (SCALE-Sim USER mode)."""
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Demand line of every DRAM fetch of the ifmap and filter buffers (SCALE-Sim USER mode),
+    and the words of each buffer's prefetch matrix (empty entries included)."""
     rows, cols, df = spec.rows, spec.cols, spec.dataflow
     sr, sc, t = spatial_temporal(g, df)
     ifmap, n_ifmap = _ifmap_addresses(g.m, g.k, geometry)
@@ -283,12 +263,14 @@ def _user_misses(
     matrices = {"ifmap": ifmap, "ifmap_t": ifmap.T, "filter": filt, "filter_t": filt.T}
     from ..kernels import miss_lines
 
-    out = {}
+    out, sizes = {}, {}
     for operand in ("ifmap", "filter"):
         matrix, width, diagonal, by_col, prefix = _PORTS[(df, operand)]
         w = rows if width == "rows" else cols
+        grid = _blocks(matrices[matrix], w)
+        sizes[operand] = int(grid.size)
         out[operand] = miss_lines(
-            _blocks(matrices[matrix], w),
+            grid,
             diagonal=diagonal,
             by_col_fold=by_col,
             rows=rows,
@@ -299,7 +281,33 @@ def _user_misses(
             buffer_words=int(spec.sram_words[operand]),
             n_addr=n_ifmap if operand == "ifmap" else 0,
         )
-    return out
+    return out, sizes
+
+
+def _ofmap_writes(sr: int, sc: int, t: int, spec: ArraySpec, bandwidth: float) -> OfmapWrites:
+    """SCALE-Sim's ofmap demand, fold by fold: WS and IS write ``T`` rows of outputs (partial
+    sums per row fold) after ``2R - 1`` empty lines; OS drains its ``R`` rows after ``T - 1``,
+    bottom edge first, so a short row fold's empty rows come first."""
+    from ..kernels import OfmapWrites
+
+    rows, cols, df = spec.rows, spec.cols, spec.dataflow
+    rf, cf = math.ceil(sr / rows), math.ceil(sc / cols)
+    fold_cols = np.repeat(_used(sc, cols), rf).astype(np.int64)
+    if df == "os":
+        first_row = np.tile(rows - _used(sr, rows), cf).astype(np.int64)
+        prefix, n_rows = t - 1, rows
+    else:
+        first_row = np.zeros(rf * cf, dtype=np.int64)
+        prefix, n_rows = 2 * rows - 1, t
+    return OfmapWrites(
+        fold_cols=fold_cols,
+        fold_first_row=first_row,
+        fold_lines=fold_cycles(rows, cols, t, df),
+        prefix=prefix,
+        rows=n_rows,
+        buffer_words=int(spec.sram_words["ofmap"]),
+        bandwidth=max(int(bandwidth), 1),
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -365,7 +373,7 @@ def gemm_timing(
             (dram_writes["ofmap"] / ports["ofmap"]),
         )
         if ss.mode == "USER":
-            misses = _user_misses(g, spec, ifmap_geometry)
+            misses, grid_words = _user_misses(g, spec, ifmap_geometry)
             chunks, fetched = {}, {}
             total_words = {"ifmap": float(m * k) * ifmap_valid_fraction, "filter": float(k * n)}
             for o in ("ifmap", "filter"):
@@ -374,23 +382,29 @@ def gemm_timing(
                 chunks[o] = math.ceil((words - active) / ports[o])
                 first = min(math.ceil(active / ports[o]), math.ceil(total_words[o] / ports[o]))
                 fetched[o] = (first + len(misses[o]) * chunks[o]) * ports[o]
-            from ..kernels import line_stalls
+            from ..kernels import stalls_and_drain
 
-            lag = max(
-                line_stalls(
-                    misses["ifmap"], chunks["ifmap"] + 1, misses["filter"], chunks["filter"] + 1
-                ),
-                _drain_lag(demand["ofmap"], f_len, spec.sram_words["ofmap"], ports["ofmap"]),
+            lag, drained = stalls_and_drain(
+                misses["ifmap"],
+                chunks["ifmap"] + 1,
+                misses["filter"],
+                chunks["filter"] + 1,
+                _ofmap_writes(sr, sc, t, spec, ports["ofmap"]),
             )
             stall = groups * lag
             dram_reads = {o: groups * fetched[o] for o in ("ifmap", "filter")}
             dram_writes = {"ofmap": groups * float(sum(sram_writes.values()))}
             dram_cycles = groups * max(len(misses[o]) * (chunks[o] + 1) for o in misses)
-        if ss.mode == "USER":
+            # SCALE-Sim's "incl. prefetch" runs from the first fill of the read buffers' active
+            # halves (before line 0) to the write buffer's last drain.
             first_fill = max(
-                min(math.ceil(spec.sram_words[o] / 2), float(demand[o].words.sum())) / ports[o]
+                min(
+                    math.ceil(math.ceil(spec.sram_words[o] / 2) / ports[o]),
+                    math.ceil(grid_words[o] / ports[o]),
+                )
                 for o in ("ifmap", "filter")
             )
+            prefetch = groups * (first_fill + drained + 1 - (folds * f_len + lag))
         else:  # CALC: the active half is filled in whole sets of 1/100 of the buffer
             unique = {"ifmap": unique_ifmap * ifmap_valid_fraction, "filter": float(k * n)}
             fills = []
@@ -398,11 +412,10 @@ def gemm_timing(
                 per_set = max(math.floor(spec.sram_words[o] / 100), 1)
                 sets = min(math.ceil(unique[o] / per_set), 50)
                 fills.append(math.ceil(sets * per_set / ports[o]))
-            first_fill = max(fills)
-        last = float(demand["ofmap"].words.sum())
-        half = spec.sram_words["ofmap"] - math.ceil(spec.sram_words["ofmap"] / 2)
-        tail = ((last - 1) % half + 1) if half > 0 and last > 0 else last
-        prefetch = groups * (math.ceil(first_fill) + math.ceil(tail / ports["ofmap"]))
+            last = float(demand["ofmap"].words.sum())
+            half = spec.sram_words["ofmap"] - math.ceil(spec.sram_words["ofmap"] / 2)
+            tail = ((last - 1) % half + 1) if half > 0 and last > 0 else last
+            prefetch = groups * (max(fills) + math.ceil(tail / ports["ofmap"]))
     else:  # native: one shared off-chip port
         # Words over words per cycle: the port's width is already divided by the word size.
         off = dram_reads["ifmap"] + dram_reads["filter"] + dram_writes["ofmap"]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .scalesim_buffer import line_stalls, miss_lines
+from .scalesim_buffer import OfmapWrites, line_stalls, miss_lines, stalls_and_drain
 from .tile_nonzeros import column_nonzeros, column_tile_nonzeros
 
-__all__ = ["column_nonzeros", "column_tile_nonzeros", "line_stalls", "miss_lines"]
+__all__ = [
+    "OfmapWrites",
+    "column_nonzeros",
+    "column_tile_nonzeros",
+    "line_stalls",
+    "miss_lines",
+    "stalls_and_drain",
+]

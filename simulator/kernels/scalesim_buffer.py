@@ -15,8 +15,26 @@ stall accounting. Each loop costs one pass over the requests.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
+
+
+@dataclass(frozen=True)
+class OfmapWrites:
+    """Where SCALE-Sim's ofmap demand matrix writes, fold by fold (folds in its order), and the
+    write buffer that takes them. Each fold is ``prefix`` empty lines, then ``rows`` rows of
+    ``fold_cols[f]`` words (the first ``fold_first_row[f]`` rows empty), skewed one line per
+    column; ``fold_lines`` lines in all."""
+
+    fold_cols: np.ndarray
+    fold_first_row: np.ndarray
+    fold_lines: int = 0
+    prefix: int = 0
+    rows: int = 0
+    buffer_words: int = 0
+    bandwidth: int = 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -220,36 +238,159 @@ def _port_lateness(
 
 
 @numba.njit(cache=True, nogil=True)
+def _line_writes(tau: int, c_used: int, prefix: int, n_rows: int, first_row: int) -> int:
+    """Ofmap words written on line ``tau`` of a fold: SCALE-Sim's demand matrix is ``prefix``
+    empty lines, then ``n_rows`` rows (the first ``first_row`` of them empty) of ``c_used``
+    words, skewed so that column ``j`` is ``j`` lines late."""
+    lo = max(0, tau - prefix - n_rows + 1)
+    hi = min(c_used - 1, tau - prefix - first_row)
+    return max(0, hi - lo + 1)
+
+
+@numba.njit(cache=True, nogil=True)
 def _line_stalls(
-    lines_a: np.ndarray, chunk_a: float, lines_b: np.ndarray, chunk_b: float
-) -> float:  # pragma: no cover - jitted
+    lines_a: np.ndarray,
+    chunk_a: float,
+    lines_b: np.ndarray,
+    chunk_b: float,
+    fold_cols: np.ndarray,
+    fold_first_row: np.ndarray,
+    fold_lines: int,
+    prefix: int,
+    n_rows: int,
+    out_words: int,
+    out_bw: int,
+) -> tuple[float, float]:  # pragma: no cover - jitted
     stall = 0.0
     ia = ib = 0
     ka = kb = 0
     na, nb = lines_a.shape[0], lines_b.shape[0]
-    while ia < na or ib < nb:
-        line = lines_a[ia] if ia < na else lines_b[ib]
-        if ib < nb and lines_b[ib] < line:
-            line = lines_b[ib]
-        cycle = line + stall
-        ia, ka, late_a = _port_lateness(lines_a, ia, ka, chunk_a, line, cycle)
-        ib, kb, late_b = _port_lateness(lines_b, ib, kb, chunk_b, line, cycle)
-        stall += max(late_a, late_b, 0.0)
-    return stall
+    writes = out_words > 0 and fold_cols.shape[0] > 0
+    if not writes:  # read buffers only: walk the lines that fetch
+        while ia < na or ib < nb:
+            line = lines_a[ia] if ia < na else lines_b[ib]
+            if ib < nb and lines_b[ib] < line:
+                line = lines_b[ib]
+            cycle = line + stall
+            ia, ka, late_a = _port_lateness(lines_a, ia, ka, chunk_a, line, cycle)
+            ib, kb, late_b = _port_lateness(lines_b, ib, kb, chunk_b, line, cycle)
+            stall += max(late_a, late_b, 0.0)
+        return stall, 0.0
+    # The ofmap write buffer, element by element as SCALE-Sim's write_buffer.service_writes.
+    active = (out_words + 1) // 2
+    drain_words = out_words - active
+    drain_lines = max((drain_words + out_bw - 1) // out_bw, 1)
+    free = out_words
+    drain_end = 0.0
+    fill = 0  # words in the trace line being filled
+    sizes = np.empty(1024, dtype=np.int64)  # words of each trace line
+    n_trace = 0
+    drained = 0  # trace lines drained so far
+    current = 0.0
+    for fold in range(fold_cols.shape[0]):
+        for tau in range(fold_lines):
+            line = fold * fold_lines + tau
+            cycle = line + stall
+            late_a = late_b = 0.0
+            if ia < na and lines_a[ia] == line:
+                ia, ka, late_a = _port_lateness(lines_a, ia, ka, chunk_a, line, cycle)
+            if ib < nb and lines_b[ib] == line:
+                ib, kb, late_b = _port_lateness(lines_b, ib, kb, chunk_b, line, cycle)
+            count = _line_writes(tau, fold_cols[fold], prefix, n_rows, fold_first_row[fold])
+            current = cycle
+            for _ in range(count):
+                fill += 1
+                free -= 1
+                pushed = fill == out_bw
+                if current < drain_end:
+                    if free <= 0:
+                        current = drain_end
+                elif free < active:
+                    pushed = pushed or fill > 0
+                    if pushed:
+                        if n_trace == sizes.shape[0]:
+                            grown = np.empty(sizes.shape[0] * 2, dtype=np.int64)
+                            grown[:n_trace] = sizes[:n_trace]
+                            sizes = grown
+                        sizes[n_trace] = fill
+                        n_trace += 1
+                        fill = 0
+                        pushed = False
+                    end = min(drained + drain_lines, n_trace)
+                    if end > drained:
+                        # SCALE-Sim frees whole lines, less the empty slots of the last one.
+                        free += (end - drained - 1) * out_bw + sizes[end - 1]
+                        drain_end = current + (end - drained) - 1
+                        drained = end
+                if pushed:
+                    if n_trace == sizes.shape[0]:
+                        grown = np.empty(sizes.shape[0] * 2, dtype=np.int64)
+                        grown[:n_trace] = sizes[:n_trace]
+                        sizes = grown
+                    sizes[n_trace] = fill
+                    n_trace += 1
+                    fill = 0
+            stall += max(late_a, late_b, current - cycle, 0.0)
+    # After the last line the buffer drains what is left, back to back from that line's cycle.
+    if fill > 0:
+        if n_trace == sizes.shape[0]:
+            grown = np.empty(sizes.shape[0] + 1, dtype=np.int64)
+            grown[:n_trace] = sizes[:n_trace]
+            sizes = grown
+        sizes[n_trace] = fill
+        n_trace += 1
+    done = drain_end
+    start = current
+    while drained < n_trace:
+        end = min(drained + drain_lines, n_trace)
+        done = max(done, start + (end - drained) - 1)
+        start = done + 1
+        drained = end
+    return stall, done
 
 
-def line_stalls(lines_a: np.ndarray, chunk_a: float, lines_b: np.ndarray, chunk_b: float) -> float:
-    """Stall cycles SCALE-Sim accumulates from two read buffers' fetches.
+def line_stalls(
+    lines_a: np.ndarray,
+    chunk_a: float,
+    lines_b: np.ndarray,
+    chunk_b: float,
+    writes: OfmapWrites | None = None,
+) -> float:
+    """Stall cycles SCALE-Sim accumulates from two read buffers' fetches (and the ofmap
+    write buffer's drains, when ``writes`` describes them).
 
     The ``k``-th fetch of a buffer completes at ``k * chunk - 1`` (fetches run back to back,
     ``chunk`` cycles each). Line ``i`` is asked for at ``i`` plus the stalls so far; each fetch
     it triggers moves its ready time to the fetch's completion plus any lateness once more (as
-    SCALE-Sim counts a late fetch's wait twice), and the line stalls by the worse buffer."""
-    return float(
-        _line_stalls(
-            np.ascontiguousarray(lines_a, dtype=np.int64),
-            float(chunk_a),
-            np.ascontiguousarray(lines_b, dtype=np.int64),
-            float(chunk_b),
-        )
+    SCALE-Sim counts a late fetch's wait twice). The write buffer takes each line's ofmap words
+    one at a time: once more than its drain half is full it drains ``ceil(drain / bw)`` lines
+    of ``bw`` words, one per cycle, and a word that finds the buffer full waits for the drain
+    under way. The line stalls by the worst of the three."""
+    return stalls_and_drain(lines_a, chunk_a, lines_b, chunk_b, writes)[0]
+
+
+def stalls_and_drain(
+    lines_a: np.ndarray,
+    chunk_a: float,
+    lines_b: np.ndarray,
+    chunk_b: float,
+    writes: OfmapWrites | None = None,
+) -> tuple[float, float]:
+    """``line_stalls``, and the cycle (line 0 at cycle 0) at which the write buffer's last
+    drain completes: SCALE-Sim's ofmap DRAM stop cycle, the end of its "Total Cycles (incl.
+    prefetch)". 0 without ``writes``."""
+    w = writes if writes is not None else OfmapWrites(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    stall, done = _line_stalls(
+        np.ascontiguousarray(lines_a, dtype=np.int64),
+        float(chunk_a),
+        np.ascontiguousarray(lines_b, dtype=np.int64),
+        float(chunk_b),
+        np.ascontiguousarray(w.fold_cols, dtype=np.int64),
+        np.ascontiguousarray(w.fold_first_row, dtype=np.int64),
+        int(w.fold_lines),
+        int(w.prefix),
+        int(w.rows),
+        int(w.buffer_words),
+        int(w.bandwidth),
     )
+    return float(stall), float(done)
