@@ -108,6 +108,11 @@ class ArchSpec:
     def check(self, origin: str) -> None:
         """Invariants across fields that a schema cannot state; raise ``ProfileError``."""
 
+    def host_profile(self) -> str | None:
+        """The profile (name or file) of the host that runs the ops this hardware cannot,
+        priced with that profile's class; ``None``: every op runs here or is unsupported."""
+        return None
+
     @classmethod
     def field_docs(cls) -> list[tuple[str, str, str, str]]:
         """(key, type, default, meaning) of every field, for the docs."""

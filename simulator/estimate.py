@@ -147,6 +147,7 @@ class Estimate:
     def table(self) -> pd.DataFrame:
         """One row per op: what it is, what it costs, and why."""
         levels = [lvl.name for lvl in self.profile.memory]
+        details = self.graph_cost.layer_details if self.graph_cost is not None else {}
         rows = []
         for op, cost in self.costs:
             stats = op.weight_stats
@@ -187,6 +188,7 @@ class Estimate:
                     row[f"bytes_{lvl}"] = cost.bytes_at(lvl)
                 for component, joules in cost.energy_j.items():
                     row[f"energy_{component}_j"] = joules
+            row.update(details.get(op.id, {}))
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -379,6 +381,7 @@ def price(
         graph=graph,
         options=hw.options(profile, user),
         table=hw.table,
+        host=host_context(profile, graph, precision, fuse),
     )
     graph_cost = hw.graph_cost(graph, ctx) if hw.graph_cost is not None else None
     costs = graph_cost.costs if graph_cost is not None else price_ops(graph, ctx)
@@ -401,6 +404,31 @@ def price(
 def check_schedule(schedule: str) -> None:
     if schedule not in SCHEDULES:
         raise HwsimError(f"--schedule '{schedule}': expected one of {', '.join(SCHEDULES)}")
+
+
+def host_context(
+    profile: Profile, graph: OpGraph, precision: str | None, fuse: bool
+) -> PricingContext | None:
+    """The pricing context of the host CPU a profile names for the ops it cannot run (an
+    Edge TPU's ``arch.cpu_fallback``), with that profile's class table and default options;
+    the ops run at the accelerator's precision where the host has it (a quantized model's
+    CPU kernels), else at the host's default."""
+    name = profile.arch.host_profile()
+    if name is None:
+        return None
+    host = load_profile(name)
+    hw = hw_class(host.hw_class)
+    forced = precision or profile.default_precision
+    resident = sum(device_weight_bytes(op, host, None) for op in graph.ops)
+    return PricingContext(
+        profile=host,
+        weight_home=weight_home(host, resident),
+        precision=forced if forced in host.precisions else None,
+        fuse=fuse and host.fuse_pointwise,
+        graph=graph,
+        options=hw.options(host, UserOptions()),
+        table=hw.table,
+    )
 
 
 def estimate(

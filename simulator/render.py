@@ -151,10 +151,13 @@ def layer_table(
     nodes = est.graph.dag.nodes
     compressed = any(nodes[op.id].get("compression") is not None for op, _ in rows)
     extra: list[tuple[str, str, list[str], str]] = []  # header, justify, cells, footer
-    if details:
-        folds = [details.get(op.id, {}) for op, _ in rows]
-        texts = [f"{f['pe']} x {f.get('simd') or 1}" if f else "" for f in folds]
+    folds = [details.get(op.id, {}) for op, _ in rows]
+    if any("pe" in f for f in folds):
+        texts = [f"{f['pe']} x {f.get('simd') or 1}" if "pe" in f else "" for f in folds]
         extra.append(("PE x SIMD", "right", texts, ""))
+    if any("device" in f for f in folds):  # a deployed profile: where each op ran
+        extra.append(("device", "left", [str(f.get("device") or "") for f in folds], ""))
+        extra.append(("weights", "left", [str(f.get("weights") or "") for f in folds], ""))
     if compressed:
         labels = [nodes[op.id].get("compression") for op, _ in rows]
         texts = [a.label if a is not None else "" for a in labels]
@@ -266,7 +269,7 @@ def totals_lines(est: Estimate) -> list[str]:
         f"MACs {_si(d['macs'], '')}  params {_si(d['params'], '')}  "
         + (
             "weights: in each layer's own memories (see resources)"
-            if est.graph_cost is not None
+            if est.graph_cost is not None and est.graph_cost.resources
             else f"weights {_si(d['device_weight_bytes'], 'B')} on device, "
             f"resident in '{d['weight_home']}'"
         ),
@@ -314,6 +317,8 @@ def fpga_lines(est: Estimate) -> list[str]:
     gc = est.graph_cost
     if gc is None:
         return []
+    if gc.fits is None and not gc.resources:  # a plan's report (Edge TPU): its notes only
+        return [f"note: {n}" for n in gc.notes]
     lines = [f"throughput {gc.throughput_fps:,.1f} frames/s"]
     if gc.fits is not None:
         lines.append(

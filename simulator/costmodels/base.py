@@ -63,6 +63,9 @@ class PricingContext:
     graph: OpGraph | None = None  # the whole model, for models that plan across ops
     options: object = field(default_factory=NoOptions)  # the class's typed options
     table: Mapping[OpKind, CostFn] = field(default_factory=dict)  # the class's live cost table
+    # The host that runs what this hardware cannot (``Profile.arch.host_profile()``), priced
+    # with its own class's table; None when the profile names no host.
+    host: PricingContext | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,8 @@ class MemoryFit:
 
 
 CostFn = Callable[[Op, PricingContext], OpCost]
-GraphFn = Callable[[OpGraph, PricingContext], GraphCost]
+# A whole-graph model; None: this profile of the class is priced op by op after all.
+GraphFn = Callable[[OpGraph, PricingContext], GraphCost | None]
 # How a class's runtime reuses memory (which kernels write over an input they read last).
 InPlaceFn = Callable[[Profile], InPlace]
 FusesFn = Callable[[Profile], Fuses]

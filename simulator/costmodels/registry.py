@@ -19,7 +19,7 @@ from ..frozen import deep_freeze
 from ..hardware import Profile
 from ..memory import Fuses, always_fused, never_in_place
 from ..ops import OpKind
-from . import cpu, fpga, gpu, mcu, systolic
+from . import cpu, fpga, gpu, mcu, systolic, systolic_deploy
 from .base import CostFn, FusesFn, GraphFn, InPlaceFn, MemoryFitFn, NoOptions, UserOptions
 from .cpu_arch import CpuArch, CpuOptions
 from .fpga_arch import FpgaArch, FpgaOptions, FpgaStreamingArch
@@ -89,7 +89,12 @@ HW_CLASSES: dict[str, HwClass] = {
         options=_cpu_options,
     ),
     "gpu": HwClass("gpu", GpuArch, dict(gpu.COST_TABLE)),
-    "systolic": HwClass("systolic", SystolicArch, dict(systolic.COST_TABLE)),
+    "systolic": HwClass(
+        "systolic",
+        SystolicArch,
+        dict(systolic_deploy.COST_TABLE),
+        graph_cost=systolic_deploy.graph_cost,
+    ),
     "fpga": HwClass(
         "fpga",
         FpgaArch,

@@ -133,21 +133,22 @@ def state_read_bytes(op: Op) -> float:
 
 
 def memory_bytes(
-    op: Op, ctx: PricingContext, t: Traffic
+    op: Op, ctx: PricingContext, t: Traffic, activation_level: MemoryLevel | None = None
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Bytes read and written at each memory level.
 
-    Activations live where the op's working set fits (what the previous kernel just wrote is
-    still there). Persistent state is different: a KV cache was written steps ago, and the
-    weights and caches every step streams since have evicted it, so the op reads it from the
-    backing store once per step however small it is next to a cache.
+    Activations live at ``activation_level`` when a class model has placed them, else where
+    the op's working set fits (what the previous kernel just wrote is still there).
+    Persistent state is different: a KV cache was written steps ago, and the weights and
+    caches every step streams since have evicted it, so the op reads it from the backing
+    store once per step however small it is next to a cache.
     """
     reads: dict[str, float] = {}
     writes: dict[str, float] = {}
     scale = activation_scale(op, op_precision(op, ctx))
     state = min(state_read_bytes(op) * scale, t.activation_read)
     fresh = (op.input_bytes + op.output_bytes) * scale - state
-    act_home = activation_home(ctx.profile, fresh)
+    act_home = activation_level or activation_home(ctx.profile, fresh)
     for level in _levels_through(ctx.profile, act_home):
         reads[level.name] = reads.get(level.name, 0.0) + t.activation_read - state
         writes[level.name] = writes.get(level.name, 0.0) + t.activation_write
@@ -183,9 +184,11 @@ def price(
     compute_cycles: float | None = None,
     extra_overhead_cycles: float = 0.0,
     notes: tuple[str, ...] = (),
+    activation_level: MemoryLevel | None = None,
 ) -> OpCost:
     """Roofline price of ``op``; class models pass their own ``compute_cycles`` when they
-    know better than peak (array mapping, tile padding)."""
+    know better than peak (array mapping, tile padding), and ``activation_level`` when they
+    know where activations live (a compiler that placed them all on chip)."""
     profile = ctx.profile
     precision = op_precision(op, ctx)
     if op.kind in MAC_KINDS:
@@ -194,7 +197,7 @@ def price(
         ideal = op.flops / vector_rate(profile, precision)
     compute = ideal if compute_cycles is None else max(compute_cycles, ideal)
     t = traffic(op, ctx, precision)
-    reads, writes = memory_bytes(op, ctx, t)
+    reads, writes = memory_bytes(op, ctx, t, activation_level)
     mem = memory_cycles(profile, reads, writes)
     overhead = 0.0 if op.fused_into else profile.per_op_overhead_cycles + extra_overhead_cycles
     return op_cost(

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import functools
 import math
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,13 +52,14 @@ import numpy as np
 
 from ..cost import OpCost
 from ..frozen import FrozenDict
-from ..hardware import MemoryLevel, Profile
+from ..hardware import Profile
 from ..ops import MAC_KINDS, Op, OpKind
 from . import roofline as rl
 from .assemble import op_cost
-from .base import PricingContext
+from .base import CostFn, PricingContext
 from .gemm_view import GemmShape, gemm_shapes
 from .systolic_arch import OPERANDS, ScaleSimPorts, SystolicArch
+from .systolic_plan import clear_plans, device_plan
 
 if TYPE_CHECKING:  # the kernels import numba, which loads only when a USER layer is priced
     from ..kernels import OfmapWrites
@@ -443,39 +443,15 @@ def gemm_timing(
 
 # --- weights: which layers stay on chip, and what sparsity buys -----------------------------
 
-# Per traced graph (dropped with it), per (profile value, forced precision): the spilled ops.
-_SPILL_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[Profile, str | None], frozenset[str]]]
-_SPILL_PLANS = weakref.WeakKeyDictionary()
-
-
-def _filter_capacity_bytes(profile: Profile) -> float:
-    """Bytes of weights the filter SRAM keeps between inferences: none where the on-chip
-    memory does not hold weights (TPU v1 stages them from DDR3 through a FIFO every time)."""
-    if not profile.memory[0].holds_weights:
-        return 0.0
-    spec = array_spec(profile)
-    return spec.sram_words["filter"] * spec.word_bytes
-
 
 def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
-    """Ids of the ops whose weights do not fit the filter SRAM: weights are cached layer by
-    layer in graph order until the SRAM is full (the Edge TPU compiler's policy); the rest
-    stream from off-chip memory on every inference. ``None`` when the graph is unknown."""
-    graph = ctx.graph
-    if graph is None:
+    """Ids of the ops whose weights do not fit the parameter cache: weights are cached layer
+    by layer in graph order until it is full (the Edge TPU compiler's policy); the rest
+    stream from off-chip memory on every inference (``systolic_plan``). ``None`` when the
+    graph is unknown."""
+    if ctx.graph is None:
         return None
-    key = (ctx.profile, ctx.precision)
-    plans = _SPILL_PLANS.setdefault(graph.dag, {})
-    if key not in plans:
-        capacity, used, spilled = _filter_capacity_bytes(ctx.profile), 0.0, set()
-        for op in graph:
-            if op.kind not in MAC_KINDS or not op.params:
-                continue
-            used += rl.device_weight_bytes(op, ctx.profile, ctx.precision)
-            if used > capacity:
-                spilled.add(op.id)
-        plans[key] = frozenset(spilled)
-    return plans[key]
+    return device_plan(ctx.graph, ctx.profile, ctx.precision).streamed()
 
 
 def clear_caches() -> None:
@@ -483,7 +459,7 @@ def clear_caches() -> None:
     gemm_timing.cache_clear()
     array_spec.cache_clear()
     _per_byte_pj.cache_clear()
-    _SPILL_PLANS.clear()
+    clear_plans()
 
 
 def _real_weight(op: Op, ctx: PricingContext) -> Any:
@@ -542,10 +518,6 @@ def sparse_mapping(op: Op, ctx: PricingContext, g: GemmShape, cols: int) -> Spar
 # --- the cost function ----------------------------------------------------------------------
 
 
-def _levels(profile: Profile) -> tuple[MemoryLevel, MemoryLevel]:
-    return profile.memory[0], profile.memory[-1]
-
-
 def _ifmap_unique(op: Op) -> float | None:
     if op.kind is OpKind.CONV and op.inputs:
         return float(op.inputs[0].numel)
@@ -576,22 +548,78 @@ def _valid_fraction(op: Op) -> float:
     return float(value) if isinstance(value, (int, float)) else 1.0
 
 
+def _activations_fit(op: Op, ctx: PricingContext, spec: ArraySpec, precision: str) -> bool:
+    """Do the op's input and output stay on chip? With a shared SRAM the compiler placed the
+    model's whole activation working set first; otherwise each must fit its own buffer."""
+    arch = ctx.profile.arch
+    assert isinstance(arch, SystolicArch)
+    if arch.shared_sram and ctx.graph is not None:
+        plan = device_plan(ctx.graph, ctx.profile, ctx.precision)
+        room = ctx.profile.memory[0].capacity_bytes - arch.sram_reserved_bytes
+        return plan.activation_bytes <= room
+    act_bytes = rl.activation_scale(op, precision)
+    in_fits = op.input_bytes * act_bytes <= spec.sram_words["ifmap"] * spec.word_bytes
+    out_fits = op.output_bytes * act_bytes <= spec.sram_words["ofmap"] * spec.word_bytes
+    return in_fits and out_fits
+
+
+def _depthwise_timing(
+    op: Op, spec: ArraySpec, macs_per_cycle: float, spilled: bool, bw_words: float
+) -> LayerTiming:
+    """A depthwise conv on the channel-parallel path: each array column takes one channel,
+    so channels are padded to a multiple of the columns, and the path does
+    ``macs_per_cycle`` MACs per cycle. Every input, weight and output word moves once
+    (a line buffer holds the window); streamed weights overlap the compute but the first
+    column's weights cannot."""
+    channels = op.outputs[0].shape[1] if op.outputs and len(op.outputs[0].shape) > 1 else 1
+    lanes = math.ceil(channels / spec.cols) * spec.cols
+    compute = math.ceil(op.macs / macs_per_cycle * lanes / channels)
+    weights = float(op.params[0].numel) if op.params else 0.0
+    inputs = float(sum(t.numel for t in op.inputs))
+    outputs = float(sum(t.numel for t in op.outputs))
+    dram = weights if spilled else 0.0
+    dram_cycles = dram / bw_words if dram else 0.0
+    first = weights / max(channels, 1) * min(channels, spec.cols) if spilled else 0.0
+    stall = max(0.0, dram_cycles - compute) + first / bw_words if spilled else 0.0
+    return LayerTiming(
+        folds=math.ceil(channels / spec.cols),
+        fold_cycles=math.ceil(compute / max(math.ceil(channels / spec.cols), 1)),
+        compute_cycles=float(compute),
+        stall_cycles=stall,
+        prefetch_cycles=0.0,
+        mapping_efficiency=channels / lanes,
+        compute_utilization=op.macs / (compute * spec.rows * spec.cols) if compute else 0.0,
+        sram_reads={"ifmap_sram": inputs, "filter_sram": weights},
+        sram_writes={"ofmap_sram": outputs},
+        dram_reads={"ifmap": 0.0, "filter": dram},
+        dram_writes={"ofmap": 0.0},
+        dram_cycles=dram_cycles,
+    )
+
+
 def _layer(
     op: Op, ctx: PricingContext, spec: ArraySpec, spilled: bool, precision: str
 ) -> tuple[LayerTiming, list[str]]:
     profile = ctx.profile
-    on_chip, backing = _levels(profile)
+    backing = profile.memory[-1]
     native = spec.scalesim is None
     filter_dram_scale = 1.0
     notes: list[str] = []
     stats = op.weight_stats
     if profile.compressed_weights and stats is not None and stats.density < 1.0:
         filter_dram_scale = stats.density + 1.0 / (8.0 * spec.word_bytes)
-    act_bytes = rl.activation_scale(op, precision)
-    in_fits = op.input_bytes * act_bytes <= spec.sram_words["ifmap"] * spec.word_bytes
-    out_fits = op.output_bytes * act_bytes <= spec.sram_words["ofmap"] * spec.word_bytes
+    fits = _activations_fit(op, ctx, spec, precision)
     bw_words = backing.bandwidth_bytes_per_cycle / spec.word_bytes
     user = spec.scalesim is not None and spec.scalesim.mode == "USER"
+    arch = profile.arch
+    assert isinstance(arch, SystolicArch)
+    if native and op.is_depthwise and arch.depthwise_macs_per_cycle is not None:
+        timing = _depthwise_timing(op, spec, arch.depthwise_macs_per_cycle, spilled, bw_words)
+        notes.append(
+            f"depthwise path: {op.outputs[0].shape[1]} channels over {spec.cols} columns at "
+            f"{arch.depthwise_macs_per_cycle:g} MACs/cycle"
+        )
+        return timing, notes
     total: LayerTiming | None = None
     for g in gemm_shapes(op):
         sparse = sparse_mapping(op, ctx, g, spec.cols) if op.kind in MAC_KINDS else None
@@ -615,8 +643,8 @@ def _layer(
                 spec,
                 ifmap_unique_words=None if unique is None else unique / g.groups * share,
                 filter_offchip=spilled,
-                ifmap_offchip=not (native and in_fits),
-                ofmap_offchip=not (native and out_fits),
+                ifmap_offchip=not (native and fits),
+                ofmap_offchip=not (native and fits),
                 offchip_words_per_cycle=bw_words,
                 filter_dram_scale=filter_dram_scale,
                 ifmap_valid_fraction=_valid_fraction(op),
@@ -629,7 +657,6 @@ def _layer(
         notes.append(
             f"{op.name}: weights spill, {streamed / 1e3:,.1f} kB streamed from {backing.name}"
         )
-    del on_chip
     return total, notes
 
 
@@ -701,8 +728,13 @@ def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
     else:
         spilled = ctx.weight_home is profile.memory[-1] and bool(op.params)
     timing, notes = _layer(op, ctx, spec, spilled and bool(op.params), precision)
-    # Arrays with a higher peak than rows x cols at this precision pack several MACs per PE.
+    # Arrays with a higher peak than rows x cols at this precision pack several MACs per PE
+    # (the depthwise path's rate is its own).
+    arch = profile.arch
+    assert isinstance(arch, SystolicArch)
     per_pe = max(profile.peak_macs_per_cycle[precision] / (spec.rows * spec.cols), 1e-9)
+    if op.is_depthwise and arch.depthwise_macs_per_cycle is not None and spec.scalesim is None:
+        per_pe = 1.0
     compute = timing.compute_cycles / per_pe
     stall = timing.stall_cycles
     ideal = op.macs / profile.peak_macs_per_cycle[precision]
@@ -746,8 +778,22 @@ def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
     )
 
 
-COST_TABLE = {
-    **rl.ROOFLINE_TABLE,
+def _vector_op(op: Op, ctx: PricingContext) -> OpCost:
+    """Non-MAC ops on the vector unit after the array (roofline), with activations on chip
+    where the compiler placed them all there (a shared SRAM)."""
+    arch = ctx.profile.arch
+    assert isinstance(arch, SystolicArch)
+    level = None
+    if arch.shared_sram and ctx.graph is not None:
+        spec = array_spec(ctx.profile)
+        if _activations_fit(op, ctx, spec, rl.op_precision(op, ctx)):
+            level = ctx.profile.memory[0]
+    return rl.price(op, ctx, activation_level=level)
+
+
+COST_TABLE: dict[OpKind, CostFn] = {
+    **{kind: _vector_op for kind in rl.ROOFLINE_TABLE if kind is not OpKind.VIEW},
+    OpKind.VIEW: rl.free,
     OpKind.CONV: _mac_op,
     OpKind.GEMM: _mac_op,
     OpKind.ATTENTION: _mac_op,

@@ -115,6 +115,8 @@ _REDUCE = (
     "all",
     "cumsum",
     "logsumexp",
+    "topk",  # a selection pass over the reduced dimension (detection post-processing)
+    "sort",
 )
 _EMBEDDING = ("embedding", "gather", "index_select", "index", "take", "embedding_bag")
 _COPY = (

@@ -1,0 +1,153 @@
+"""Which ops the Edge TPU compiler maps to the chip, as a table keyed by op kind.
+
+Source: Coral, "TensorFlow models on the Edge TPU" (coral.ai/docs/edgetpu/models-intro),
+table "Supported operations" (compiler 16): Add, AveragePool2d, Concatenation, Conv2d,
+DepthwiseConv2d, ExpandDims, FullyConnected, L2Normalization, Logistic, LSTM, Maximum,
+MaxPool2d, Mean, Minimum, Mul, Pack, Pad, PReLU, Quantize, ReduceMax, ReduceMin, ReLU, ReLU6,
+ReLUN1To1, Reshape, ResizeBilinear, ResizeNearestNeighbor, Rsqrt, Slice, Softmax (1-D input,
+at most 16,000 elements), SpaceToDepth, Split, Squeeze, StridedSlice, Sub, Sum,
+SquaredDifference, Tanh, Transpose, TransposeConv. What is not in it (BatchMatMul between two
+activations, Gather, Exp, Log, Pow, Div, Abs, ArgMax, HardSwish, GELU, Where...) runs on the
+host CPU, and so does every op after the first such one: the compiler makes one Edge TPU
+subgraph, from the start of the model up to the first op it cannot map.
+
+Each row says, for one op kind, why an op cannot be mapped (``None``: it can). The ATen
+targets listed are the ones whose TFLite lowering is in the table above; a layer norm is its
+decomposition (Mean, SquaredDifference, Rsqrt, Mul, Add), all supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..ops import Op, OpKind
+
+SOFTMAX_MAX_ELEMENTS = 16_000  # models-intro: "Supports only 1-D input ... max of 16,000"
+
+# ATen pointwise targets with a supported TFLite lowering (quantize/dequantize at the model's
+# edges become the Quantize op; casts are free in a quantized model).
+_POINTWISE = frozenset(
+    {
+        "add",
+        "sub",
+        "rsub",
+        "mul",
+        "relu",
+        "relu6",
+        "hardtanh",
+        "clamp",
+        "clamp_min",
+        "clamp_max",
+        "maximum",
+        "minimum",
+        "sigmoid",
+        "silu",  # Logistic then Mul
+        "tanh",
+        "rsqrt",
+        "prelu",
+        "_to_copy",
+        "to",
+        "type_as",
+        "quantize_per_tensor",
+        "dequantize_per_tensor",
+        "quantize_per_channel",
+        "dequantize_per_channel",
+        "fake_quantize_per_tensor_affine",
+        "fake_quantize_per_channel_affine",
+        *("zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange"),
+    }
+)
+_REDUCE = frozenset({"sum", "mean", "amax", "amin", "max", "min"})
+_COPY = frozenset(
+    {
+        "cat",
+        "stack",
+        "clone",
+        "contiguous",
+        "pad",
+        "constant_pad_nd",
+        "upsample_nearest2d",
+        "upsample_bilinear2d",
+        "_upsample_nearest_exact2d",
+        "pixel_unshuffle",  # SpaceToDepth
+        "copy",
+    }
+)
+_POOL = frozenset(
+    {
+        "max_pool2d",
+        "avg_pool2d",
+        "max_pool2d_with_indices",
+        "adaptive_avg_pool2d",
+        "_adaptive_avg_pool2d",
+        "adaptive_max_pool2d",
+    }
+)
+
+
+def _name(op: Op) -> str:
+    """The ATen op name without its namespace or in-place suffix (``add_`` is ``add``)."""
+    name = op.target.removeprefix("aten.")
+    return name[:-1] if name.endswith("_") and not name.endswith("__") else name
+
+
+def _listed(allowed: frozenset[str], what: str) -> Callable[[Op], str | None]:
+    def check(op: Op) -> str | None:
+        if _name(op) in allowed:
+            return None
+        return f"{op.target} is not in the Edge TPU op table ({what} it supports: see models-intro)"
+
+    return check
+
+
+def _gemm(op: Op) -> str | None:
+    """FullyConnected has a constant weight; a product of two activations is BatchMatMul."""
+    if op.params:
+        return None
+    return f"{op.target} multiplies two activations (BatchMatMul is not in the Edge TPU op table)"
+
+
+def _softmax(op: Op) -> str | None:
+    if not op.inputs:
+        return None
+    shape = op.inputs[0].shape
+    rows = 1
+    for size in shape[:-1]:
+        rows *= size
+    if rows == 1 and shape[-1] <= SOFTMAX_MAX_ELEMENTS:
+        return None
+    return (
+        f"softmax over {tuple(shape)}: the Edge TPU supports only a 1-D softmax of at most "
+        f"{SOFTMAX_MAX_ELEMENTS:,} elements"
+    )
+
+
+def _never(reason: str) -> Callable[[Op], str | None]:
+    return lambda op: f"{op.target}: {reason}"
+
+
+def _always(op: Op) -> str | None:
+    return None
+
+
+EDGETPU: dict[OpKind, Callable[[Op], str | None]] = {
+    OpKind.CONV: _always,  # Conv2d, DepthwiseConv2d, TransposeConv
+    OpKind.GEMM: _gemm,
+    OpKind.ATTENTION: _never("attention needs BatchMatMul between activations, not supported"),
+    OpKind.POINTWISE: _listed(_POINTWISE, "elementwise ops"),
+    OpKind.POOL: _listed(_POOL, "pooling ops"),
+    OpKind.NORM: _always,  # folded, or Mean/SquaredDifference/Rsqrt/Mul/Add
+    OpKind.SOFTMAX: _softmax,
+    OpKind.REDUCE: _listed(_REDUCE, "reductions"),
+    OpKind.EMBEDDING: _never("Gather is not in the Edge TPU op table"),
+    OpKind.COPY: _listed(_COPY, "data-movement ops"),
+    OpKind.VIEW: _always,  # Reshape, Squeeze, Slice, Transpose
+    OpKind.UNSUPPORTED: _never("no ATen mapping, so no Edge TPU op either"),
+}
+
+OP_SUPPORT: dict[str, dict[OpKind, Callable[[Op], str | None]]] = {"edgetpu": EDGETPU}
+
+
+def unmapped_reason(table: str, op: Op) -> str | None:
+    """Why the compiler behind ``table`` cannot map ``op`` (``None``: it can)."""
+    return OP_SUPPORT[table][op.kind](op)
