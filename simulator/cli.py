@@ -704,14 +704,16 @@ def workloads() -> None:
     """List the built-in workloads."""
     from rich.table import Table
 
-    from .workloads import get_workload, workload_names
+    from .workloads import get_workload, reference_names, workload_names
 
     table = Table(title="built-in workloads", header_style="bold")
-    for col in ("name", "published MACs", "source", "description"):
+    for col in ("name", "set", "published MACs", "source", "description"):
         table.add_column(col)
-    for name in workload_names():
-        w = get_workload(name)
-        table.add_row(name, f"{w.published_macs / 1e6:,.0f} M", w.macs_source, w.description)
+    for names, label in ((workload_names(), "core"), (reference_names(), "coral")):
+        for name in names:
+            w = get_workload(name)
+            macs = "—" if w.published_macs is None else f"{w.published_macs / 1e6:,.0f} M"
+            table.add_row(name, label, macs, w.macs_source, w.description)
     _out().print(table)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import hf, mcu_mobilenets, mlperf_tiny, mobile, mobilenet_v3, nas201
+from . import coral, hf, mcu_mobilenets, mlperf_tiny, mobile, mobilenet_v3, nas201
 from .spec import Workload
 
 WORKLOADS: dict[str, Callable[[], Workload]] = {
@@ -41,28 +41,43 @@ class UnknownWorkloadError(KeyError):
     """A workload name that is not in the table; ``args[0]`` is the name, as for KeyError."""
 
     def __str__(self) -> str:
-        return f"unknown workload {self.args[0]!r}; known: {', '.join(workload_names())}"
+        known = ", ".join([*workload_names(), *reference_names()])
+        return f"unknown workload {self.args[0]!r}; known: {known}"
+
+
+# Reference models for one hardware's published benchmarks (Coral's Edge TPU table): built-in
+# by name, but not in the core set every preset and calibration is checked on.
+REFERENCE: dict[str, Callable[[], Workload]] = dict(coral.CORAL)
 
 
 def workload_names() -> list[str]:
-    """Every registered name, sorted so listings are stable."""
+    """The core workloads' names, sorted so listings are stable."""
     return sorted(WORKLOADS)
 
 
+def reference_names() -> list[str]:
+    """The reference models' names (Coral's benchmark table), sorted."""
+    return sorted(REFERENCE)
+
+
 def is_workload_name(name: str) -> bool:
-    """Whether ``name`` names a registered workload or a member of a family (``prefix:...``);
-    a family member's spec is checked when it is built."""
-    return name in WORKLOADS or (":" in name and name.partition(":")[0] in FAMILIES)
+    """Whether ``name`` names a registered workload (core or reference) or a member of a
+    family (``prefix:...``); a family member's spec is checked when it is built."""
+    return (
+        name in WORKLOADS
+        or name in REFERENCE
+        or (":" in name and name.partition(":")[0] in FAMILIES)
+    )
 
 
 def get_workload(name: str) -> Workload:
-    """The workload registered as ``name``, or the family member ``prefix:spec`` names (a
-    bad spec raises the family's ``ValueError``, which says what is wrong with it)."""
+    """The workload registered as ``name`` (core or reference), or the family member
+    ``prefix:spec`` names (a bad spec raises the family's ``ValueError``, which says what is
+    wrong with it)."""
     prefix, sep, spec = name.partition(":")
     if sep and prefix in FAMILIES:
         return FAMILIES[prefix](spec)
-    try:
-        factory = WORKLOADS[name]
-    except KeyError:
-        raise UnknownWorkloadError(name) from None
+    factory = WORKLOADS.get(name) or REFERENCE.get(name)
+    if factory is None:
+        raise UnknownWorkloadError(name)
     return factory()

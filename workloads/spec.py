@@ -22,5 +22,7 @@ class Workload:
     description: str
     build: Callable[[], nn.Module]  # returns the model in eval mode
     make_inputs: Callable[[int], tuple[torch.Tensor, ...]]  # batch size -> example inputs
-    published_macs: float  # multiply-accumulates at batch 1 of conv and GEMM-class ops
-    macs_source: str  # where the published figure comes from
+    # Multiply-accumulates at batch 1 of conv and GEMM-class ops; None for a reference model
+    # whose source gives no figure at the resolution it is built at.
+    published_macs: float | None
+    macs_source: str  # where the published figure comes from (or why there is none)
