@@ -138,13 +138,17 @@ def _eager(name: str) -> bool:
     return not spec(name).get("fuse_pointwise", True) and not arch(name, "cuda_graph", False)
 
 
-def _resident_weight_bytes(graph: hwsim.OpGraph, name: str) -> float:
-    """Weights an inference reads: every parameter but lookup tables (a few rows are read), at
+def _resident_weight_bytes(graph: hwsim.OpGraph, name: str, est: hwsim.Estimate) -> float:
+    """Weights an inference reads on the device: every parameter but lookup tables (a few rows
+    are read) and the weights of ops that fell back to the host CPU (``layers[].device``), at
     fp32 where the preset computes fp32, else at its default precision's width."""
     bits = {"int4": 4, "int8": 8, "fp8": 8, "fp16": 16, "bf16": 16}
     precision = spec(name)["default_precision"]
     width = 4.0 if "fp32" in peaks(name) else bits.get(precision, 32) / 8
-    params = sum(op.param_count for op in graph if op.kind is not OpKind.EMBEDDING)
+    on_host = {layer["id"] for layer in est.to_dict()["layers"] if layer.get("device") == "cpu"}
+    params = sum(
+        op.param_count for op in graph if op.kind is not OpKind.EMBEDDING and op.id not in on_host
+    )
     return params * width
 
 
@@ -174,7 +178,7 @@ def test_workload_on_every_preset_clears_its_physical_floors(graph_of, counted_m
         assert latency >= macs / (max(peaks(name).values()) * clock(name)), where
         mem = levels(name)
         on_chip = sum(lvl.capacity_bytes for lvl in mem[:-1] if lvl.holds_weights)
-        weights = _resident_weight_bytes(graph, name)
+        weights = _resident_weight_bytes(graph, name, est)
         total = est.to_dict()["total"]
         fits = total["fits"]
         if total["memory_use"] is not None:  # a microcontroller reads weights from its flash
