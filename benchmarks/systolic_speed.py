@@ -80,12 +80,23 @@ def hwsim_layer_seconds(repeats: int = 200) -> dict[str, float]:
     return out
 
 
+def user_mode_conv_small(repeats: int = 20) -> float:
+    """``conv_small`` (4 convs) on ``a16x16_is_user_bw2``: the request-level read buffers and
+    the line-by-line write buffer included."""
+    profile = load_profile(GOLDEN / "configs" / "a16x16_is_user_bw2.cfg")
+    graph = graph_from_topology(GOLDEN / "topologies" / "conv_small.csv")
+    estimate(graph, profile)
+    return _median_s(lambda: estimate(graph, profile), repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scalesim-venv", type=Path, default=None)
     args = parser.parse_args()
     t50 = resnet50_on_32x32()
     print(f"ResNet-50 batch 1 on a 32x32 WS array (traced graph): {t50 * 1e3:.1f} ms per estimate")
+    user = user_mode_conv_small()
+    print(f"conv_small on a16x16_is_user_bw2 (USER mode): {user * 1e3:.1f} ms per estimate")
     ours = hwsim_layer_seconds()
     theirs, how = scalesim_layer_seconds(args.scalesim_venv)
     print(f"SCALE-Sim times: {how}")
