@@ -362,42 +362,62 @@ def _ws_cycles(m: int, n: int, k: int, rows: int, cols: int) -> int:
     return math.ceil(k / rows) * math.ceil(n / cols) * (2 * rows + cols + m - 2)
 
 
+def _tpu_edge_call_s(input_bytes: float, output_bytes: float) -> float:
+    """What one call costs tpu_edge beyond its layer, from its YAML: the fixed invoke, and the
+    input, one op's instruction stream and the output over the USB link."""
+    link = arch("tpu_edge", "host_link")
+    moved = input_bytes + float(link["instruction_bytes_per_op"]) + output_bytes
+    return float(link["invoke_s"]) + moved / levels("tpu_edge")[-1].bytes_per_s
+
+
 def test_tpu_edge_linear_with_weights_in_its_parameter_cache():
     """Linear 256 -> 256 on one row, as int8 (the Edge TPU's only precision): the 64 KiB of
-    weights stay in the 6 MiB parameter cache, the activations in SRAM. On the 64 x 64 array:
-    4 x 4 folds of 2 x 64 + 64 + 1 - 2 = 191 cycles = 3,056 cycles at 500 MHz = 6.112 us.
-    SRAM traffic: the ifmap (1 x 256) is re-read per column fold (4 x 256 B), the weights once
-    (65,536 B), partial sums written per row fold (4 x 256 B): 67,584 B x 5 pJ = 337.9 nJ, with
-    65,536 MACs x 0.4 pJ = 26.2 nJ and 0.5 W x 6.112 us = 3.056 uJ of static: 3.420 uJ."""
+    weights stay in the parameter cache (8 MiB of SRAM less 0.2 MiB reserved less 512 B of
+    activations), the activations in SRAM. On the 64 x 64 array: 4 x 4 folds of
+    2 x 64 + 64 + 1 - 2 = 191 cycles = 3,056 cycles at 500 MHz = 6.112 us. The call adds
+    the invoke (0.27 ms) and 256 B of input, 1,747 B of instructions and 256 B of output over
+    the USB link. SRAM traffic: the ifmap (1 x 256) is re-read per column fold (4 x 256 B),
+    the weights once (65,536 B), partial sums written per row fold (4 x 256 B): 67,584 B x
+    5 pJ, with 65,536 MACs x 0.4 pJ, the link's bytes x 400 pJ and 0.5 W of static."""
     est = hwsim.estimate(_linear(256, 256, 1), "tpu_edge")
     cycles = _ws_cycles(1, 256, 256, int(arch("tpu_edge", "rows")), int(arch("tpu_edge", "cols")))
     assert cycles == 3056
-    assert est.latency_s == pytest.approx(cycles / clock("tpu_edge"), rel=1e-12)
-    sram = levels("tpu_edge")[0]
+    call_s = _tpu_edge_call_s(256, 256)
+    assert est.latency_s == pytest.approx(cycles / clock("tpu_edge") + call_s, rel=1e-9)
+    sram, host = levels("tpu_edge")[0], levels("tpu_edge")[-1]
+    link = arch("tpu_edge", "host_link")
+    inbound = 256 + float(link["instruction_bytes_per_op"])
     energy = (
         256 * 256 * mac_pj("tpu_edge", "int8") * PJ
         + (4 * 256 + 65_536 + 4 * 256) * sram.read_pj * PJ
+        + (inbound * host.read_pj + 256 * host.write_pj) * PJ
         + energy_number("tpu_edge", "static_power_w") * est.latency_s
     )
     assert est.energy_j == pytest.approx(energy, rel=1e-9)
-    assert "host" not in op_cost(est, OpKind.GEMM).bytes_read
+    gemm = op_cost(est, OpKind.GEMM)
+    assert gemm.bytes_read["host"] == pytest.approx(inbound)  # no weights cross the link
+    assert est.graph_cost.layer_details[est.graph.ops[0].id]["weights"] == "cached"
 
 
 def test_tpu_edge_weights_past_the_parameter_cache_stream_over_usb():
-    """Linear 2048 -> 4096 on one row: 8 MiB of int8 weights, more than the 6 MiB parameter
-    cache, so they cross USB 3.0 every inference at 500 MB/s x 0.6 = 300 MB/s (0.6 B/cycle at
-    500 MHz): 8,388,608 / 0.6 = 13,981,013 cycles. The array needs 32 x 64 folds x 191 =
-    391,168 cycles, hidden under the transfer, plus the first 64 x 64 tile, which cannot be
-    prefetched: 4,096 / 0.6 = 6,827 cycles. 13,987,840 cycles = 27.976 ms: the link, not the
-    4 TOPS, decides."""
+    """Linear 2048 -> 4096 on one row: 8 MiB of int8 weights, more than the parameter cache
+    (8 MiB less 0.2 MiB reserved less the activations), so they cross USB 3.0 every call at
+    the link's sustained rate (500 MB/s x the YAML's efficiency). The array needs
+    32 x 64 folds x 191 = 391,168 cycles, hidden under the transfer, plus the first 64 x 64
+    tile, which cannot be prefetched. The call adds the invoke and 2,048 B of input, the
+    instructions and 4,096 B of output over the same link: the link, not the 4 TOPS,
+    decides."""
     est = hwsim.estimate(_linear(2048, 4096, 1), "tpu_edge")
     host = levels("tpu_edge")[-1]
     per_cycle = host.bytes_per_s / clock("tpu_edge")
     weights = 2048 * 4096
     assert _ws_cycles(1, 4096, 2048, 64, 64) < weights / per_cycle  # the link is the bound
     cycles = weights / per_cycle + 64 * 64 / per_cycle
-    assert est.latency_s == pytest.approx(cycles / clock("tpu_edge"), rel=1e-9)
-    assert op_cost(est, OpKind.GEMM).bytes_read["host"] == weights
+    expected = cycles / clock("tpu_edge") + _tpu_edge_call_s(2048, 4096)
+    assert est.latency_s == pytest.approx(expected, rel=1e-9)
+    assert op_cost(est, OpKind.GEMM).bytes_read["host"] == pytest.approx(
+        weights + 2048 + float(arch("tpu_edge", "host_link")["instruction_bytes_per_op"])
+    )
 
 
 def test_tpu_v1_reads_weights_from_its_ddr3_weight_memory():

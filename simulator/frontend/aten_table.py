@@ -115,8 +115,6 @@ _REDUCE = (
     "all",
     "cumsum",
     "logsumexp",
-    "topk",  # a selection pass over the reduced dimension (detection post-processing)
-    "sort",
 )
 _EMBEDDING = ("embedding", "gather", "index_select", "index", "take", "embedding_bag")
 _COPY = (
