@@ -207,6 +207,13 @@ def layer_table(
         captions += [
             f"why ({n} layer{'s' * (n > 1)}): {text}" for text, n in reasons.items() if text
         ]
+    if any("device" in f for f in folds):  # why each op ran where it did, and its weights
+        placed = Counter(f"{f['device']}: {f['device_why']}" for f in folds if f.get("device"))
+        for mode in ("cached", "streamed"):
+            why = [str(f["weights_why"]) for f in folds if f.get("weights") == mode]
+            if why:  # the first layer's reason: the cache fills in graph order
+                placed[f"weights {mode}: {why[0]}"] = len(why)
+        captions += [f"{text} ({n} layer{'s' * (n > 1)})" for text, n in placed.items()]
     table = Table(
         title=title,
         caption="\n".join(captions) or None,

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 from torch import nn
 
 import hwsim
 from hwsim.costmodels.systolic_plan import device_plan
 from hwsim.ops import OpKind
+from hwsim.render import layer_table
 
 TINY = """
 name: tiny_edge
@@ -117,6 +119,26 @@ def test_ops_from_the_first_unmapped_one_run_on_the_host_cpu(tiny):
     first_cost = next(c for o, c in est.costs if o.id == first.id)
     assert first_cost.bytes_written["host"] == 64
     assert est.complete
+
+
+def test_the_layer_table_says_where_each_op_ran_and_why(tiny):
+    """The per-layer table (what ``hwsim estimate`` prints) carries each op's device and
+    whether its weights were cached, and its caption the reasons: here the first layer on
+    the array with cached weights, and GELU on the host CPU because the op table has no
+    GELU."""
+    model = nn.Sequential(nn.Linear(64, 64), nn.GELU(), nn.Linear(64, 64))
+    graph = hwsim.trace(model, example_inputs=(torch.zeros(1, 64),))
+    console = Console(width=400, record=True)
+    console.print(layer_table(hwsim.estimate(graph, tiny)))
+    text = console.export_text()
+    lines = text.splitlines()
+    header = next(line for line in lines if "device" in line)
+    assert "weights" in header
+    first = next(line for line in lines if " array " in line)
+    assert "cached" in first
+    gelu = next(line for line in lines if "gelu" in line.lower() and " cpu " in line)
+    assert gelu
+    assert "parameter cache holds it" in text and "aten.gelu" in text
 
 
 def test_depthwise_runs_on_the_channel_path(tiny):
