@@ -190,7 +190,7 @@ def test_fitted_rows_reproduce_coral(graph_of):
 
 @pytest.mark.parametrize(
     ("workload", "usb_ms", "devboard_ms"),
-    [("mobilenet_v1", 2.4, 2.4), ("efficientnet_edgetpu_s", 5.1, 5.5)],
+    [("mobilenet_v1:1.0_224", 2.4, 2.4), ("efficientnet_edgetpu_s", 5.1, 5.5)],
 )
 def test_held_out_rows_within_one_and_a_half(workload, usb_ms, devboard_ms):
     """Rows of Coral's table 1 the profiles were not fitted on, within 1.5x either way (two

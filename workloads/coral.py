@@ -6,6 +6,9 @@ TensorFlow source the TFLite model was converted from, at the resolution the tab
 They validate the Edge TPU model (docs/validation.md): these are reference architectures with
 random weights, built only when asked for, and they are not in the core set every preset is
 tested on. Classification models end in a softmax over 1001 classes, as the TFLite models do.
+Coral's MobileNet v1 row is the registry's ``mobilenet_v1:1.0_224`` (workloads/mobile.py,
+one name per network), whose classifier is a 1000-way linear layer without the softmax; SSD
+MobileNet V1 uses that network's layers as its backbone.
 
 Details each source leaves to its framework follow that framework: TF-slim's Inception V1
 uses 3x3 kernels where the paper's branch has 5x5 (``Conv2d_0b_3x3``); Keras' ResNet V1 puts
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .mobile import MobileNetV1
 from .settle import settle_batchnorm
 from .spec import Workload
 
@@ -72,28 +76,6 @@ class Classifier(nn.Module):
         x = self.pool(x)
         x = self.logits(x).flatten(1) if self.conv else self.logits(x.flatten(1))
         return torch.softmax(x, dim=-1)
-
-
-# --- MobileNet V1 (Howard et al. 2017, table 1; TF-slim mobilenet_v1) --------------------------
-
-MOBILENET_V1 = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5)
-MOBILENET_V1_TAIL = ((1024, 2), (1024, 1))
-
-
-class MobileNetV1(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [conv_bn(3, 32, 3, 2, act=nn.ReLU6)]
-        cin = 32
-        for cout, stride in (*MOBILENET_V1, *MOBILENET_V1_TAIL):
-            layers.append(conv_bn(cin, cin, 3, stride, groups=cin, act=nn.ReLU6))
-            layers.append(conv_bn(cin, cout, 1, act=nn.ReLU6))
-            cin = cout
-        self.features = nn.Sequential(*layers)
-        self.head = Classifier(cin)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
 
 
 # --- Inception V1 (Szegedy et al. 2015, table 1; TF-slim inception_v1 with batch norm) -----------
@@ -522,9 +504,11 @@ class SSDHead(nn.Module):
 class SSDMobileNetV1(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        backbone = MobileNetV1().features
-        self.to_11 = backbone[:23]  # through Conv2d_11_pointwise (19x19x512)
-        self.to_13 = backbone[23:]  # Conv2d_12 and 13 (10x10x1024)
+        # The registry's MobileNet v1 (mobilenet_v1:1.0_224): a stem of conv, batch norm and
+        # ReLU6, then 13 blocks of six modules (depthwise and pointwise, each conv-bn-ReLU6).
+        backbone = MobileNetV1(1.0).features
+        self.to_11 = backbone[: 3 + 11 * 6]  # through Conv2d_11_pointwise (19x19x512)
+        self.to_13 = backbone[3 + 11 * 6 :]  # Conv2d_12 and 13 (10x10x1024)
         self.head = SSDHead((512, 1024), 1024)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -618,7 +602,6 @@ _NO_FIGURE = "no published figure at this resolution"
 
 # Published parameter counts, for the tests: (count, source); models without one are absent.
 PUBLISHED_PARAMS: dict[str, tuple[float, str]] = {
-    "mobilenet_v1": (4.2e6, "Howard et al. 2017, table 8"),
     "inception_v1": (6.6e6, "torchvision GoogLeNet (no aux heads) 6.6M, same layers"),
     "resnet50_v1_299": (25.6e6, "Keras applications table: ResNet50 25.6M"),
     "resnet50_v2_299": (25.6e6, "Keras applications table: ResNet50V2 25.6M"),
@@ -630,14 +613,6 @@ PUBLISHED_PARAMS: dict[str, tuple[float, str]] = {
 }
 
 CORAL: dict[str, Callable[[], Workload]] = {
-    "mobilenet_v1": _workload(
-        "mobilenet_v1",
-        "MobileNet V1 1.0 (TF-slim), 224x224, 1001 classes",
-        MobileNetV1,
-        224,
-        569e6,
-        "Howard et al. 2017, table 8: 569M mult-adds, 4.2M parameters",
-    ),
     "inception_v1": _workload(
         "inception_v1",
         "Inception V1 (TF-slim, batch norm, 3x3 in the '5x5' branch), 224x224",
