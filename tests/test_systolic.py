@@ -218,6 +218,19 @@ def test_layers_past_the_filter_sram_spill(tmp_path):
     assert second.stall_cycles == pytest.approx(16)
 
 
+def test_an_input_that_fits_stays_on_chip_when_the_output_does_not(tmp_path):
+    """Separate buffers place the input and the output independently: 200 x 64 int8 inputs
+    (12,800 B) fit the 16,384 B ifmap SRAM and are read from it, while the 200 x 128 outputs
+    (25,600 B) overflow the 16,384 B ofmap SRAM and go to the host; the 8,192 B of weights
+    fit the filter SRAM. No byte is read from the host."""
+    model = nn.Linear(64, 128, bias=False)
+    graph = hwsim.trace(model, example_inputs=(torch.zeros(200, 64),))
+    est = estimate(graph, _profile(tmp_path))
+    (gemm,) = (c for o, c in est.costs if o.kind is OpKind.GEMM)
+    assert gemm.bytes_read.get("host", 0.0) == 0.0
+    assert gemm.bytes_written["host"] >= 200 * 128
+
+
 # --- sparsity ----------------------------------------------------------------------------------
 
 

@@ -548,19 +548,23 @@ def _valid_fraction(op: Op) -> float:
     return float(value) if isinstance(value, (int, float)) else 1.0
 
 
-def _activations_fit(op: Op, ctx: PricingContext, spec: ArraySpec, precision: str) -> bool:
-    """Do the op's input and output stay on chip? With a shared SRAM the compiler placed the
-    model's whole activation working set first; otherwise each must fit its own buffer."""
+def _activations_fit(
+    op: Op, ctx: PricingContext, spec: ArraySpec, precision: str
+) -> tuple[bool, bool]:
+    """Do the op's input and its output stay on chip? With a shared SRAM the compiler placed
+    the model's whole activation working set first (both or neither); otherwise each must
+    fit its own buffer, independently of the other."""
     arch = ctx.profile.arch
     assert isinstance(arch, SystolicArch)
     if arch.shared_sram and ctx.graph is not None:
         plan = device_plan(ctx.graph, ctx.profile, ctx.precision)
         room = ctx.profile.memory[0].capacity_bytes - arch.sram_reserved_bytes
-        return plan.activation_bytes <= room
+        fits = plan.activation_bytes <= room
+        return fits, fits
     act_bytes = rl.activation_scale(op, precision)
     in_fits = op.input_bytes * act_bytes <= spec.sram_words["ifmap"] * spec.word_bytes
     out_fits = op.output_bytes * act_bytes <= spec.sram_words["ofmap"] * spec.word_bytes
-    return in_fits and out_fits
+    return in_fits, out_fits
 
 
 def _depthwise_timing(
@@ -608,7 +612,7 @@ def _layer(
     stats = op.weight_stats
     if profile.compressed_weights and stats is not None and stats.density < 1.0:
         filter_dram_scale = stats.density + 1.0 / (8.0 * spec.word_bytes)
-    fits = _activations_fit(op, ctx, spec, precision)
+    in_fits, out_fits = _activations_fit(op, ctx, spec, precision)
     bw_words = backing.bandwidth_bytes_per_cycle / spec.word_bytes
     user = spec.scalesim is not None and spec.scalesim.mode == "USER"
     arch = profile.arch
@@ -643,8 +647,8 @@ def _layer(
                 spec,
                 ifmap_unique_words=None if unique is None else unique / g.groups * share,
                 filter_offchip=spilled,
-                ifmap_offchip=not (native and fits),
-                ofmap_offchip=not (native and fits),
+                ifmap_offchip=not (native and in_fits),
+                ofmap_offchip=not (native and out_fits),
                 offchip_words_per_cycle=bw_words,
                 filter_dram_scale=filter_dram_scale,
                 ifmap_valid_fraction=_valid_fraction(op),
@@ -786,7 +790,7 @@ def _vector_op(op: Op, ctx: PricingContext) -> OpCost:
     level = None
     if arch.shared_sram and ctx.graph is not None:
         spec = array_spec(ctx.profile)
-        if _activations_fit(op, ctx, spec, rl.op_precision(op, ctx)):
+        if all(_activations_fit(op, ctx, spec, rl.op_precision(op, ctx))):
             level = ctx.profile.memory[0]
     return rl.price(op, ctx, activation_level=level)
 
