@@ -48,10 +48,11 @@ def conv_bn(
     stride: int = 1,
     groups: int = 1,
     act: type[nn.Module] | None = nn.ReLU,
+    valid: bool = False,
 ) -> nn.Sequential:
-    """Conv ("same" padding) -> batch norm -> activation."""
+    """Conv ("same" padding, or none with ``valid``) -> batch norm -> activation."""
     k = (kernel, kernel) if isinstance(kernel, int) else kernel
-    pad = (k[0] // 2, k[1] // 2)
+    pad = (0, 0) if valid else (k[0] // 2, k[1] // 2)
     layers: list[nn.Module] = [
         nn.Conv2d(cin, cout, k, stride, pad, groups=groups, bias=False),
         nn.BatchNorm2d(cout, eps=1e-3),
@@ -135,6 +136,125 @@ class InceptionV1(nn.Module):
             cin = widths[0] + widths[2] + widths[4] + widths[5]
         self.features = nn.Sequential(*layers)
         self.head = Classifier(cin)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+# --- Inception V4 (Szegedy et al. 2017, figures 3-9; TF-slim inception_v4) ---------------------
+
+
+def _valid(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return conv_bn(cin, cout, kernel, stride, valid=True)
+
+
+def _chain(*convs: tuple[int, int, int | tuple[int, int]]) -> nn.Sequential:
+    """1 x n and n x 1 convs in a row ("same" padding): (in, out, kernel) each."""
+    return nn.Sequential(*(conv_bn(cin, cout, k) for cin, cout, k in convs))
+
+
+class InceptionCSplit(nn.Module):
+    """Inception-C's split tail: a 1x3 and a 3x1 conv on the same input, concatenated."""
+
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.wide = conv_bn(cin, 256, (1, 3))
+        self.tall = conv_bn(cin, 256, (3, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.wide(x), self.tall(x)], dim=1)
+
+
+def _inception_v4_a() -> Mixed:  # 35x35x384
+    return Mixed(
+        [
+            conv_bn(384, 96, 1),
+            _chain((384, 64, 1), (64, 96, 3)),
+            _chain((384, 64, 1), (64, 96, 3), (96, 96, 3)),
+            nn.Sequential(nn.AvgPool2d(3, 1, 1, count_include_pad=False), conv_bn(384, 96, 1)),
+        ]
+    )
+
+
+def _inception_v4_b() -> Mixed:  # 17x17x1024
+    return Mixed(
+        [
+            conv_bn(1024, 384, 1),
+            _chain((1024, 192, 1), (192, 224, (1, 7)), (224, 256, (7, 1))),
+            _chain(
+                (1024, 192, 1),
+                (192, 192, (7, 1)),
+                (192, 224, (1, 7)),
+                (224, 224, (7, 1)),
+                (224, 256, (1, 7)),
+            ),
+            nn.Sequential(nn.AvgPool2d(3, 1, 1, count_include_pad=False), conv_bn(1024, 128, 1)),
+        ]
+    )
+
+
+def _inception_v4_c() -> Mixed:  # 8x8x1536
+    return Mixed(
+        [
+            conv_bn(1536, 256, 1),
+            nn.Sequential(conv_bn(1536, 384, 1), InceptionCSplit(384)),
+            nn.Sequential(
+                _chain((1536, 384, 1), (384, 448, (3, 1)), (448, 512, (1, 3))), InceptionCSplit(512)
+            ),
+            nn.Sequential(nn.AvgPool2d(3, 1, 1, count_include_pad=False), conv_bn(1536, 256, 1)),
+        ]
+    )
+
+
+class InceptionV4(nn.Module):
+    """TF-slim's inception_v4_base: the stem (Mixed_3a/4a/5a), 4 x Inception-A, Reduction-A
+    (Mixed_6a), 7 x Inception-B, Reduction-B (Mixed_7a), 3 x Inception-C; "VALID" padding
+    where the source asks for it (299 -> 149 -> 147 -> 73 -> 71 -> 35 -> 17 -> 8)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        stem: list[nn.Module] = [
+            _valid(3, 32, 3, 2),
+            _valid(32, 32, 3),
+            conv_bn(32, 64, 3),
+            Mixed([nn.MaxPool2d(3, 2), _valid(64, 96, 3, 2)]),  # Mixed_3a: 160
+            Mixed(
+                [
+                    nn.Sequential(conv_bn(160, 64, 1), _valid(64, 96, 3)),
+                    nn.Sequential(
+                        _chain((160, 64, 1), (64, 64, (1, 7)), (64, 64, (7, 1))),
+                        _valid(64, 96, 3),
+                    ),
+                ]
+            ),  # Mixed_4a: 192
+            Mixed([_valid(192, 192, 3, 2), nn.MaxPool2d(3, 2)]),  # Mixed_5a: 384
+        ]
+        reduction_a = Mixed(
+            [
+                _valid(384, 384, 3, 2),
+                nn.Sequential(_chain((384, 192, 1), (192, 224, 3)), _valid(224, 256, 3, 2)),
+                nn.MaxPool2d(3, 2),
+            ]
+        )  # 384 + 256 + 384 = 1024
+        reduction_b = Mixed(
+            [
+                nn.Sequential(conv_bn(1024, 192, 1), _valid(192, 192, 3, 2)),
+                nn.Sequential(
+                    _chain((1024, 256, 1), (256, 256, (1, 7)), (256, 320, (7, 1))),
+                    _valid(320, 320, 3, 2),
+                ),
+                nn.MaxPool2d(3, 2),
+            ]
+        )  # 192 + 320 + 1024 = 1536
+        self.features = nn.Sequential(
+            *stem,
+            *(_inception_v4_a() for _ in range(4)),
+            reduction_a,
+            *(_inception_v4_b() for _ in range(7)),
+            reduction_b,
+            *(_inception_v4_c() for _ in range(3)),
+        )
+        self.head = Classifier(1536, conv=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -603,6 +723,7 @@ _NO_FIGURE = "no published figure at this resolution"
 # Published parameter counts, for the tests: (count, source); models without one are absent.
 PUBLISHED_PARAMS: dict[str, tuple[float, str]] = {
     "inception_v1": (6.6e6, "torchvision GoogLeNet (no aux heads) 6.6M, same layers"),
+    "inception_v4": (42.7e6, "timm inception_v4 (tf_in1k) model card: 42.7M"),
     "resnet50_v1_299": (25.6e6, "Keras applications table: ResNet50 25.6M"),
     "resnet50_v2_299": (25.6e6, "Keras applications table: ResNet50V2 25.6M"),
     "resnet152_v2_299": (60.4e6, "Keras applications table: ResNet152V2 60.4M"),
@@ -620,6 +741,14 @@ CORAL: dict[str, Callable[[], Workload]] = {
         224,
         1.50e9,
         "torchvision GoogLeNet, which also has 3x3 in that branch: 1.50 GFLOPS (mult-adds)",
+    ),
+    "inception_v4": _workload(
+        "inception_v4",
+        "Inception V4 (TF-slim), 299x299",
+        InceptionV4,
+        299,
+        12.3e9,
+        "timm inception_v4 (tf_in1k) model card: 12.3 GMACs at 299x299",
     ),
     **{
         f"efficientnet_edgetpu_{size}": _workload(
