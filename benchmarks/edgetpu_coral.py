@@ -51,7 +51,7 @@ CORAL_TABLE = (
     Row("DenseNet (224x224)", 20, 25, "densenet121"),
     Row("Inception v1 (224x224)", 3.4, 4.1, "inception_v1"),
     Row("Inception v4 (299x299)", 85, 102, "inception_v4"),
-    Row("Inception-ResNet V2 (299x299)", 57, 69, None),
+    Row("Inception-ResNet V2 (299x299)", 57, 69, "inception_resnet_v2"),
     Row("MobileNet v1 (224x224)", 2.4, 2.4, "mobilenet_v1:1.0_224"),
     Row("MobileNet v2 (224x224)", 2.6, 2.6, "mobilenet_v2"),
     Row("MobileNet v1 SSD (224x224)", 6.5, 11, "ssd_mobilenet_v1"),

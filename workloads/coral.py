@@ -260,6 +260,117 @@ class InceptionV4(nn.Module):
         return self.head(self.features(x))
 
 
+# --- Inception-ResNet V2 (Szegedy et al. 2017, figures 9-19; TF-slim inception_resnet_v2) ---
+
+
+class ResidualInception(nn.Module):
+    """block35 / block17 / block8: branches concatenated, a 1x1 linear conv (with bias) back
+    to the input width, scaled and added to the input, then ReLU (not after the last
+    block8)."""
+
+    def __init__(
+        self, width: int, branches: Sequence[nn.Module], mixed: int, scale: float, relu: bool = True
+    ) -> None:
+        super().__init__()
+        self.mixed = Mixed(branches)
+        self.up = nn.Conv2d(mixed, width, 1)
+        self.scale = scale
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x + self.scale * self.up(self.mixed(x))
+        return torch.relu(y) if self.relu else y
+
+
+def _block35() -> ResidualInception:  # 35x35x320
+    return ResidualInception(
+        320,
+        [
+            conv_bn(320, 32, 1),
+            _chain((320, 32, 1), (32, 32, 3)),
+            _chain((320, 32, 1), (32, 48, 3), (48, 64, 3)),
+        ],
+        128,
+        0.17,
+    )
+
+
+def _block17() -> ResidualInception:  # 17x17x1088
+    return ResidualInception(
+        1088,
+        [conv_bn(1088, 192, 1), _chain((1088, 128, 1), (128, 160, (1, 7)), (160, 192, (7, 1)))],
+        384,
+        0.10,
+    )
+
+
+def _block8(relu: bool = True) -> ResidualInception:  # 8x8x2080
+    return ResidualInception(
+        2080,
+        [conv_bn(2080, 192, 1), _chain((2080, 192, 1), (192, 224, (1, 3)), (224, 256, (3, 1)))],
+        448,
+        0.20,
+        relu,
+    )
+
+
+class InceptionResNetV2(nn.Module):
+    """TF-slim's inception_resnet_v2_base ("VALID" where the source asks, so 299 -> 35 -> 17
+    -> 8): the stem and Mixed_5b (320), 10 x block35, Mixed_6a (1088), 20 x block17,
+    Mixed_7a (2080), 9 x block8 and a last one without ReLU, Conv2d_7b_1x1 (1536)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        stem: list[nn.Module] = [
+            _valid(3, 32, 3, 2),
+            _valid(32, 32, 3),
+            conv_bn(32, 64, 3),
+            nn.MaxPool2d(3, 2),
+            _valid(64, 80, 1),
+            _valid(80, 192, 3),
+            nn.MaxPool2d(3, 2),
+            Mixed(
+                [
+                    conv_bn(192, 96, 1),
+                    _chain((192, 48, 1), (48, 64, 5)),
+                    _chain((192, 64, 1), (64, 96, 3), (96, 96, 3)),
+                    nn.Sequential(
+                        nn.AvgPool2d(3, 1, 1, count_include_pad=False), conv_bn(192, 64, 1)
+                    ),
+                ]
+            ),  # Mixed_5b: 96 + 64 + 96 + 64 = 320
+        ]
+        mixed_6a = Mixed(
+            [
+                _valid(320, 384, 3, 2),
+                nn.Sequential(_chain((320, 256, 1), (256, 256, 3)), _valid(256, 384, 3, 2)),
+                nn.MaxPool2d(3, 2),
+            ]
+        )  # 384 + 384 + 320 = 1088
+        mixed_7a = Mixed(
+            [
+                nn.Sequential(conv_bn(1088, 256, 1), _valid(256, 384, 3, 2)),
+                nn.Sequential(conv_bn(1088, 256, 1), _valid(256, 288, 3, 2)),
+                nn.Sequential(_chain((1088, 256, 1), (256, 288, 3)), _valid(288, 320, 3, 2)),
+                nn.MaxPool2d(3, 2),
+            ]
+        )  # 384 + 288 + 320 + 1088 = 2080
+        self.features = nn.Sequential(
+            *stem,
+            *(_block35() for _ in range(10)),
+            mixed_6a,
+            *(_block17() for _ in range(20)),
+            mixed_7a,
+            *(_block8() for _ in range(9)),
+            _block8(relu=False),
+            conv_bn(2080, 1536, 1),
+        )
+        self.head = Classifier(1536, conv=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 # --- EfficientNet-EdgeTPU (Gupta & Tan 2019; tensorflow/tpu efficientnet_edgetpu_builder) -----
 
 
@@ -724,6 +835,7 @@ _NO_FIGURE = "no published figure at this resolution"
 PUBLISHED_PARAMS: dict[str, tuple[float, str]] = {
     "inception_v1": (6.6e6, "torchvision GoogLeNet (no aux heads) 6.6M, same layers"),
     "inception_v4": (42.7e6, "timm inception_v4 (tf_in1k) model card: 42.7M"),
+    "inception_resnet_v2": (55.9e6, "Keras applications table: InceptionResNetV2 55.9M"),
     "resnet50_v1_299": (25.6e6, "Keras applications table: ResNet50 25.6M"),
     "resnet50_v2_299": (25.6e6, "Keras applications table: ResNet50V2 25.6M"),
     "resnet152_v2_299": (60.4e6, "Keras applications table: ResNet152V2 60.4M"),
@@ -749,6 +861,14 @@ CORAL: dict[str, Callable[[], Workload]] = {
         299,
         12.3e9,
         "timm inception_v4 (tf_in1k) model card: 12.3 GMACs at 299x299",
+    ),
+    "inception_resnet_v2": _workload(
+        "inception_resnet_v2",
+        "Inception-ResNet V2 (TF-slim), 299x299",
+        InceptionResNetV2,
+        299,
+        13.2e9,
+        "timm inception_resnet_v2 (tf_in1k) model card: 13.2 GMACs at 299x299",
     ),
     **{
         f"efficientnet_edgetpu_{size}": _workload(
