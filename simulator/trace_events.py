@@ -102,7 +102,10 @@ def dataflow(est: Estimate) -> tuple[list[Slot], float, float]:
 def is_dataflow(est: Estimate) -> bool:
     """Whether every layer has hardware of its own (a streaming pipeline, whose whole-graph
     price gives each layer a folding): then layers overlap instead of taking turns."""
-    return est.graph_cost is not None and bool(est.graph_cost.layer_details)
+    gc = est.graph_cost
+    # A deployed array's plan (the Edge TPU) also has per-layer details, but its layers take
+    # turns: only a streaming design's details carry a folding ("pe").
+    return gc is not None and any("pe" in d for d in gc.layer_details.values())
 
 
 def _us(cycles: float, est: Estimate) -> float:
