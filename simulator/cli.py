@@ -1,7 +1,8 @@
 """The ``hwsim`` command line.
 
-Every ``HwsimError`` becomes one line on stderr and exit status 2; anything else is a bug and
-keeps its traceback.
+Every ``HwsimError`` and usage error becomes one line on stderr and exit status 2; anything
+else is a bug in hwsim: one line and exit status 3, the traceback with ``--debug``
+(``main``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,8 +33,27 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Latency, energy and memory of (compressed) PyTorch models on CPUs, GPUs, systolic "
     "arrays, FPGAs and microcontrollers.",
+    epilog="Exit status: 0 done; 2 bad input or flags (one line on stderr names it); 3 an "
+    "internal error (one line; rerun with --debug for the traceback); 130 interrupted.",
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On an internal error, show the traceback (also HWSIM_DEBUG=1; "
+            "accepted anywhere on the command line).",
+        ),
+    ] = False,
+) -> None:
+    """``--debug`` is read by ``main`` before typer parses the line (so it may follow the
+    command too); declaring it here lists it in ``hwsim --help``."""
+
+
 # Piped output keeps full-width tables instead of rich's 80-column fallback.
 _err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
@@ -730,9 +752,70 @@ def export(
     _err.print(f"wrote {output}")
 
 
-def main() -> None:
+# Exit statuses (docs/security.md): 0 done, 2 the user's input or flags are at fault (one line
+# naming what), 3 a bug in hwsim (one line; --debug or HWSIM_DEBUG=1 shows the traceback),
+# 130 interrupted.
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI on ``argv`` (default: the command line) and exit with the policy's status.
+
+    Whatever goes wrong ends as one line on stderr: a ``HwsimError`` or a usage error (exit 2)
+    names the input at fault; any other exception is a bug in hwsim (exit 3), reported by type
+    and message with a hint to rerun with ``--debug`` for the traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("HWSIM_DEBUG", "") not in ("", "0")
+    if "--debug" in _options_part(args):
+        debug = True
+        cut = _options_end(args)
+        args = [a for a in args[:cut] if a != "--debug"] + args[cut:]
     try:
-        app()
+        code = app(args=args or ["--help"], prog_name="hwsim", standalone_mode=False)
+        if not args:
+            code = EXIT_USER_ERROR
     except HwsimError as exc:
-        _err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
-        raise SystemExit(2) from None
+        code = _fail(f"error: {_one_line(str(exc))}", EXIT_USER_ERROR)
+    except typer.TyperException as exc:  # typer's usage errors: BadParameter, NoSuchOption...
+        code = _fail(_usage_line(exc), EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        code = _fail("error: interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:  # `hwsim ... | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (rerun with --debug for the traceback)"
+        message = _one_line(f"{type(exc).__name__}: {exc}")
+        code = _fail(f"error: internal error: {message}{hint}", EXIT_INTERNAL_ERROR)
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _options_end(args: Sequence[str]) -> int:
+    """Index of a ``--`` separator (what follows it is a value, never an option)."""
+    return list(args).index("--") if "--" in args else len(args)
+
+
+def _options_part(args: Sequence[str]) -> Sequence[str]:
+    return args[: _options_end(args)]
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    """A message as one line (an exception's text may hold newlines or be huge)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _usage_line(exc: typer.TyperException) -> str:
+    """typer/click's usage error as one line, naming the command and its --help."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "hwsim"
+    return f"error: {command}: {_one_line(exc.format_message())} (see '{command} --help')"
+
+
+def _fail(line: str, code: int) -> int:
+    _err.print(line, highlight=False, markup=False, soft_wrap=True)
+    return code
