@@ -386,3 +386,61 @@ def test_cli_precision_still_works_on_fpga(hwsim_cli, tfc_file) -> None:
     )
     assert code == 0
     assert json.loads(out)["total"]["throughput_fps"] > 0
+
+
+# --- stages from the GEMM view, and outputs of any rank ---------------------------------------
+
+
+class _WeightFirst(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(6, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(self.w, x)
+
+
+class _Lstm(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(5, 8, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lstm(x)[0]
+
+
+def _stage(graph: OpGraph, folding: dict[str, object]) -> dict[str, object]:
+    est = hwsim.estimate(graph, "fpga_zcu104", quant="w8a8", folding=folding)
+    return next(layer for layer in est.layers() if layer["op"] == "gemm")
+
+
+def test_weight_first_matmul_folds_the_weight_rows() -> None:
+    """W (6, 10) @ x (1, 10, 7): an MVAU of MH = 6 weight rows and MW = 10, run for 7 token
+    vectors. PE = 3 divides MH (not the 7 output columns): (6/3) x (10/5) x 7 = 28 cycles."""
+    graph = hwsim.trace(_WeightFirst(), example_inputs=(torch.randn(1, 10, 7),))
+    name = next(op.name for op in graph if op.kind is hwsim.OpKind.GEMM)
+    stage = _stage(graph, {name: {"PE": 3, "SIMD": 5}})
+    assert stage["cycles_per_frame"] == 2 * 2 * 7
+
+
+def test_recurrent_stage_runs_its_products_one_mac_per_lane_cycle() -> None:
+    """FINN's MVAU takes MH x MW x vectors cycles at PE = SIMD = 1, one per MAC: LSTM(5 -> 8)
+    over 9 steps is 9 x 32 x 5 + 9 x 32 x 8 = 3744 MACs per sequence, so 3744 cycles."""
+    graph = hwsim.trace(_Lstm().eval(), example_inputs=(torch.randn(1, 9, 5),))
+    name = next(op.name for op in graph if op.kind is hwsim.OpKind.GEMM)
+    stage = _stage(graph, {name: {"PE": 1, "SIMD": 1}})
+    assert stage["cycles_per_frame"] == 3744
+
+
+@pytest.mark.parametrize("hw", ["fpga_zcu104", "fpga_pynq_z1", "fpga_u250", "fpga_zcu104_dpu"])
+def test_scalar_outputs_price_on_every_fpga(hw: str) -> None:
+    """A model ending in a scalar (a loss, a sum, a data-dependent selection summed up)."""
+
+    class Scalar(nn.Module):
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return (z[z > 0]).sum() + z.mean()
+
+    graph = hwsim.trace(Scalar(), example_inputs=(torch.randn(4, 8),))
+    est = hwsim.estimate(graph, hw)
+    assert est.unsupported == []
+    assert math.isfinite(est.latency_s) and est.latency_s > 0

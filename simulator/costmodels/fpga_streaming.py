@@ -42,6 +42,7 @@ from . import roofline as rl
 from .assemble import op_cost
 from .base import GraphCost, PricingContext
 from .fpga_arch import RESOURCES, FpgaOptions, FpgaStreamingArch, load_folding
+from .gemm_view import gemm_shapes
 
 # BRAM36 aspect ratios (depth, width) from UG473/UG573; the best one packs a memory tightest.
 _BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
@@ -79,7 +80,10 @@ class Window:
 
 @dataclass(frozen=True)
 class Layer:
-    """One op as a streaming stage: ``rows`` fold by PE, ``cols`` by SIMD, per frame."""
+    """One op as a streaming stage: ``rows`` fold by PE, ``cols`` by SIMD, ``vectors`` times
+    per frame. An op that lowers to several products (a recurrent layer's input and hidden
+    products, an einsum chain) runs the ``more`` ones, (rows, cols, vectors) each, on the same
+    unit after the first."""
 
     op: Op
     role: str  # mvau | vvau | attention | pool | stream
@@ -91,10 +95,25 @@ class Layer:
     weight_elems: int = 0  # weights this stage stores on chip
     buffer_bits: int = 0  # line buffers / K,V buffers besides the weights
     window: Window | None = None
+    more: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def is_mac(self) -> bool:
         return self.role in ("mvau", "vvau", "attention")
+
+    @property
+    def products(self) -> tuple[tuple[int, int, int], ...]:
+        return ((self.rows, self.cols, self.vectors), *self.more)
+
+    @property
+    def pe_extent(self) -> int:
+        """What PE must divide: every product's rows."""
+        return math.gcd(*(r for r, _, _ in self.products))
+
+    @property
+    def simd_extent(self) -> int:
+        """What SIMD must divide: every product's columns."""
+        return math.gcd(*(c for _, c, _ in self.products))
 
 
 @dataclass(frozen=True)
@@ -163,18 +182,23 @@ def _layer(op: Op, ctx: PricingContext, batch: int) -> Layer | None:
         if op.is_depthwise:
             return Layer(op, "vvau", rows=w[0], cols=taps, **common)  # type: ignore[arg-type]
         return Layer(op, "mvau", rows=w[0], cols=math.prod(w[1:]), **common)  # type: ignore[arg-type]
-    if op.kind is OpKind.GEMM and op.int_attr("k") > 0:
-        k, n = op.int_attr("k"), out[-1]
-        vectors = _per_frame(math.prod(out[:-1]), batch) if len(out) > 1 else 1
-        weights = op.weight.numel if op.weight is not None else 0
-        buffer = 0 if weights else k * n * a_bits  # activation x activation: buffer one operand
-        return Layer(op, "mvau", n, k, vectors, w_bits, a_bits, weights, buffer)
+    shapes = [g for g in gemm_shapes(op) if g.macs] if op.kind is OpKind.GEMM else []
+    if shapes:
+        # MH = N outputs, MW = K inputs, M x groups vectors per batch (the GEMM view: right for
+        # einsum, weight-first products and recurrent layers, whose output shape is not M x N).
+        products = [(g.n, g.k, _per_frame(g.m * g.groups, batch)) for g in shapes]
+        weights = sum(t.numel for t in op.params if len(t.shape) >= 2)
+        # Activation x activation: the stage buffers one operand of each product.
+        buffer = 0 if weights else sum(n * k for n, k, _ in products) * a_bits
+        (n, k, vectors), *more = products
+        return Layer(op, "mvau", n, k, vectors, w_bits, a_bits, weights, buffer, more=tuple(more))
     if op.kind is OpKind.ATTENTION:
         seq_q, seq_k = op.int_attr("seq_q"), op.int_attr("seq_k")
         dim, heads = op.int_attr("head_dim"), _per_frame(op.int_attr("heads_x_batch"), batch)
         kv_buffer = 2 * seq_k * dim * heads * a_bits
         return Layer(op, "attention", seq_k, 2 * dim, seq_q * heads, w_bits, a_bits, 0, kv_buffer)
-    channels = out[1] if len(out) >= 3 and op.kind is not OpKind.EMBEDDING else out[-1]
+    # A scalar output (a loss, a sum of everything) is one channel.
+    channels = out[1] if len(out) >= 3 and op.kind is not OpKind.EMBEDDING else (out or (1,))[-1]
     channels = max(int(channels), 1)
     numel = _per_frame(max(op.outputs[0].numel, op.inputs[0].numel if op.inputs else 0), batch)
     vectors = max(numel // channels, 1)
@@ -210,7 +234,10 @@ def window_cycles(win: Window, simd: int) -> int:
 
 def stage_cycles(layer: Layer, fold: Fold) -> int:
     """Cycles per frame of a stage: its own compute, or its window generator if slower."""
-    cycles = math.ceil(layer.rows / fold.pe) * math.ceil(layer.cols / fold.simd) * layer.vectors
+    cycles = sum(
+        math.ceil(rows / fold.pe) * math.ceil(cols / fold.simd) * vectors
+        for rows, cols, vectors in layer.products
+    )
     if layer.window is not None:
         cycles = max(cycles, window_cycles(layer.window, fold.swg_simd))
     return cycles
@@ -246,7 +273,7 @@ def stage_resources(layer: Layer, fold: Fold, arch: FpgaStreamingArch) -> dict[s
         wide = max(w, a) > arch.lut_arithmetic_max_bits
         mult = 0 if wide else fold.simd * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
         adder = (w + a) * (2 * fold.simd - 1)
-        acc = math.ceil(math.log2(max(layer.cols, 2))) + w + a
+        acc = math.ceil(math.log2(max(*(c for _, c, _ in layer.products), 2))) + w + a
         thresholds = (2 ** min(a, 8) - 1) * acc  # comparators of a fused activation
         res["LUT"] = _LUT_BASE + _LUT_SCALE * fold.pe * (mult + adder + acc + thresholds)
         if wide:
@@ -295,9 +322,9 @@ def frontier(layer: Layer) -> list[tuple[int, Fold]]:
     Size is the number of lanes PE x SIMD (resources grow with it); FINN requires PE to
     divide the rows and SIMD the columns.
     """
-    simds = _divisors(layer.cols) if layer.cols > 1 else [1]
+    simds = _divisors(layer.simd_extent) if layer.simd_extent > 1 else [1]
     options = []
-    for pe in _divisors(layer.rows):
+    for pe in _divisors(layer.pe_extent):
         for simd in simds:
             fold = Fold(pe, simd, _swg_simd(layer, simd) if layer.role == "mvau" else pe)
             if layer.role == "vvau" and layer.window is not None:
@@ -364,11 +391,11 @@ def assign_folding(
         if layer.op.id not in given:
             continue
         slot = given[layer.op.id]
-        pe, simd = slot.get("PE", 1), slot.get("SIMD", 1) if layer.cols > 1 else 1
-        if layer.rows % pe or layer.cols % simd:
+        pe, simd = slot.get("PE", 1), slot.get("SIMD", 1) if layer.simd_extent > 1 else 1
+        if layer.pe_extent % pe or layer.simd_extent % simd:
             raise ProfileError(
-                f"folding for '{layer.op.name}': PE={pe} must divide {layer.rows} and "
-                f"SIMD={simd} must divide {layer.cols}"
+                f"folding for '{layer.op.name}': PE={pe} must divide {layer.pe_extent} and "
+                f"SIMD={simd} must divide {layer.simd_extent}"
             )
         swg = slot.get("SWG", _swg_simd(layer, simd) if layer.role == "mvau" else pe)
         folds[layer.op.id] = Fold(pe, simd, swg)
@@ -576,7 +603,7 @@ def graph_cost(graph: OpGraph, ctx: PricingContext) -> GraphCost:
         )
         details[op.id] = {
             "pe": fold.pe,
-            "simd": fold.simd if layer.cols > 1 else None,
+            "simd": fold.simd if any(c > 1 for _, c, _ in layer.products) else None,
             "window_simd": fold.swg_simd if layer.window is not None else None,
             "stage": layer.role,
             "cycles_per_frame": built.cycles[op.id],

@@ -45,6 +45,11 @@ def _lower(op: Op) -> list[GemmShape]:
             return [GemmShape(m=m, n=w[1] * math.prod(w[2:]), k=w[0] // groups, groups=groups)]
         m = out[0] * math.prod(out[2:])
         return [GemmShape(m=m, n=w[0] // groups, k=math.prod(w[1:]), groups=groups)]
+    listed = op.attr("gemms")
+    if op.kind is OpKind.GEMM and isinstance(listed, tuple) and listed:
+        # The frontend's own lowering where the output shape does not tell it: einsum, a
+        # weight-first matmul, a recurrent layer's input and hidden products.
+        return [GemmShape(m=m, n=n, k=k, groups=g) for m, n, k, g in listed]
     if op.kind is OpKind.GEMM and out:
         k = op.int_attr("k")
         n = out[-1]
