@@ -28,8 +28,11 @@ from .frozen import deep_freeze
 POSITIVE: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
 NON_NEGATIVE: dict[str, Any] = {"type": "number", "minimum": 0}
 FRACTION: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
-POSITIVE_INT: dict[str, Any] = {"type": "integer", "minimum": 1}
-NON_NEGATIVE_INT: dict[str, Any] = {"type": "integer", "minimum": 0}
+# Counts (PEs, cores, SMs, LUTs) stay far below this; beyond it, products of counts overflow the
+# 64-bit integers the jitted kernels use.
+INT_MAX = 2**31 - 1
+POSITIVE_INT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": INT_MAX}
+NON_NEGATIVE_INT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": INT_MAX}
 BOOLEAN: dict[str, Any] = {"type": "boolean"}
 STRING: dict[str, Any] = {"type": "string"}
 
@@ -97,7 +100,7 @@ class ArchSpec:
             where = "/".join(str(p) for p in error.absolute_path)
             raise ProfileError(f"{origin}: field 'arch/{where}': {error.message}")
         values = {
-            f.name: f.metadata["convert"](data[f.name])
+            f.name: f.metadata["convert"](_whole(data[f.name], f.metadata["schema"]))
             for f in fields(cls)
             if f.name in data and "convert" in f.metadata
         }
@@ -126,6 +129,14 @@ class ArchSpec:
         return rows
 
 
+def _whole(value: Any, schema: Mapping[str, Any]) -> Any:
+    """An integer field given as ``64.0`` (the schema accepts whole floats) as the int 64, so
+    counts stay exact integers in every formula."""
+    if schema.get("type") == "integer" and isinstance(value, float):
+        return int(value)
+    return value
+
+
 def _default(value: Any) -> str:
     if value is MISSING:
         return "required"
@@ -145,7 +156,7 @@ def _type_name(schema: Mapping[str, Any]) -> str:
         bound = f" > {schema['exclusiveMinimum']}"
     elif "minimum" in schema:
         bound = f" >= {schema['minimum']}"
-    if "maximum" in schema:
+    if "maximum" in schema and schema["maximum"] != INT_MAX:  # the overflow guard is implied
         bound += f", <= {schema['maximum']}"
     if "multipleOf" in schema:
         bound += f", a multiple of {schema['multipleOf']}"

@@ -385,6 +385,7 @@ def price(
     )
     graph_cost = hw.graph_cost(graph, ctx) if hw.graph_cost is not None else None
     costs = graph_cost.costs if graph_cost is not None else price_ops(graph, ctx)
+    _check_finite(graph, costs, profile)
     return Estimate(
         graph=graph,
         profile=profile,
@@ -429,6 +430,20 @@ def host_context(
         options=hw.options(host, UserOptions()),
         table=hw.table,
     )
+
+
+def _check_finite(graph: OpGraph, costs: Sequence[OpCost | None], profile: Profile) -> None:
+    """No estimate carries NaN or infinity. Profiles are bounded so that none can arise
+    (``hardware.MAX_MAGNITUDE``); one that does anyway is a bug, reported as such rather than
+    printed as a number."""
+    for op, cost in zip(graph.ops, costs, strict=True):
+        if cost is not None and not (
+            math.isfinite(cost.cycles) and math.isfinite(cost.total_energy_j)
+        ):
+            raise FloatingPointError(
+                f"{profile.name}: op '{op.name}' priced to {cost.cycles} cycles and "
+                f"{cost.total_energy_j} J"
+            )
 
 
 def estimate(

@@ -180,18 +180,41 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any, name: str) -> None:
     node[parts[-1]] = thaw(value)
 
 
-def _non_finite(value: Any, path: str) -> str | None:
-    """The path of the first NaN or infinity in ``value`` (YAML's .nan, .inf, 1e400)."""
+# No hardware figure in a profile's units (Hz, bytes, pJ, W, s) lies outside these magnitudes;
+# within them, the products and quotients the models form stay finite, so an estimate can never
+# turn into infinity or NaN.
+MAX_MAGNITUDE = 1e30
+MIN_MAGNITUDE = 1e-30
+
+
+def _bad_number(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, what is wrong) of the first NaN, infinity (YAML's .nan, .inf, 1e400) or
+    out-of-range number in ``value``; the free-form ``info`` section is only checked for
+    NaN and infinity, since no model reads it."""
     if isinstance(value, float) and not math.isfinite(value):
-        return path
+        return path, "must be a finite number (no NaN or inf)"
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and value
+        and not path.startswith("info")
+        and not MIN_MAGNITUDE <= abs(value) <= MAX_MAGNITUDE
+    ):
+        shown = (
+            f"{value:g}" if isinstance(value, float) else f"an integer of {len(str(value))} digits"
+        )
+        return path, (
+            f"{shown} is out of range (a profile's numbers lie between "
+            f"{MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in magnitude, or are 0)"
+        )
     if isinstance(value, Mapping):
         for k, v in value.items():
-            found = _non_finite(v, f"{path}/{k}" if path else str(k))
+            found = _bad_number(v, f"{path}/{k}" if path else str(k))
             if found is not None:
                 return found
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            found = _non_finite(v, f"{path}/{i}")
+            found = _bad_number(v, f"{path}/{i}")
             if found is not None:
                 return found
     return None
@@ -200,9 +223,9 @@ def _non_finite(value: Any, path: str) -> str | None:
 def validate_profile_data(data: Mapping[str, Any], origin: str) -> None:
     """Raise ``ProfileError`` naming the first field that breaks the schema or the invariants
     the schema cannot express (the ``arch`` section is its class's to check)."""
-    bad = _non_finite(data, "")
+    bad = _bad_number(data, "")
     if bad is not None:
-        raise ProfileError(f"{origin}: field '{bad}': must be a finite number (no NaN or inf)")
+        raise ProfileError(f"{origin}: field '{bad[0]}': {bad[1]}")
     for i, level in enumerate(data.get("memory") or []):
         if isinstance(level, dict):
             forms = [k for k in _BANDWIDTH_FORMS if k in level]

@@ -413,3 +413,26 @@ def test_packaged_presets_read_alike_with_libyaml(tmp_path):
     path.write_text("a: 1\na: 2\n")
     with pytest.raises(ProfileError, match="duplicate key 'a'"):
         read_yaml(path, "profile", ProfileError, packaged=True)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("arch.rows", 1e300, "arch/rows"),  # a whole number, but rows x cols overflows
+        ("clock_hz", 1e-300, "clock_hz"),  # cycles / clock overflows to infinity
+        ("peak_macs_per_cycle.int8", 1e-300, "peak_macs_per_cycle/int8"),
+        ("overhead.per_op_s", 1e300, "overhead/per_op_s"),
+        ("memory.host.bandwidth_bytes_per_s", 1e31, "memory/1/bandwidth_bytes_per_s"),
+    ],
+)
+def test_numbers_beyond_any_hardware_are_refused(key: str, value: float, field: str) -> None:
+    """Each of these gave an infinite or NaN latency with exit 0 before it was bounded."""
+    with pytest.raises(ProfileError, match=f"field '{field}': .* out of range"):
+        load_profile("tpu_edge").with_params({key: value})
+
+
+def test_integer_fields_are_bounded_and_stay_integers() -> None:
+    with pytest.raises(ProfileError, match="arch/rows"):
+        load_profile("tpu_edge").with_params({"arch.rows": 2**40})
+    rows = load_profile("tpu_edge").with_params({"arch.rows": 64.0}).arch.rows
+    assert rows == 64 and isinstance(rows, int)

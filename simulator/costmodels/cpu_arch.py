@@ -18,6 +18,7 @@ import numpy as np
 
 from ..archspec import (
     BOOLEAN,
+    INT_MAX,
     POSITIVE,
     POSITIVE_INT,
     ArchSpec,
@@ -125,7 +126,7 @@ class CpuArch(ArchSpec):
         POSITIVE_INT, "default thread count (at most cores; default: cores)", default=None
     )
     vector_bits: int = spec(
-        {"type": "integer", "minimum": 32, "multipleOf": 32},
+        {"type": "integer", "minimum": 32, "maximum": INT_MAX, "multipleOf": 32},
         "SIMD register width: how many output columns one vector op fills",
         default=128,
     )
