@@ -138,6 +138,22 @@ def test_bad_cfg_says_what_is_missing(tmp_path):
         hwsim.load_profile(bad)
 
 
+def test_user_replay_too_large_names_the_layer_and_the_way_out(tmp_path):
+    """An 8192^3 GEMM on an 8x8 array in USER bandwidth mode walks about 7e10 buffer requests
+    (the ifmap's 8192 x 8192 prefetch matrix once for each of 1024 column folds): it ran for
+    minutes (46340^3 took 21 GB) before the replay was bounded. CALC mode still prices it."""
+    topology = tmp_path / "big.csv"
+    topology.write_text("Layer, M, N, K,\nbig, 8192, 8192, 8192,\n")
+    graph = hwsim.trace(topology)
+    user = load_profile(GOLDEN / "configs" / "a8x8_ws_user_bw2.cfg")
+    with pytest.raises(
+        hwsim.ProfileError, match=r"layer 'big': .*USER.*'InterfaceBandwidth : CALC'"
+    ):
+        estimate(graph, user)
+    calc = load_profile(GOLDEN / "configs" / "a8x8_ws.cfg")
+    assert estimate(graph, calc).total.compute_cycles > 8192**3 / 64
+
+
 # --- closed forms --------------------------------------------------------------------------------
 
 

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..cost import OpCost
+from ..errors import ProfileError
 from ..frozen import FrozenDict
 from ..hardware import Profile
 from ..ops import MAC_KINDS, Op, OpKind
@@ -247,6 +248,32 @@ _PORTS = {
     ("is", "ifmap"): ("ifmap_t", "cols", False, True, "none"),
     ("is", "filter"): ("filter_t", "rows", True, False, "rows"),
 }
+
+
+# SCALE-Sim's USER-bandwidth replay walks every buffer request of a layer, 0.05-0.4 us each on
+# a shared 2-core VM: a layer of more requests than this would run for minutes (SCALE-Sim
+# itself takes hours) and hold gigabytes of address matrices. CALC mode prices any layer in
+# closed form.
+USER_REPLAY_LIMIT = 20_000_000
+
+
+def user_replay_requests(g: GemmShape, spec: ArraySpec) -> int:
+    """Buffer requests the USER-mode replay of ``g`` walks (``kernels.miss_lines``'s loop
+    count, both read buffers): a streamed operand's prefetch matrix once per fold of the other
+    dimension, a stationary one once."""
+    rows, cols, df = spec.rows, spec.cols, spec.dataflow
+    sr, sc, _ = spatial_temporal(g, df)
+    folds = {"row": math.ceil(sr / rows), "col": math.ceil(sc / cols)}
+    shapes = {"ifmap": (g.m, g.k), "ifmap_t": (g.k, g.m), "filter": (g.k, g.n)}
+    shapes["filter_t"] = (g.n, g.k)
+    total = 0
+    for operand in ("ifmap", "filter"):
+        matrix, width, diagonal, by_col, _ = _PORTS[(df, operand)]
+        w = rows if width == "rows" else cols
+        height, length = shapes[matrix]
+        grid = height * math.ceil(length / w) * w
+        total += grid * (folds["row" if by_col else "col"] if diagonal else 1)
+    return total
 
 
 def _user_misses(
@@ -624,6 +651,8 @@ def _layer(
             f"{arch.depthwise_macs_per_cycle:g} MACs/cycle"
         )
         return timing, notes
+    if user:
+        _check_replay_size(op, spec)
     total: LayerTiming | None = None
     for g in gemm_shapes(op):
         sparse = sparse_mapping(op, ctx, g, spec.cols) if op.kind in MAC_KINDS else None
@@ -662,6 +691,17 @@ def _layer(
             f"{op.name}: weights spill, {streamed / 1e3:,.1f} kB streamed from {backing.name}"
         )
     return total, notes
+
+
+def _check_replay_size(op: Op, spec: ArraySpec) -> None:
+    """Refuse, naming the layer, a USER-mode replay that would run for minutes."""
+    requests = sum(user_replay_requests(g, spec) for g in gemm_shapes(op))
+    if requests > USER_REPLAY_LIMIT:
+        raise ProfileError(
+            f"layer '{op.name}': SCALE-Sim USER-bandwidth replay would walk {requests:.3g} "
+            f"buffer requests, over the limit of {USER_REPLAY_LIMIT:.0e} (minutes of work); "
+            "price it with 'InterfaceBandwidth : CALC' in the .cfg, or on a larger array"
+        )
 
 
 def _add_timing(a: LayerTiming, b: LayerTiming) -> LayerTiming:
