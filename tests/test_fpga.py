@@ -444,3 +444,39 @@ def test_scalar_outputs_price_on_every_fpga(hw: str) -> None:
     est = hwsim.estimate(graph, hw)
     assert est.unsupported == []
     assert math.isfinite(est.latency_s) and est.latency_s > 0
+
+
+_BAD_FOLDINGS = {
+    "binary": (b"\x00\x9f\x92\x96" * 64, "not text"),
+    "deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    "nan": (b'{"MVAU_hls_0": {"PE": NaN}}', "not valid JSON"),
+    "word": (b'{"MVAU_hls_0": {"PE": "four"}}', "'MVAU_hls_0' PE: expected a positive integer"),
+    "zero": (b'{"MVAU_hls_0": {"SIMD": 0}}', "SIMD: expected a positive integer, got 0"),
+    "negative": (b'{"MVAU_hls_0": {"PE": -2}}', "got -2"),
+    "fraction": (b'{"MVAU_hls_0": {"PE": 2.5}}', "got 2.5"),
+    "boolean": (b'{"MVAU_hls_0": {"PE": true}}', "got True"),
+    "list": (b"[1, 2]", "a JSON object of layer name -> settings"),
+    "typo": (b'{"1.weight_typo": {"PE": 1}}', "names no layer of this model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_FOLDINGS))
+def test_cli_bad_folding_file_is_one_line(hwsim_cli, tfc_file, tmp_path, case) -> None:
+    content, expected = _BAD_FOLDINGS[case]
+    path = tmp_path / f"{case}.json"
+    path.write_bytes(content)
+    code, _, err = hwsim_cli(
+        "estimate", str(tfc_file), "--hw", "fpga_zcu104", "--folding", str(path)
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+
+
+def test_cli_folding_that_is_a_directory_is_one_line(hwsim_cli, tfc_file, tmp_path) -> None:
+    code, _, err = hwsim_cli(
+        "estimate", str(tfc_file), "--hw", "fpga_zcu104", "--folding", str(tmp_path)
+    )
+    assert (
+        code == 2 and err.strip() == f"error: {tmp_path}: cannot read folding file (Is a directory)"
+    )

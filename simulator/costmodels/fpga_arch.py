@@ -7,13 +7,13 @@ the logic is used) or ``overlay`` (a Vitis AI DPU-style engine: its parallelism)
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..archspec import (
+    INT_MAX,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
     POSITIVE,
@@ -25,7 +25,7 @@ from ..archspec import (
     spec,
 )
 from ..errors import ProfileError
-from ..frozen import FrozenDict, deep_freeze
+from ..frozen import FrozenDict
 
 STYLES = ("streaming", "overlay")
 RESOURCES = ("LUT", "FF", "DSP", "BRAM", "URAM")
@@ -123,30 +123,51 @@ class FpgaOptions:
     folding: FrozenDict[str, Any] | None = None  # FINN folding JSON, or keyed by op name
     target_fps: float | None = None  # fold for this frame rate
 
-    @staticmethod
-    def from_user(
-        folding: str | Path | Mapping[str, Any] | None = None, target_fps: float | None = None
-    ) -> FpgaOptions:
-        """Options from the CLI/API, validated: a readable folding file, a positive FPS."""
-        if target_fps is not None and (not math.isfinite(target_fps) or target_fps <= 0):
-            raise ProfileError(f"--target-fps must be a positive number, got {target_fps}")
-        return FpgaOptions(
-            folding=None if folding is None else deep_freeze(load_folding(folding)),
-            target_fps=None if target_fps is None else float(target_fps),
-        )
+
+# A folding file lists one entry per layer: a few kilobytes even for ResNet-50 (54 MVAUs).
+MAX_FOLDING_BYTES = 4 * 1024 * 1024
+FOLD_KEYS = ("PE", "SIMD")
 
 
 def load_folding(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
-    """A folding config from a JSON file or mapping (FINN's format or keyed by op name)."""
+    """A folding config from a JSON file or mapping (FINN's format or keyed by op name),
+    checked: every ``PE``/``SIMD`` a positive integer (which layer each names is checked
+    against the model when it is priced)."""
     if isinstance(source, Mapping):
-        return dict(source)
-    path = Path(source)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read folding file ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: folding file is not valid JSON ({exc})") from None
+        data: Any = dict(source)
+        where = "folding"
+    else:
+        path = Path(source)
+        where = str(path)
+        try:
+            if path.stat().st_size > MAX_FOLDING_BYTES:
+                raise ProfileError(
+                    f"{path}: folding file larger than {MAX_FOLDING_BYTES // 2**20} MiB"
+                )
+            data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+        except OSError as exc:
+            raise ProfileError(f"{path}: cannot read folding file ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise ProfileError(f"{path}: folding file is not text (binary data)") from None
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"{path}: folding file is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ProfileError(f"{path}: folding file is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a folding file is a JSON object of layer name -> settings")
+        raise ProfileError(f"{where}: a folding file is a JSON object of layer name -> settings")
+    for layer, entry in data.items():
+        if not isinstance(entry, Mapping):
+            continue  # FINN files carry other settings ("Defaults", FIFO depths)
+        for key in FOLD_KEYS:
+            value = entry.get(key)
+            if key in entry and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT_MAX
+            ):
+                raise ProfileError(
+                    f"{where}: '{layer}' {key}: expected a positive integer, got {value!r:.40}"
+                )
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)

@@ -28,7 +28,9 @@ device.
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -50,6 +52,8 @@ _URAM_DEPTH, _URAM_WIDTH = 4096, 72  # URAM288: 4K x 72 (UG573)
 _LUTRAM_MAX_DEPTH = 128  # shallow memories go to LUTRAM, as FINN's "auto" ram_style does
 # FINN-R's LUT model coefficients (Blott et al. 2018, fitted on synthesis results).
 _LUT_BASE, _LUT_SCALE = 300, 1.1
+# A FINN folding-file key: node type, qualifiers, index (MVAU_hls_0, Pool_Batch_0).
+_FINN_NODE = re.compile(r"[A-Z][A-Za-z0-9]*(_[A-Za-z]+)*_[0-9]+")
 # The FINN folding-file node types hwsim maps onto its layers, in graph order.
 _FINN_ROLES = {
     "MVAU": "mvau",
@@ -369,6 +373,12 @@ def assign_folding(
     for key, value in folding.items():
         if key in by_name and isinstance(value, Mapping):
             given[by_name[key].op.id] = {k: int(v) for k, v in value.items() if k in ("PE", "SIMD")}
+        elif isinstance(value, Mapping) and key != "Defaults" and not _FINN_NODE.fullmatch(key):
+            close = difflib.get_close_matches(key, [layer.op.name for layer in layers], n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ProfileError(
+                f"folding entry '{key}' names no layer of this model and is no FINN node{hint}"
+            )
     finn = _finn_entries(folding)
     for role, entries in finn.items():
         if role == "window":
