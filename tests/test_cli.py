@@ -5,10 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+
+from hwsim.errors import ModelLoadError
+from hwsim.frontend.export_workload import write_archive
 
 
 class Tiny(nn.Module):
@@ -243,3 +248,34 @@ def test_llm_table_goes_to_stderr(hwsim_cli):
 )
 def test_llm_bad_input_is_one_line(hwsim_cli, args, expected):
     assert expected in fails_with(hwsim_cli, "llm", *args)
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("missing/x.pt2", "no such directory"),
+        (".", "is a directory"),
+        ("a" * 300 + ".pt2", "cannot write (File name too long)"),
+    ],
+)
+def test_export_to_an_unwritable_path_fails_before_exporting(hwsim_cli, tmp_path, where, expected):
+    line = fails_with(hwsim_cli, "export", "resnet18", "-o", str(tmp_path / where))
+    assert expected in line
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_export_to_a_full_disk_is_one_line(hwsim_cli):
+    """torch's own file writer aborted the process (SIGABRT, exit 134) here."""
+    line = fails_with(hwsim_cli, "export", "resnet18", "-o", "/dev/full")
+    assert line == "error: /dev/full: cannot write (No space left on device)"
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path):
+    readonly = tmp_path / "ro"
+    readonly.mkdir(mode=0o555)
+    if os.access(readonly, os.W_OK):  # root writes anywhere: use a path no one may create
+        readonly = Path("/sys")
+    target = readonly / "x.pt2"
+    with pytest.raises(ModelLoadError, match="cannot write"):
+        write_archive(target, memoryview(b"PK"))
+    assert not target.exists()

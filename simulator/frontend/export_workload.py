@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ def export_workload(name: str, output: Path, *, batch: int = 1) -> None:
         raise WorkloadError(
             f"unknown workload '{name}' (built-in: {', '.join(workload_names())})"
         ) from None
+    check_writable(output)
     model = workload.build()
     # Exported from fake inputs, so a large --batch is never allocated; the archive carries
     # real (zero) sample inputs only when they are small, else none (the shapes are in it).
@@ -33,7 +35,33 @@ def export_workload(name: str, output: Path, *, batch: int = 1) -> None:
         if size <= MAX_SAMPLE_INPUT_BYTES
         else None
     )
+    # Serialized in memory and written by Python: torch's file writer aborts the process
+    # (SIGABRT) when a write fails midway, as on a full disk.
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    write_archive(output, buffer.getbuffer())
+
+
+def check_writable(output: Path) -> None:
+    """Fail before the (slow) export on paths that can never be written: a directory, a
+    missing parent directory."""
     try:
-        torch.export.save(program, str(output))
+        is_dir, parent_is_dir = output.is_dir(), output.parent.is_dir()
+    except OSError as exc:  # a name too long, a path the OS refuses to look up
+        raise ModelLoadError(f"{output}: cannot write ({exc.strerror})") from None
+    if is_dir:
+        raise ModelLoadError(f"{output}: is a directory; give a file name such as model.pt2")
+    if not parent_is_dir:
+        raise ModelLoadError(f"{output}: no such directory '{output.parent}'")
+
+
+def write_archive(output: Path, data: memoryview) -> None:
+    """Write ``data`` to ``output``; on failure, one line and no partial file left behind."""
+    created = not output.exists()
+    try:
+        with output.open("wb") as f:
+            f.write(data)
     except OSError as exc:
+        if created and output.is_file():
+            output.unlink(missing_ok=True)
         raise ModelLoadError(f"{output}: cannot write ({exc.strerror})") from None
