@@ -216,7 +216,7 @@ def estimate(
         bool, typer.Option("--all-ops", help="Also list free views in the table.")
     ] = False,
     top: Annotated[
-        int | None, typer.Option(help="Show only the N slowest ops in the table.")
+        int | None, typer.Option(min=1, help="Show only the N slowest ops in the table.")
     ] = None,
     prune: Annotated[
         str | None,
@@ -264,6 +264,7 @@ def estimate(
     """Estimate per-op latency and energy of TARGET on one or more hardware profiles."""
     from .estimate import (
         check_options_apply,
+        check_precision_agrees,
         check_schedule,
         compression_rules,
         estimate_many,
@@ -278,6 +279,7 @@ def estimate(
         user_options(threads=threads, folding=folding, target_fps=target_fps), profiles
     )
     rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
+    check_precision_agrees(precision, rules, f"--recipe {recipe}" if recipe else f"--quant {quant}")
     if sqnr and not rules:
         raise typer.BadParameter("needs --prune, --quant or --recipe", param_hint="--sqnr")
     estimates = []
@@ -685,7 +687,14 @@ def calibrate(
 ) -> None:
     """Measure this CPU and write the profile that '--hw host' uses."""
 
-    counts = [int(t) for t in _split(threads)] if threads else None
+    if not (math.isfinite(budget) and budget > 0):
+        raise typer.BadParameter(
+            f"{budget}: expected a positive number of seconds", param_hint="--budget"
+        )
+    try:
+        counts = [int(t) for t in _split(threads)] if threads else None
+    except ValueError:
+        counts = []
     if counts is not None and (not counts or min(counts) < 1):
         raise typer.BadParameter("expected positive integers like 1,2", param_hint="--threads")
     path = _calibrate(output=output, budget_s=budget, threads=counts, quick=quick)

@@ -17,7 +17,7 @@ import pandas as pd
 from .compression import Variant, compress, parse_variant
 from .compression.sqnr import output_sqnr
 from .costmodels.weight_storage import weight_format
-from .estimate import Estimate, check_schedule, price
+from .estimate import Estimate, check_precision_agrees, check_schedule, price
 from .graph import OpGraph
 from .hardware import Profile
 from .ops import MAC_KINDS
@@ -70,6 +70,8 @@ def compare(
     check_schedule(schedule)
     profiles = [load_profile(hw) for hw in hws]
     parsed = [v if isinstance(v, Variant) else parse_variant(v, layers) for v in variants]
+    for v in parsed:
+        check_precision_agrees(precision, v.rules, f"variant '{v.name}'")
     if not any(v.is_dense for v in parsed):
         parsed.insert(0, Variant("dense"))
     dense = {p.name: price(graph, p, precision=precision, schedule=schedule) for p in profiles}

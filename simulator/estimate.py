@@ -542,6 +542,7 @@ def estimate_many(
         )
     )
     rules = compression_rules(prune=prune, quant=quant, layers=layers, recipe=recipe)
+    check_precision_agrees(precision, rules, f"--recipe {recipe}" if recipe else f"--quant {quant}")
     if rules:
         from .compression import compress  # imports torch: only for a what-if
 
@@ -573,6 +574,21 @@ def check_options_apply(user: UserOptions, profiles: Sequence[Profile]) -> None:
                 f"--{name.replace('_', '-')} applies to "
                 f"{where.get(name, 'streaming FPGA profiles')} only; "
                 f"not to {', '.join(f'{p.name} ({p.hw_class})' for p in profiles)}"
+            )
+
+
+def check_precision_agrees(precision: str | None, rules: Sequence[Rule], what: str) -> None:
+    """``--precision`` runs every op at one precision; a quantization runs the ops it
+    quantizes at its own. Both at once is an error unless they agree (``--precision fp16
+    --quant int8`` would price int8 weights as fp16 while the compression column says int8).
+    ``what`` names the rules' source in the message (``--quant int8``, ``variant 'int8'``)."""
+    if precision is None:
+        return
+    for rule in rules:
+        if rule.quant is not None and rule.quant.precision != precision:
+            raise CompressionError(
+                f"--precision {precision} conflicts with {what}: quantized ops run at "
+                f"{rule.quant.precision}; drop --precision, or quantize to {precision}"
             )
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import HwsimError
+from ..ops import integer_precision
 from .safe_regex import check_pattern, compile_safe
 
 
@@ -46,6 +47,15 @@ class QuantSpec:
     act_bits: int | None = None  # integer activations; 16 = fp16 activations
     float_format: str | None = None  # fp16 | bf16: the whole op converted, no integers
     label: str = ""
+
+    @property
+    def precision(self) -> str:
+        """The precision a quantized op computes in (``Op.precision``'s rule): the float
+        format, else the integer width of the wider operand, fp16 for 16-bit activations."""
+        if self.float_format is not None:
+            return self.float_format
+        widest = max(b for b in (self.weight_bits, self.act_bits, 1) if b is not None)
+        return integer_precision(widest) if widest <= 8 else "fp16"
 
 
 _BLOCKS = ("block1x4", "block4x4")
@@ -116,6 +126,11 @@ class Rule:
 
     def __post_init__(self) -> None:
         compile_layers(self.layers, "rule")
+        if self.skip and (self.prune is not None or self.quant is not None):
+            raise CompressionError(
+                "'skip: true' keeps the matched ops as they are; it cannot also prune or "
+                "quantize (write two rules)"
+            )
 
     def matches(self, name: str) -> bool:
         """``re.search`` semantics, in linear time whatever the pattern (``safe_regex``)."""
