@@ -36,7 +36,10 @@ def _rule(entry: Any, origin: str) -> Rule:
     skip = entry.get("skip", False)
     if not isinstance(skip, bool):
         raise CompressionError(f"{origin}.skip: expected true or false, got {skip!r}")
-    layers = compile_layers(str(entry.get("layers", ".*")), origin)
+    pattern = entry.get("layers", ".*")
+    if not isinstance(pattern, str):
+        raise CompressionError(f"{origin}.layers: expected a regex string, got {pattern!r:.60}")
+    layers = compile_layers(pattern, origin)
     try:
         prune = parse_prune(str(entry["prune"])) if entry.get("prune") is not None else None
         quant = parse_quant(str(entry["quant"])) if entry.get("quant") is not None else None
@@ -44,7 +47,10 @@ def _rule(entry: Any, origin: str) -> Rule:
         raise CompressionError(f"{origin}: {exc}") from None
     if not skip and prune is None and quant is None:
         raise CompressionError(f"{origin}: the rule neither prunes, quantizes nor skips")
-    return Rule(layers=layers, prune=prune, quant=quant, skip=skip)
+    try:
+        return Rule(layers=layers, prune=prune, quant=quant, skip=skip)
+    except CompressionError as exc:
+        raise CompressionError(f"{origin}: {exc}") from None
 
 
 RECIPE_PACKAGE = "hwsim.workloads"
