@@ -190,6 +190,7 @@ def _load_pickle(path: Path, trust_pickle: bool, arch: str | None) -> Loaded:
             ) from None
         obj = _load_untrusted(path)
     if isinstance(obj, nn.Module):
+        _no_arch(arch, f"the whole module in {path}")
         return Loaded(source=str(path), module=obj.eval())
     state = _state_dict_of(obj)
     if state is None:
@@ -254,14 +255,17 @@ def load_target(
 ) -> Loaded:
     """Resolve a module, an exported program, a file path or a workload name."""
     if isinstance(target, torch.export.ExportedProgram):
+        _no_arch(arch, "an ExportedProgram")
         return Loaded(source="<ExportedProgram>", program=target)
     if isinstance(target, nn.Module):
+        _no_arch(arch, "an nn.Module")
         return Loaded(source=type(target).__name__, module=target.eval())
     path = Path(target)
     if not _exists(path):
         from ..workloads import is_workload_name, workload_names
 
         if is_workload_name(str(target)):
+            _no_arch(arch, f"the built-in workload '{target}'")
             workload = _workload(str(target))
             return Loaded(
                 source=str(target), module=workload.build(), inputs=workload.make_inputs(1)
@@ -279,10 +283,21 @@ def load_target(
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read the file ({exc.strerror})") from None
     if kind == "export":
+        _no_arch(arch, f"the torch.export archive {path}")
         return _load_export(path, trust_pickle)
     if kind == "torchscript":
+        _no_arch(arch, f"the TorchScript archive {path}")
         return _load_torchscript(path)
     return _load_pickle(path, trust_pickle, arch)
+
+
+def _no_arch(arch: str | None, what: str) -> None:
+    """``--arch`` names the architecture of a bare state_dict; given with anything else it
+    would be ignored, so it is an error."""
+    if arch is not None:
+        raise ModelLoadError(
+            f"--arch {arch}: only a bare state_dict needs an architecture; {what} has its own"
+        )
 
 
 def _exists(path: Path) -> bool:
