@@ -6,7 +6,12 @@ nothing, and each model is built only when its ``Workload.build`` is called.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import replace
+
+import torch
+from torch import nn
 
 from . import coral, hf, mcu_mobilenets, mlperf_tiny, mobile, mobilenet_v3, nas201
 from .spec import Workload
@@ -73,11 +78,24 @@ def is_workload_name(name: str) -> bool:
 def get_workload(name: str) -> Workload:
     """The workload registered as ``name`` (core or reference), or the family member
     ``prefix:spec`` names (a bad spec raises the family's ``ValueError``, which says what is
-    wrong with it)."""
+    wrong with it). Its ``build`` draws the same weights every time (seeded), so what depends
+    on their values (the accuracy proxy) repeats from run to run."""
     prefix, sep, spec = name.partition(":")
     if sep and prefix in FAMILIES:
-        return FAMILIES[prefix](spec)
-    factory = WORKLOADS.get(name) or REFERENCE.get(name)
-    if factory is None:
-        raise UnknownWorkloadError(name)
-    return factory()
+        workload = FAMILIES[prefix](spec)
+    else:
+        factory = WORKLOADS.get(name) or REFERENCE.get(name)
+        if factory is None:
+            raise UnknownWorkloadError(name)
+        workload = factory()
+    return replace(workload, build=functools.partial(_seeded_build, workload.build))
+
+
+WEIGHT_SEED = 0
+
+
+def _seeded_build(build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` with the random state seeded, leaving the caller's state as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(WEIGHT_SEED)
+        return build()

@@ -13,9 +13,9 @@ from torch import nn
 class Workload:
     """How to build a reference model and feed it.
 
-    Models have randomly initialised weights (nothing is ever downloaded); the published MAC
-    count is what the architecture must reproduce, so users can check hwsim's bookkeeping
-    against a number they already know.
+    Models have random weights, seeded by ``get_workload`` so every build draws the same ones
+    (nothing is ever downloaded); the published MAC count is what the architecture must
+    reproduce, so users can check hwsim's bookkeeping against a number they already know.
     """
 
     name: str

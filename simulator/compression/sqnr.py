@@ -107,6 +107,11 @@ class _Run(fx.Interpreter):
         return tuple(args)
 
 
+# The proxy runs the model on real tensors (estimates only ever see shapes): a batch of
+# thousands of images would allocate terabytes. It does not depend on the batch.
+MAX_SQNR_ACTIVATION_BYTES = 2**30
+
+
 def output_sqnr(original: OpGraph, compressed: OpGraph, seed: int = 0) -> Sqnr:
     """SQNR of ``compressed`` against ``original`` on a seeded sample input."""
     program = original.exported_program()
@@ -114,6 +119,14 @@ def output_sqnr(original: OpGraph, compressed: OpGraph, seed: int = 0) -> Sqnr:
         raise CompressionError(
             f"{original.info.source}: the accuracy proxy runs the model through torch.export; "
             "it needs a PyTorch model, not a topology or an ONNX file"
+        )
+    needed = original.peak_activation_bytes
+    if needed > MAX_SQNR_ACTIVATION_BYTES:
+        raise CompressionError(
+            f"--sqnr runs {original.info.source} on real tensors: about {needed / 1e9:,.1f} GB "
+            f"of activations at batch {original.info.batch}, over the "
+            f"{MAX_SQNR_ACTIVATION_BYTES // 2**20} MiB limit; the proxy does not depend on the "
+            "batch, so ask for it at --batch 1"
         )
     swaps = {
         op_id: data["compression"]
