@@ -785,6 +785,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = app(args=args or ["--help"], prog_name="hwsim", standalone_mode=False)
         if not args:
             code = EXIT_USER_ERROR
+        elif code == EXIT_INTERRUPTED:  # typer turns Ctrl-C inside a command into this
+            code = _fail("error: interrupted", EXIT_INTERRUPTED)
     except HwsimError as exc:
         code = _fail(f"error: {_one_line(str(exc))}", EXIT_USER_ERROR)
     except typer.TyperException as exc:  # typer's usage errors: BadParameter, NoSuchOption...

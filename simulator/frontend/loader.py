@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,13 @@ def _archive_kind(path: Path) -> str:
             infos = zf.infolist()
             kind = _zip_kind([i.filename for i in infos])
             _check_zip(path, zf, infos, kind)
+    except (NotImplementedError, RuntimeError, ValueError, EOFError, OverflowError, zlib.error):
+        # A damaged header that zipfile reads as an unknown version, compression or
+        # encryption, or a member that does not inflate.
+        raise ModelLoadError(
+            f"{path}: a zip archive that cannot be read (truncated or corrupt); "
+            "copy or save it again"
+        ) from None
     except zipfile.BadZipFile:
         with path.open("rb") as f:
             magic = f.read(4)
