@@ -407,3 +407,33 @@ def test_overlong_model_path_is_one_line(hwsim_cli):
     code, _, err = hwsim_cli("estimate", "m" * 300 + ".pt2", "--hw", "tpu_edge")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "not a usable path" in lines[0], err
+
+
+# --- hwsim llm: a config.json is an input like any other --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),  # was RecursionError, exit 3
+        ('{"model_type": "llama", "rope_theta": NaN}', "NaN is not a JSON number"),
+        (b"\x80\x81" * 64, "cannot read the config"),
+        ("[1, 2]", "must hold a JSON object"),
+    ],
+    ids=["deep", "nan", "binary", "list"],
+)
+def test_hostile_llm_config_is_one_line(hwsim_cli, tmp_path, content, fragment):
+    path = tmp_path / "config.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with within(20):
+        code, _, err = hwsim_cli(
+            "llm", str(path), "--hw", "gpu_a100", "--prompt", "8", "--gen", "2"
+        )
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and fragment in lines[0], err
+
+
+def test_overlong_llm_model_path_is_one_line(hwsim_cli):
+    code, _, err = hwsim_cli("llm", "m" * 300, "--hw", "gpu_a100", "--prompt", "8", "--gen", "2")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "not a usable path" in lines[0], err

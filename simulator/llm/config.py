@@ -296,23 +296,40 @@ def config_from_hf(data: Mapping[str, Any], origin: str, name: str = "") -> LlmC
     return reader(data, origin, name or Path(origin).parent.name or str(model_type)).validate()
 
 
+# A Hugging Face config.json is a few kB; the bound keeps a huge file from being read whole.
+MAX_CONFIG_BYTES = 4 * 2**20
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON numbers (Python's reader accepts them by default)."""
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
+
+
 def load_config(model: str | Path) -> LlmConfig:
     """A built-in model name, or the path of a Hugging Face ``config.json``."""
     text = str(model)
     if text in BUILTIN_CONFIGS:
         return BUILTIN_CONFIGS[text]
     path = Path(text)
-    if not path.is_file():
+    try:
+        is_file = path.is_file() and path.stat().st_size <= MAX_CONFIG_BYTES
+    except OSError as exc:  # a name too long, a path the OS refuses to look up
+        raise LlmError(f"{text[:80]}: not a usable path ({exc.strerror})") from None
+    if path.is_file() and not is_file:
+        raise LlmError(f"{path}: larger than a config.json ({MAX_CONFIG_BYTES // 2**20} MiB)")
+    if not is_file:
         raise LlmError(
             f"unknown model '{text}': not a config.json file, and not a built-in model "
             f"({', '.join(sorted(BUILTIN_CONFIGS))})"
         )
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except (OSError, UnicodeDecodeError) as exc:
         raise LlmError(f"{path}: cannot read the config ({exc})") from None
     except json.JSONDecodeError as exc:
         raise LlmError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise LlmError(f"{path}: not a config.json (nested too deeply)") from None
     if not isinstance(data, dict):
         raise LlmError(f"{path}: a config.json must hold a JSON object")
     return config_from_hf(data, str(path))
