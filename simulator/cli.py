@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import sys
@@ -523,12 +524,14 @@ def memory(
     whether the model fits the device (docs/mcu.md)."""
     from .errors import ProfileError
     from .estimate import check_schedule, estimate_many
-    from .memory_chart import save_chart
+    from .memory_chart import check_chart_path, save_chart
     from .memory_report import estimate_memory_report, memory_lines, memory_table
 
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"'{fmt}' is not one of table, json", param_hint="--format")
     check_schedule(schedule)
+    if plot is not None:
+        check_chart_path(plot)
     profiles = _profiles(hw, set_)
     if len(profiles) != 1:
         raise ProfileError(f"--hw '{hw}': hwsim memory takes one profile")
@@ -781,6 +784,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         debug = True
         cut = _options_end(args)
         args = [a for a in args[:cut] if a != "--debug"] + args[cut:]
+    # torch logs its own internal failures on stderr (a fake-tensor op that failed, with its
+    # traceback; notes on specialized shapes) even where hwsim reports the failure as one
+    # line; they are shown with --debug only.
+    torch_log = logging.getLogger("torch")
+    level = torch_log.level
+    if not debug:
+        torch_log.setLevel(logging.CRITICAL)
     try:
         code = app(args=args or ["--help"], prog_name="hwsim", standalone_mode=False)
         if not args:
@@ -802,6 +812,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         hint = "" if debug else " (rerun with --debug for the traceback)"
         message = _one_line(f"{type(exc).__name__}: {exc}")
         code = _fail(f"error: internal error: {message}{hint}", EXIT_INTERNAL_ERROR)
+    finally:
+        torch_log.setLevel(level)
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

@@ -30,3 +30,7 @@ class InputShapeError(HwsimError):
 
 class TraceError(HwsimError):
     """torch.export could not trace the model with the given inputs."""
+
+
+class OutputError(HwsimError):
+    """A file the user asked hwsim to write (an archive, a chart) cannot be written there."""

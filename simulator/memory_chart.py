@@ -9,12 +9,16 @@ that does not fit. Built on ``matplotlib.figure.Figure`` directly: no pyplot, no
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from .errors import OutputError
 from .memory import MemoryPlan
+from .outfile import check_writable, write_output
 
 KIB = 1024.0
 COLOURS = {"input": "#4c9f70", "output": "#7b5ea7", "activation": "#8da0cb"}
@@ -101,7 +105,25 @@ def save_chart(
     title: str | None = None,
     limit_name: str = "SRAM",
 ) -> Path:
-    """Write the chart to ``path`` (the format follows the suffix: .png, .svg, .pdf)."""
+    """Write the chart to ``path`` (the format follows the suffix: .png, .svg, .pdf...).
+    Drawn in memory and written by ``outfile``: a failed write is one line, not a partial
+    file or a silent success (matplotlib's PNG writer ignores a full disk)."""
     out = Path(path)
-    lifetime_figure(plan, sram_bytes, title, limit_name).savefig(out, dpi=150)
+    check_chart_path(out)
+    buffer = io.BytesIO()
+    figure = lifetime_figure(plan, sram_bytes, title, limit_name)
+    figure.savefig(buffer, format=out.suffix[1:].lower(), dpi=150)
+    write_output(out, buffer.getbuffer())
     return out
+
+
+def check_chart_path(path: Path) -> None:
+    """Refuse, before any work, a chart path whose suffix names no format matplotlib writes,
+    or that can never be written (a directory, a missing parent)."""
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix[1:].lower() not in formats:
+        raise OutputError(
+            f"{path}: the chart's format follows the file's suffix: .png, .svg or .pdf "
+            f"(also {', '.join(sorted(set(formats) - {'png', 'svg', 'pdf'}))})"
+        )
+    check_writable(path)

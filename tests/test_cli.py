@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from hwsim.errors import ModelLoadError
-from hwsim.frontend.export_workload import write_archive
+from hwsim.errors import OutputError
+from hwsim.outfile import write_output
 
 
 class Tiny(nn.Module):
@@ -276,6 +276,6 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
     if os.access(readonly, os.W_OK):  # root writes anywhere: use a path no one may create
         readonly = Path("/sys")
     target = readonly / "x.pt2"
-    with pytest.raises(ModelLoadError, match="cannot write"):
-        write_archive(target, memoryview(b"PK"))
+    with pytest.raises(OutputError, match="cannot write"):
+        write_output(target, memoryview(b"PK"))
     assert not target.exists()

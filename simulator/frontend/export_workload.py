@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ModelLoadError, WorkloadError
+from ..errors import WorkloadError
+from ..outfile import check_writable, write_output
 from .loader import with_batch
 
 MAX_SAMPLE_INPUT_BYTES = 64 * 1024 * 1024
@@ -39,29 +40,4 @@ def export_workload(name: str, output: Path, *, batch: int = 1) -> None:
     # (SIGABRT) when a write fails midway, as on a full disk.
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
-    write_archive(output, buffer.getbuffer())
-
-
-def check_writable(output: Path) -> None:
-    """Fail before the (slow) export on paths that can never be written: a directory, a
-    missing parent directory."""
-    try:
-        is_dir, parent_is_dir = output.is_dir(), output.parent.is_dir()
-    except OSError as exc:  # a name too long, a path the OS refuses to look up
-        raise ModelLoadError(f"{output}: cannot write ({exc.strerror})") from None
-    if is_dir:
-        raise ModelLoadError(f"{output}: is a directory; give a file name such as model.pt2")
-    if not parent_is_dir:
-        raise ModelLoadError(f"{output}: no such directory '{output.parent}'")
-
-
-def write_archive(output: Path, data: memoryview) -> None:
-    """Write ``data`` to ``output``; on failure, one line and no partial file left behind."""
-    created = not output.exists()
-    try:
-        with output.open("wb") as f:
-            f.write(data)
-    except OSError as exc:
-        if created and output.is_file():
-            output.unlink(missing_ok=True)
-        raise ModelLoadError(f"{output}: cannot write ({exc.strerror})") from None
+    write_output(output, buffer.getbuffer())
