@@ -383,6 +383,8 @@ def price(
         table=hw.table,
         host=host_context(profile, graph, precision, fuse),
     )
+    if hw.check is not None:
+        hw.check(graph, ctx)
     graph_cost = hw.graph_cost(graph, ctx) if hw.graph_cost is not None else None
     costs = graph_cost.costs if graph_cost is not None else price_ops(graph, ctx)
     _check_finite(graph, costs, profile)

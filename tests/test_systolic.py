@@ -154,6 +154,20 @@ def test_user_replay_too_large_names_the_layer_and_the_way_out(tmp_path):
     assert estimate(graph, calc).total.compute_cycles > 8192**3 / 64
 
 
+def test_user_replay_of_many_layers_is_bounded_for_the_whole_model(tmp_path):
+    """Ten distinct 530x530xK GEMMs (K = 530..521) on the 8x8 WS array are each under the
+    layer limit of 2e7 requests. By hand for K = 530: the ifmap's prefetch matrix, M x K with
+    K padded to 8 (530 x 536 = 284,080), once for each of ceil(530/8) = 67 column folds,
+    19,033,360, plus the filter's K x N padded (284,080) once: 19,317,440. Together they walk
+    1.9e8: 17 s of CPU here before the model was bounded as a whole."""
+    rows = "".join(f"g{i}, 530, 530, {530 - i},\n" for i in range(10))
+    topology = tmp_path / "many.csv"
+    topology.write_text("Layer, M, N, K,\n" + rows)
+    user = load_profile(GOLDEN / "configs" / "a8x8_ws_user_bw2.cfg")
+    with pytest.raises(hwsim.ProfileError, match=r"whole model would walk 1.9\de\+08 .*'g0'"):
+        estimate(hwsim.trace(topology), user)
+
+
 # --- closed forms --------------------------------------------------------------------------------
 
 

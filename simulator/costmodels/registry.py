@@ -16,11 +16,21 @@ from dataclasses import dataclass
 from ..archspec import ArchSpec
 from ..errors import ProfileError
 from ..frozen import deep_freeze
+from ..graph import OpGraph
 from ..hardware import Profile
 from ..memory import Fuses, always_fused, never_in_place
 from ..ops import OpKind
 from . import cpu, fpga, gpu, mcu, systolic, systolic_deploy
-from .base import CostFn, FusesFn, GraphFn, InPlaceFn, MemoryFitFn, NoOptions, UserOptions
+from .base import (
+    CostFn,
+    FusesFn,
+    GraphFn,
+    InPlaceFn,
+    MemoryFitFn,
+    NoOptions,
+    PricingContext,
+    UserOptions,
+)
 from .cpu_arch import CpuArch, CpuOptions
 from .fpga_arch import FpgaArch, FpgaOptions, FpgaStreamingArch
 from .gpu_arch import GpuArch, gpu_of
@@ -56,6 +66,8 @@ class HwClass:
     fuses: FusesFn = profile_fusion
     # Whether a model fits the device's memories (None: not a question for this class).
     memory_fit: MemoryFitFn | None = None
+    # Refuses, before any op is priced, a model the class could not price in bounded time.
+    check: Callable[[OpGraph, PricingContext], None] | None = None
 
 
 def _cpu_options(profile: Profile, user: UserOptions) -> CpuOptions:
@@ -94,6 +106,7 @@ HW_CLASSES: dict[str, HwClass] = {
         SystolicArch,
         dict(systolic_deploy.COST_TABLE),
         graph_cost=systolic_deploy.graph_cost,
+        check=systolic.check_replay_budget,
     ),
     "fpga": HwClass(
         "fpga",

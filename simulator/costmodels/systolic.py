@@ -53,6 +53,7 @@ import numpy as np
 from ..cost import OpCost
 from ..errors import ProfileError
 from ..frozen import FrozenDict
+from ..graph import OpGraph
 from ..hardware import Profile
 from ..ops import MAC_KINDS, Op, OpKind
 from . import roofline as rl
@@ -255,6 +256,9 @@ _PORTS = {
 # itself takes hours) and hold gigabytes of address matrices. CALC mode prices any layer in
 # closed form.
 USER_REPLAY_LIMIT = 20_000_000
+# The whole model's replay is bounded too: a topology of many layers, each under the layer
+# limit, would still run for an hour (a layer at the limit takes about a second here).
+USER_REPLAY_MODEL_LIMIT = 100_000_000
 
 
 def user_replay_requests(g: GemmShape, spec: ArraySpec) -> int:
@@ -693,8 +697,30 @@ def _layer(
     return total, notes
 
 
-def _check_replay_size(op: Op, spec: ArraySpec) -> None:
-    """Refuse, naming the layer, a USER-mode replay that would run for minutes."""
+def check_replay_budget(graph: OpGraph, ctx: PricingContext) -> None:
+    """Refuse, before any op is priced, a model whose USER-mode replay would walk more than
+    ``USER_REPLAY_MODEL_LIMIT`` buffer requests over all its layers (``HwClass.check``)."""
+    spec = array_spec(ctx.profile)
+    if spec.scalesim is None or spec.scalesim.mode != "USER":
+        return
+    total, largest = 0, ("", 0)
+    for op in graph.ops:
+        if ctx.table.get(op.kind) is _mac_op:
+            requests = _check_replay_size(op, spec)
+            total += requests
+            largest = max(largest, (op.name, requests), key=lambda named: named[1])
+    if total > USER_REPLAY_MODEL_LIMIT:
+        raise ProfileError(
+            f"{graph.info.source}: SCALE-Sim USER-bandwidth replay of the whole model would walk "
+            f"{total:.3g} buffer requests (largest layer '{largest[0]}': {largest[1]:.3g}), "
+            f"over the limit of {USER_REPLAY_MODEL_LIMIT:.0e} (about a second per 2e7); price it "
+            "with 'InterfaceBandwidth : CALC' in the .cfg, or on a larger array"
+        )
+
+
+def _check_replay_size(op: Op, spec: ArraySpec) -> int:
+    """Refuse, naming the layer, a USER-mode replay that would run for minutes; else the
+    layer's buffer requests."""
     requests = sum(user_replay_requests(g, spec) for g in gemm_shapes(op))
     if requests > USER_REPLAY_LIMIT:
         raise ProfileError(
@@ -702,6 +728,7 @@ def _check_replay_size(op: Op, spec: ArraySpec) -> None:
             f"buffer requests, over the limit of {USER_REPLAY_LIMIT:.0e} (minutes of work); "
             "price it with 'InterfaceBandwidth : CALC' in the .cfg, or on a larger array"
         )
+    return requests
 
 
 def _add_timing(a: LayerTiming, b: LayerTiming) -> LayerTiming:
