@@ -202,6 +202,19 @@ def test_large_but_valid_conv_prices_quickly(tmp_path):
     assert op.attr("scalesim_valid_fraction") == pytest.approx((6143 / 6144) ** 2)
 
 
+def test_topology_of_too_many_layers_is_refused_before_pricing(tmp_path):
+    """5,000 tiny GEMM rows took 3 s of CPU to price; a 64 MiB file of two million would take
+    tens of minutes. Past 20,000 layers the file is refused as it is read."""
+    from hwsim.errors import ModelLoadError
+    from hwsim.frontend.scalesim_topology import graph_from_topology
+
+    path = tmp_path / "many.csv"
+    path.write_text(GEMM_HEADER + "".join(f"g{i},8,8,8,\n" for i in range(20_001)))
+    with within(20), pytest.raises(ModelLoadError) as info:
+        graph_from_topology(path)
+    _one_line(info.value, str(path), "20,001 layers", "split the file")
+
+
 def _cfg(body: str) -> str:
     base = {
         "general": {"run_name": "x"},

@@ -22,6 +22,10 @@ from ..ops import GraphInfo, Op, OpKind, TensorSpec
 MAX_DIM = 1 << 20  # any one size: far above any real layer (a 4K image is 4096 wide)
 MAX_ELEMENTS = 1 << 28  # elements of one operand (ifmap, filter, ofmap, im2col rows x K)
 MAX_BYTES = 64 * 1024 * 1024
+# Layers in one topology: far above real networks (SCALE-Sim's own topologies have tens to a
+# few hundred rows; GPT-3's 96 blocks as GEMMs are under 1,000) and priced in seconds; a
+# 64 MiB file of two million tiny rows took tens of minutes.
+MAX_LAYERS = 20_000
 _CONV_COLUMNS: tuple[str, ...] = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width")
 _CONV_COLUMNS += ("Channels", "Num Filter", "Strides")
 _GEMM_COLUMNS = ("M", "N", "K")
@@ -194,6 +198,11 @@ def graph_from_topology(path: str | Path, *, gemm: bool | None = None) -> OpGrap
         raise ModelLoadError(f"{path}: topology file not found")
     rows = _read(path)
     layers = _layers(rows)
+    if len(layers) > MAX_LAYERS:
+        raise ModelLoadError(
+            f"{path}: {len(layers):,} layers, more than hwsim prices in one topology "
+            f"({MAX_LAYERS:,}); split the file"
+        )
     if not layers:
         raise ModelLoadError(f"{path}: topology has no layers")
     as_gemm = _is_gemm(rows[0], len(layers[0][1])) if gemm is None else gemm
