@@ -214,6 +214,8 @@ def test_random_and_optuna_sampling(tmp_path, model):
         ({"workloads": ["resnet18", "no_such_net"]}, "workloads"),
         ({"workloads": ["missing.pt2"]}, "workloads"),
         ({"workloads": ["mobilenet_v1:0.3_224"]}, "workloads"),
+        # 9 ** 9 ** 9 is exact integer arithmetic for hours: exponents are bounded
+        ({"derived": {"clock_hz": "9 ** 9 ** 9"}}, "derived.clock_hz"),
     ],
 )
 def test_spec_errors_are_one_line_naming_the_key(tmp_path, model, hwsim_cli, extra, key):
@@ -359,3 +361,23 @@ def test_a_point_the_profile_refuses_is_one_line_naming_it(tmp_path, model, hwsi
     code, _, err = hwsim_cli("sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "0")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "design point {'arch.rows': 8}" in lines[0], err
+
+
+@pytest.mark.parametrize(
+    ("out", "args", "expected"),
+    [
+        ("/dev/full", [], "exists and is not a directory"),
+        ("{tmp}/spec.yaml/out", [], "cannot write the sweep there (Not a directory)"),
+        ("{tmp}/" + "o" * 300, [], "not a usable path (File name too long)"),
+        ("{tmp}/out", ["--scheduler", "nonsense"], "--scheduler nonsense: cannot connect"),
+    ],
+    ids=["device", "under_a_file", "long_name", "not_an_address"],
+)
+def test_output_and_scheduler_errors_are_one_line(tmp_path, model, hwsim_cli, out, args, expected):
+    """Each was an internal error (exit 3: NotADirectoryError, OSError, ValueError)."""
+    spec = write_spec(tmp_path, model)
+    code, _, err = hwsim_cli(
+        "sweep", str(spec), "-o", out.format(tmp=tmp_path), "--workers", "0", *args
+    )
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and expected in lines[0], err

@@ -30,6 +30,11 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 }
 
 
+# No hardware figure needs a larger power (2 ** 64 bytes is 16 EiB); a larger exponent of an
+# integer would be computed exactly, for hours.
+MAX_EXPONENT = 64
+
+
 class FormulaError(HwsimError):
     """A derived parameter's formula is not arithmetic over known keys."""
 
@@ -90,7 +95,11 @@ def _evaluate(node: ast.expr, params: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_evaluate(node.left, params), _evaluate(node.right, params))
+        left, right = _evaluate(node.left, params), _evaluate(node.right, params)
+        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
+            # 9 ** 9 ** 9 is a 370-million-digit integer: Python computes it for hours
+            raise OverflowError(f"exponent {right:.6g} is above {MAX_EXPONENT}")
+        return _BINARY[type(node.op)](left, right)
     assert isinstance(node, ast.UnaryOp)
     value = _evaluate(node.operand, params)
     return -value if isinstance(node.op, ast.USub) else value

@@ -116,7 +116,7 @@ class _Dask(AbstractContextManager["_Dask"]):
         else:
             try:
                 self.client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
                 raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         self.workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
         self.payload: Any = None

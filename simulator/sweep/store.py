@@ -29,6 +29,10 @@ PARTS = "parts"
 def open_outdir(outdir: Path, spec: SweepSpec) -> None:
     """Create ``outdir`` (or check that its parts belong to ``spec``) and write the manifest."""
     manifest = outdir / MANIFEST
+    try:
+        outdir.exists()
+    except OSError as exc:  # a name too long, a path the OS refuses to look up
+        raise SweepError(f"{str(outdir)[:80]}: not a usable path ({exc.strerror})") from None
     if manifest.exists():
         try:
             recorded = json.loads(manifest.read_text()).get("digest")
@@ -40,13 +44,20 @@ def open_outdir(outdir: Path, spec: SweepSpec) -> None:
                 f"file (digest {recorded}, now {spec.digest()}); choose another -o directory "
                 "or remove it"
             )
+    elif outdir.exists() and not outdir.is_dir():
+        raise SweepError(f"{outdir}: exists and is not a directory; choose another -o directory")
     elif outdir.exists() and any(outdir.iterdir()):
         raise SweepError(f"{outdir}: exists and is not a sweep output directory; choose another")
-    (outdir / PARTS).mkdir(parents=True, exist_ok=True)
-    manifest.write_text(
-        json.dumps({"digest": spec.digest(), "base": spec.base, "keys": list(spec.keys)}, indent=2)
-        + "\n"
-    )
+    try:
+        (outdir / PARTS).mkdir(parents=True, exist_ok=True)
+        manifest.write_text(
+            json.dumps(
+                {"digest": spec.digest(), "base": spec.base, "keys": list(spec.keys)}, indent=2
+            )
+            + "\n"
+        )
+    except OSError as exc:  # a read-only or full disk, a parent that is a file, a long name
+        raise SweepError(f"{outdir}: cannot write the sweep there ({exc.strerror})") from None
 
 
 def column_kinds(spec: SweepSpec) -> dict[str, str]:
