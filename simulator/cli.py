@@ -786,11 +786,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         args = [a for a in args[:cut] if a != "--debug"] + args[cut:]
     # torch logs its own internal failures on stderr (a fake-tensor op that failed, with its
     # traceback; notes on specialized shapes) even where hwsim reports the failure as one
-    # line; they are shown with --debug only.
-    torch_log = logging.getLogger("torch")
-    level = torch_log.level
+    # line; they are shown with --debug only. logging.disable, not a logger's level: torch is
+    # imported later, by the command, and sets its loggers' levels when it is.
+    disabled = logging.root.manager.disable
     if not debug:
-        torch_log.setLevel(logging.CRITICAL)
+        logging.disable(logging.ERROR)
     try:
         code = app(args=args or ["--help"], prog_name="hwsim", standalone_mode=False)
         if not args:
@@ -813,7 +813,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         message = _one_line(f"{type(exc).__name__}: {exc}")
         code = _fail(f"error: internal error: {message}{hint}", EXIT_INTERNAL_ERROR)
     finally:
-        torch_log.setLevel(level)
+        logging.disable(disabled)
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
