@@ -705,7 +705,7 @@ def check_replay_budget(graph: OpGraph, ctx: PricingContext) -> None:
         return
     total, largest = 0, ("", 0)
     for op in graph.ops:
-        if ctx.table.get(op.kind) is _mac_op:
+        if COST_TABLE.get(op.kind) is _mac_op and op.kind in ctx.table:
             requests = _check_replay_size(op, spec)
             total += requests
             largest = max(largest, (op.name, requests), key=lambda named: named[1])
