@@ -61,8 +61,15 @@ class FrozenDict(Mapping[K, V]):
         return (FrozenDict, (self._data,))
 
 
+# Leaves of profile data; checked by exact type first, since a calibrated profile holds tens
+# of thousands of numbers and an isinstance check against the Mapping ABC is slow.
+_SCALARS = (float, int, str, bool, type(None))
+
+
 def deep_freeze(value: Any) -> Any:
     """Mappings become ``FrozenDict``, lists and tuples become tuples, recursively."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return FrozenDict({k: deep_freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -72,6 +79,8 @@ def deep_freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """The inverse of ``deep_freeze``: plain dicts and lists, safe to edit and to dump."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
