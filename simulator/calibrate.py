@@ -233,6 +233,7 @@ class ThreadCalibration:
     dispatch_s: dict[str, float] = field(default_factory=dict)
     module_dispatch_s: dict[str, float] = field(default_factory=dict)
     stream_bytes_per_s: dict[str, float] = field(default_factory=dict)
+    loop_ops_per_s: dict[str, float] = field(default_factory=dict)
     gemm: list[list[float]] = field(default_factory=list)  # m, n, k, efficiency
     conv: list[list[float]] = field(default_factory=list)  # m, n, k, taps, stride, efficiency
     depthwise: list[list[float]] = field(default_factory=list)  # chans, pixels, taps, stride, eff
@@ -293,6 +294,36 @@ def measure_module_dispatch(budget_s: float) -> dict[str, float]:
         k: _time_s(functools.partial(m.eval(), arg), each, max_runs=400)
         for k, (m, arg) in modules.items()
     }
+
+
+def measure_module_call(budget_s: float) -> float:
+    """Seconds of one call of an ``nn.Module`` whose forward is Python code that calls no op
+    (``nn.Identity``): what every container and model-defined module costs per call beyond
+    the ops it runs (``Module.__call__``'s hook checks, the ``forward`` frame)."""
+    import torch
+    from torch import nn
+
+    x = torch.randn(1, 8)
+    return _time_s(functools.partial(nn.Identity(), x), budget_s, max_runs=2000)
+
+
+# A windowed pooling as cell networks and ResNet stems use it: 3x3, stride 1, padding 1.
+POOL_WINDOW = 3
+
+
+def measure_pool_taps(facts: HostFacts, budget_s: float, dispatch_s: dict[str, float]) -> float:
+    """Window taps per second of eager ``avg_pool2d`` (3x3, stride 1, padding 1, padding not
+    counted) on a cold 64 x 56 x 56 input, its dispatch taken out: NCHW pooling walks each
+    window tap by tap, so its time follows taps, not bytes."""
+    import torch.nn.functional as F
+
+    c, h, w = EAGER_LOOP_SHAPES[""]
+    pool = functools.partial(
+        F.avg_pool2d, kernel_size=POOL_WINDOW, stride=1, padding=1, count_include_pad=False
+    )
+    t = _time_s(cold_call(facts, pool, (1, c, h, w)), budget_s)
+    taps = c * h * w * POOL_WINDOW**2
+    return taps / max(t - dispatch_s.get("pool", 0.0), 0.5 * t)
 
 
 def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
@@ -535,12 +566,22 @@ def measure_kernels(facts: HostFacts, budget_s: float, quick: bool) -> dict[str,
     return {**main, "by_shape": by_shape}
 
 
+@dataclass
+class HostCalibration:
+    """Everything micro-benchmarks measured on this machine."""
+
+    facts: HostFacts
+    threads: list[ThreadCalibration]
+    kernels: dict[str, Any]
+    module_call_s: float
+
+
 def calibrate(
     budget_s: float = 40.0,
     threads: list[int] | None = None,
     progress: Progress | None = None,
     quick: bool = False,
-) -> tuple[HostFacts, list[ThreadCalibration], dict[str, Any]]:
+) -> HostCalibration:
     """Measure this machine: ``budget_s`` is split across the measurements (the whole run takes
     about that long plus numba's one-off compile on a fresh machine)."""
     say = progress or (lambda _: None)
@@ -550,6 +591,8 @@ def calibrate(
     share = budget_s / (len(counts) + 0.7)
     say("compiling and timing the numba kernels")
     kernels = measure_kernels(facts, share * 0.7, quick)
+    with _torch_threads(1):
+        module_call_s = measure_module_call(share * 0.01)
     results = []
     for t in counts:
         with _torch_threads(t):
@@ -558,12 +601,13 @@ def calibrate(
             cal.dispatch_s = measure_dispatch(share * 0.04)
             cal.module_dispatch_s = measure_module_dispatch(share * 0.03)
             cal.stream_bytes_per_s = measure_stream(facts, t, share * 0.1, cal.dispatch_s)
+            cal.loop_ops_per_s = {"pool": measure_pool_taps(facts, share * 0.02, cal.dispatch_s)}
             say(f"{t} thread(s): GEMM, conv and depthwise shape classes")
             cal.gemm = measure_gemm(facts, t, share * 0.3, quick)
             cal.conv = measure_conv(facts, t, share * 0.4, quick)
             cal.depthwise = measure_depthwise(facts, t, share * 0.15, quick)
         results.append(cal)
-    return facts, results, kernels
+    return HostCalibration(facts, results, kernels, module_call_s)
 
 
 # ---- writing the profile --------------------------------------------------------------------
@@ -575,10 +619,9 @@ def _num(x: float) -> str:
     return f"{x:.4g}" if abs(x) >= 1e-3 and abs(x) < 1e6 else f"{x:.4e}"
 
 
-def build_profile_text(
-    facts: HostFacts, cals: list[ThreadCalibration], kernels: dict[str, Any], name: str = "host"
-) -> str:
+def build_profile_text(calibration: HostCalibration, name: str = "host") -> str:
     """The host profile as commented YAML (validated by ``load_profile`` like any preset)."""
+    facts, cals, kernels = calibration.facts, calibration.threads, calibration.kernels
     date = dt.date.today().isoformat()
     measured = f"# measured by hwsim calibrate on {date}"
     full = max(cals, key=lambda c: c.threads)
@@ -642,6 +685,8 @@ def build_profile_text(
         f"  threads: {cores}  # default thread count: one per core",
         f"  vector_bits: {facts.vector_bits}  # /proc/cpuinfo flags",
         "  fold_batchnorm: false  # eager PyTorch runs batch-norm as its own op",
+        f"  module_call_s: {_num(calibration.module_call_s)}  # one nn.Identity call, 1 thread, "
+        f"{measured[2:]}",
         f"  # Achieved fraction of the peak of 'threads' cores, {measured[2:]}.",
         "  # gemm: [m, n, k, eff] of F.linear; conv: [pixels, out channels, in channels x taps,",
         "  # taps, stride, eff] of conv2d; depthwise: [channels, pixels, taps, stride, eff], all",
@@ -658,6 +703,8 @@ def build_profile_text(
         lines += [f"        {k}: {_num(v)}" for k, v in cal.module_dispatch_s.items()]
         lines.append("      stream_bytes_per_s:  # " + measured[2:])
         lines += [f"        {k}: {_num(v)}" for k, v in cal.stream_bytes_per_s.items()]
+        lines.append("      loop_ops_per_s:  # pool: 3x3 avg_pool2d window taps, " + measured[2:])
+        lines += [f"        {k}: {_num(v)}" for k, v in cal.loop_ops_per_s.items()]
         for key in ("gemm", "conv", "depthwise"):
             lines.append(f"      {key}:  # {measured[2:]}")
             lines += [f"        - [{', '.join(_num(x) for x in row)}]" for row in getattr(cal, key)]
@@ -706,8 +753,7 @@ def write_host_profile(
 ) -> Path:
     """Calibrate, validate the result as a profile, and write it (``host_profile_path()``)."""
     target = path or host_profile_path()
-    facts, cals, kernels = calibrate(budget_s, threads, progress, quick)
-    text = build_profile_text(facts, cals, kernels)
+    text = build_profile_text(calibrate(budget_s, threads, progress, quick))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp.yaml")
     tmp.write_text(text)

@@ -182,6 +182,10 @@ class Op:
     folded: tuple[str, ...] = ()  # ops folded into this one (e.g. batch_norm)
     fused_into: str | None = None  # id of the producer this pointwise op fuses into
     module_type: str = ""  # class name of the innermost nn.Module, when known
+    # nn.Module calls that begin at this op in eager execution: the modules on its module
+    # stack (its own innermost one included) that no earlier op was inside. Containers and a
+    # model's own modules run Python on each call whether or not they add an op.
+    module_calls: int = 0
     # Compression already in the model file: the integer width the weight is stored at when
     # it comes through a dequantize or fake-quant subgraph, and the width of a quantized
     # activation input (from a quantize -> dequantize pair or a fake-quant op).

@@ -46,6 +46,7 @@ import numpy as np
 
 from ..cost import OpCost
 from ..frontend.onnx_table import aten_equivalent
+from ..frozen import FrozenDict
 from ..hardware import Profile
 from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
 from . import roofline as rl
@@ -88,12 +89,21 @@ def _cores(profile: Profile) -> int:
     return cpu_arch(profile).cores
 
 
+@functools.lru_cache(maxsize=1024)
 def _entry(profile: Profile, threads: int) -> CpuEfficiency:
     return cpu_arch(profile).entry(threads)
 
 
+@functools.lru_cache(maxsize=65536)
 def efficiency(profile: Profile, threads: int, key: str, *coords: float) -> float:
-    """Achieved fraction of peak for shape class ``key`` at ``coords`` (see the module doc)."""
+    """Achieved fraction of peak for shape class ``key`` at ``coords`` (see the module doc),
+    times the profile's ``efficiency_scale`` for the class. Cached per profile value: a NAS
+    network repeats a few shapes many times, and a fit prices it hundreds of times."""
+    scale = float(cpu_arch(profile).efficiency_scale.get(key, 1.0))
+    return scale * _table_efficiency(profile, threads, key, coords)
+
+
+def _table_efficiency(profile: Profile, threads: int, key: str, coords: tuple[float, ...]) -> float:
     table = _entry(profile, threads).tables[key]
     if isinstance(table, float):
         return table
@@ -129,10 +139,20 @@ def _dispatch_s(table: Mapping[str, float], key: str) -> float | None:
     return None if value is None else float(value)
 
 
+def container_calls(op: Op) -> int:
+    """Module calls starting at ``op`` that no layer-module dispatch covers: the containers
+    and a model's own modules it enters (``Op.module_calls``), less its own ``torch.nn``
+    layer, whose call ``module_dispatch_s`` already prices."""
+    own = 1 if is_layer_module(op.module_type) else 0
+    return max(op.module_calls - own, 0)
+
+
 def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
     """Cycles eager execution spends calling ``op``: ``module_dispatch_s[kind]`` when a
     ``torch.nn`` layer module ran it (``is_layer_module``), else ``dispatch_s[kind]`` (a direct
-    call), else the profile's ``per_op_s``."""
+    call), else the profile's ``per_op_s``; plus ``module_call_s`` for each container or
+    model module entered at it (``container_calls``); all times ``dispatch_scale``."""
+    arch = cpu_arch(ctx.profile)
     entry = _entry(ctx.profile, threads)
     name = aten_name(op)
     key = "layer_norm" if "layer_norm" in name or "group_norm" in name else str(op.kind)
@@ -143,20 +163,28 @@ def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
     table = entry.dispatch_s
     if seconds is None and table is not None:
         seconds = _dispatch_s(table, key)
+    calls = container_calls(op) * arch.module_call_s * ctx.profile.clock_hz
     if seconds is None:
-        return ctx.profile.per_op_overhead_cycles
-    return seconds * ctx.profile.clock_hz
+        return (ctx.profile.per_op_overhead_cycles + calls) * arch.dispatch_scale
+    return (seconds * ctx.profile.clock_hz + calls) * arch.dispatch_scale
 
 
-def _bandwidths(ctx: PricingContext, threads: int) -> dict[str, float]:
-    """Bytes per cycle of each level: the triad measured at ``threads``, else the profile's."""
-    out = {lvl.name: lvl.bandwidth_bytes_per_cycle for lvl in ctx.profile.memory}
-    stream = _entry(ctx.profile, threads).stream_bytes_per_s
+def _bandwidths(ctx: PricingContext, threads: int) -> Mapping[str, float]:
+    return _level_bandwidths(ctx.profile, threads)
+
+
+@functools.lru_cache(maxsize=1024)
+def _level_bandwidths(profile: Profile, threads: int) -> Mapping[str, float]:
+    """Bytes per cycle of each level: the triad measured at ``threads``, else the profile's,
+    times ``bandwidth_scale``."""
+    out = {lvl.name: lvl.bandwidth_bytes_per_cycle for lvl in profile.memory}
+    stream = _entry(profile, threads).stream_bytes_per_s
     if stream is not None:
         for name, bw in stream.items():
             if name in out:
-                out[name] = float(bw) / ctx.profile.clock_hz
-    return out
+                out[name] = float(bw) / profile.clock_hz
+    scale = cpu_arch(profile).bandwidth_scale
+    return FrozenDict({name: bw * scale for name, bw in out.items()})
 
 
 def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: float) -> float:
@@ -172,7 +200,22 @@ def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: floa
         for suffix, shape in EAGER_LOOP_SHAPES.items()
         if f"eager_{kind}{suffix}" in stream
     ]
-    return moved / log_interp(points, max(moved, 1.0)) * ctx.profile.clock_hz
+    rate = log_interp(points, max(moved, 1.0)) * cpu_arch(ctx.profile).bandwidth_scale
+    return moved / rate * ctx.profile.clock_hz
+
+
+def _windowed_pool_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
+    """Cycles of a windowed pooling (avg/max over a k x k window; not adaptive/global) at the
+    tap rate calibration measured for eager pooling (``loop_ops_per_s.pool``), else 0. Eager
+    PyTorch's NCHW pooling kernel walks the window tap by tap, far below the vector rate:
+    an avg_pool2d 3x3 over 16 x 32 x 32 took 80 us at 1 thread on the test VM, where its bytes
+    take 5."""
+    if op.kind is not OpKind.POOL or "adaptive" in op.target:
+        return 0.0
+    rates = _entry(ctx.profile, threads).loop_ops_per_s
+    if rates is None or "pool" not in rates:
+        return 0.0
+    return op.flops / float(rates["pool"]) * ctx.profile.clock_hz
 
 
 def _loop_class(op: Op) -> str:
@@ -212,8 +255,10 @@ def _shape_efficiency(op: Op, g: GemmShape, profile: Profile, threads: int) -> f
 
 def dense_compute_cycles(op: Op, ctx: PricingContext, precision: str, threads: int) -> float:
     profile = ctx.profile
+    arch = cpu_arch(profile)
     peak = profile.peak_macs_per_cycle[precision] * threads / _cores(profile)
-    lanes = max(cpu_arch(profile).vector_bits // PRECISION_BITS.get(precision, 32), 1)
+    peak *= float(arch.precision_efficiency.get(precision, 1.0))
+    lanes = max(arch.vector_bits // PRECISION_BITS.get(precision, 32), 1)
     cycles = 0.0
     for g in gemm_shapes(op):
         eff = max(_shape_efficiency(op, g, profile, threads), 1e-4)
@@ -343,7 +388,7 @@ def _unfolded_batchnorm(
         float(seconds) * ctx.profile.clock_hz
         if seconds is not None
         else ctx.profile.per_op_overhead_cycles
-    )
+    ) * cpu_arch(ctx.profile).dispatch_scale
     return mem, dispatch, moved, level.name
 
 
@@ -366,7 +411,7 @@ def price_op(op: Op, ctx: PricingContext) -> OpCost:
                 notes.append(f"sparse {fmt} kernel, {stored:.0%} of weights stored")
     else:
         ideal = op.flops / (rl.vector_rate(profile, precision) * share)
-        compute = ideal
+        compute = max(ideal, _windowed_pool_cycles(op, ctx, threads))
     t = rl.traffic(op, ctx, precision)
     reads, writes = rl.memory_bytes(op, ctx, t)
     bandwidth = _bandwidths(ctx, threads)

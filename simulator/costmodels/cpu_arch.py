@@ -19,6 +19,7 @@ import numpy as np
 from ..archspec import (
     BOOLEAN,
     INT_MAX,
+    NON_NEGATIVE,
     POSITIVE,
     POSITIVE_INT,
     ArchSpec,
@@ -45,6 +46,7 @@ _ENTRY = {
         "dispatch_s": _SECONDS,
         "module_dispatch_s": _SECONDS,
         "stream_bytes_per_s": _RATES,
+        "loop_ops_per_s": _RATES,
     },
 }
 _CURVE = {"type": "array", "items": {"type": "array", "items": POSITIVE, "minItems": 2}}
@@ -72,6 +74,8 @@ _KERNELS = {
 }
 
 
+_SCALES = dict.fromkeys(SHAPE_CLASSES, POSITIVE)
+
 Table = tuple[np.ndarray, np.ndarray] | float
 
 
@@ -90,6 +94,9 @@ class CpuEfficiency:
     dispatch_s: FrozenDict[str, float] | None = None
     module_dispatch_s: FrozenDict[str, float] | None = None
     stream_bytes_per_s: FrozenDict[str, float] | None = None
+    # Operations per second of eager loops bound by their arithmetic, not their bytes:
+    # ``pool`` is one window tap of a windowed pooling (avg/max) per output element.
+    loop_ops_per_s: FrozenDict[str, float] | None = None
 
     @cached_property
     def tables(self) -> dict[str, Table]:
@@ -144,6 +151,36 @@ class CpuArch(ArchSpec):
         _KERNELS,
         "measured speed of hwsim's numba kernels (written by hwsim calibrate)",
         default=FrozenDict(),
+    )
+    # Corrections a fit (hwsim fit, hwsim calibrate's end-to-end stage) sets; the defaults
+    # leave the tables and figures above as they are.
+    efficiency_scale: FrozenDict[str, float] = spec(
+        {"type": "object", "additionalProperties": False, "properties": _SCALES},
+        "factor on the achieved efficiency of a shape class (gemm, conv, depthwise): what the "
+        "runtime's kernels reach relative to the figures above",
+        default=FrozenDict(),
+    )
+    precision_efficiency: FrozenDict[str, float] = spec(
+        {"type": "object", "additionalProperties": POSITIVE},
+        "factor on the efficiency of MAC ops run at a precision, against that precision's "
+        "peak (int8 kernels pay packing and requantization that fp32 ones do not)",
+        default=FrozenDict(),
+    )
+    dispatch_scale: float = spec(
+        POSITIVE,
+        "factor on every per-op dispatch time (dispatch tables, per_op_s, module_call_s)",
+        default=1.0,
+    )
+    module_call_s: float = spec(
+        NON_NEGATIVE,
+        "seconds of one nn.Module call whose forward is Python code (a container, a model's "
+        "own module), counted per call from the module stack the frontend records",
+        default=0.0,
+    )
+    bandwidth_scale: float = spec(
+        POSITIVE,
+        "factor on every sustained bandwidth and eager-loop rate",
+        default=1.0,
     )
 
     def check(self, origin: str) -> None:

@@ -101,6 +101,26 @@ def _target_name(node: fx.Node) -> str:
     return str(name)
 
 
+def _module_calls(nodes: list[fx.Node], kinds: dict[str, OpKind]) -> dict[str, int]:
+    """Per node, the module calls that begin at it: entries of its ``nn_module_stack`` (one
+    per call of a module, keyed by call) that no earlier node's stack held. Calls that begin
+    at a free view are carried to the next op that does work, so no cost model drops them."""
+    seen: set[str] = set()
+    out = {}
+    carried = 0
+    for node in nodes:
+        stack = node.meta.get("nn_module_stack") or {}
+        new = [key for key in stack if key not in seen]
+        seen.update(new)
+        if kinds[node.name] is OpKind.VIEW:
+            carried += len(new)
+            out[node.name] = 0
+        else:
+            out[node.name] = len(new) + carried
+            carried = 0
+    return out
+
+
 def _module_of(node: fx.Node) -> tuple[str, str]:
     stack = node.meta.get("nn_module_stack") or {}
     if not stack:
@@ -364,6 +384,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
         n.name: any(a in constants for a in _flat_nodes((n.args, n.kwargs))) for n in calls
     }
     names = _display_names(calls, kinds, owns_params)
+    module_calls = _module_calls(calls, kinds)
     dag = nx.DiGraph()
     data_dependent: list[str] = []
     for position, node in enumerate(calls):
@@ -418,6 +439,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             attrs=attrs,
             weight_stats=stats,
             module_type=_module_of(node)[1],
+            module_calls=module_calls[node.name],
             weight_bits=_weight_bits(weights[0], constants)
             if kind in MAC_KINDS and weights
             else None,

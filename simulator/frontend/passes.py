@@ -52,11 +52,14 @@ def fold_batchnorm(graph: OpGraph) -> OpGraph:
         params = producer.params
         if len(params) < 2 and params:
             params = (*params, TensorSpec(shape=(out_channels,), dtype=params[0].dtype))
+        # The batch-norm's own module call goes with it into ``folded``; calls of modules
+        # that begin at it (a container around it) begin at its producer now.
         dag.nodes[preds[0]]["op"] = dataclasses.replace(
             producer,
             params=params,
             folded=(*producer.folded, op.target),
             param_sources=_merged(producer.param_sources, op.param_sources),
+            module_calls=producer.module_calls + max(op.module_calls - 1, 0),
         )
         for succ in list(dag.successors(op_id)):
             dag.add_edge(preds[0], succ, **dag.edges[op_id, succ])
