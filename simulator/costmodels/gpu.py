@@ -88,6 +88,17 @@ def _eager_batchnorm(op: Op, ctx: PricingContext, precision: str) -> tuple[Bytes
     return reads, writes, rl.memory_cycles(ctx.profile, reads, writes)
 
 
+def _first_kernel(ctx: PricingContext) -> str | None:
+    """The id of the graph's first op that launches a kernel: where the once-per-inference
+    overhead is charged, so it shows in the per-op table like every other cost."""
+    if ctx.graph is None:
+        return None
+    for op in ctx.graph.ops:
+        if op.kind not in (OpKind.VIEW, OpKind.UNSUPPORTED) and kernel_launches(op, ctx):
+            return op.id
+    return None
+
+
 def _merge(a: Bytes, b: Bytes) -> Bytes:
     return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in {*a, *b}}
 
@@ -120,13 +131,19 @@ def finish(
         device = work + launches * gpu.kernel_gap_cycles
         host = 0.0 if gpu.cuda_graph else launches * gpu.host_launch_cycles
         cycles = max(host, device)
+    extra: tuple[str, ...] = ()
+    if gpu.arch.inference_overhead_s and launches and op.id == _first_kernel(ctx):
+        cycles += gpu.arch.inference_overhead_s * ctx.profile.clock_hz
+        extra = (
+            f"once per inference: launch, copies and sync, "
+            f"{gpu.arch.inference_overhead_s * 1e6:.0f} us (arch.inference_overhead_s)",
+        )
     reads, writes = _merge(reads, bn_reads), _merge(writes, bn_writes)
     overhead = cycles - work
-    extra: tuple[str, ...] = ()
     if not ctx.fuse and op.fused_into:
-        extra = ("eager: a kernel of its own (an inference engine fuses it into its producer)",)
+        extra += ("eager: a kernel of its own (an inference engine fuses it into its producer)",)
     if bn_cycles:
-        extra = (f"eager: {launches - 1} folded batch-norm kernel(s) after it",)
+        extra += (f"eager: {launches - 1} folded batch-norm kernel(s) after it",)
     return op_cost(
         op,
         ctx,

@@ -63,6 +63,13 @@ class GpuArch(ArchSpec):
     cuda_graph: bool = spec(
         BOOLEAN, "kernels replay from a CUDA graph: no host cost per kernel", default=False
     )
+    inference_overhead_s: float = spec(
+        NON_NEGATIVE,
+        "once per inference, outside the kernels: launching the graph or engine, copying the "
+        "input in and the output out, synchronizing on the result (charged to the first "
+        "kernel)",
+        default=0.0,
+    )
     fp32_conv_as_tf32: bool = spec(
         BOOLEAN, "the library runs fp32 convolutions on TF32 tensor cores", default=False
     )
