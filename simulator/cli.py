@@ -351,11 +351,11 @@ def _calibrate_host_if_needed(names: list[str]) -> None:
 
 def _calibrate(**options: Any) -> Path:
     """Calibrate with a progress bar on stderr (drawn only on a terminal)."""
-    from .calibrate import write_host_profile
+    from .calibrate_e2e import calibrate_host
     from .progress import progress_bar
 
     with progress_bar("calibrating", console=_err) as step:
-        return write_host_profile(progress=step, **options)
+        return calibrate_host(progress=step, **options)
 
 
 @app.command()
@@ -687,6 +687,13 @@ def calibrate(
     quick: Annotated[
         bool, typer.Option("--quick", help="A coarse grid (for tests and smoke checks).")
     ] = False,
+    end_to_end: Annotated[
+        bool,
+        typer.Option(
+            "--end-to-end/--no-end-to-end",
+            help="Then time built-in reference models and fit the per-op overheads to them.",
+        ),
+    ] = True,
 ) -> None:
     """Measure this CPU and write the profile that '--hw host' uses."""
 
@@ -700,7 +707,91 @@ def calibrate(
         counts = []
     if counts is not None and (not counts or min(counts) < 1):
         raise typer.BadParameter("expected positive integers like 1,2", param_hint="--threads")
-    path = _calibrate(output=output, budget_s=budget, threads=counts, quick=quick)
+    path = _calibrate(
+        path=output, budget_s=budget, threads=counts, quick=quick, end_to_end=end_to_end
+    )
+    _err.print(f"wrote {path}")
+
+
+MeasArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Measurement CSV(s): model, latency_ms [, input_shape, batch, quant, prune, "
+        "threads, precision, source, note] (docs/validation.md)."
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(help="CPU profiles: threads for rows that give none (default: the profile's)."),
+]
+
+
+def _cases(files: Sequence[Path]) -> list[Any]:
+    """Every row of the measurement files, each distinct model traced once."""
+    from .fit import read_measurements, trace_cases
+
+    rows = [m for f in files for m in read_measurements(f)]
+    with _err.status("tracing", spinner="dots") as status:
+        return list(trace_cases(rows, progress=lambda msg: status.update(msg)))
+
+
+@app.command()
+def validate(
+    meas: MeasArg,
+    hw: Annotated[str, typer.Option("--hw", help="Profile preset or YAML path.")],
+    threads: ThreadsOpt = None,
+    fmt: FormatOpt = "table",
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Draw predicted against measured (log-log, 1:1 line, +-25%) here."),
+    ] = None,
+) -> None:
+    """Compare a profile's predictions with measured latencies (MAPE, Kendall tau, Spearman)."""
+    from .fit import plot_validation
+    from .fit import validate as run_validate
+    from .fit.report import validation_table
+
+    _check_format(fmt)
+    profile = _profiles(hw, None)[0]
+    result = run_validate(_cases(meas), profile, threads)
+    if plot is not None:
+        plot_validation(result, plot)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(result.to_csv())
+    else:
+        _err.print(validation_table(result))
+
+
+@app.command()
+def fit(
+    meas: MeasArg,
+    hw: Annotated[str, typer.Option("--hw", help="Base profile preset or YAML path.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the profile.")],
+    params: Annotated[
+        str | None,
+        typer.Option(help="Parameters to fit, comma-separated (default: the class's choice)."),
+    ] = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Fit a few physical parameters of a profile to measured latencies; write the profile."""
+    from .fit import fit as run_fit
+    from .fit import write_fitted_profile
+    from .fit.report import fit_summary
+
+    base = _profiles(hw, None)[0]
+    cases = _cases(meas)
+    with _err.status("fitting", spinner="dots") as status:
+        result = run_fit(
+            base,
+            cases,
+            params=_split(params) if params else None,
+            threads=threads,
+            progress=lambda msg: status.update(msg),
+        )
+    path = write_fitted_profile(result, output)
+    _err.print(fit_summary(result))
     _err.print(f"wrote {path}")
 
 

@@ -1,0 +1,248 @@
+"""The end-to-end stage of ``hwsim calibrate``: time a few built-in reference models on this
+machine and fit the per-op overhead terms of the host profile to them with ``hwsim.fit``.
+
+Micro-benchmarks time each op kind alone, on tiny or cold tensors; a forward pass runs
+hundreds of ops back to back through Python, and the overhead it pays per op and per module
+call is not the sum of the micro-benchmarks' (interpreter and allocator state, caches shared
+with the model's own data). So after the micro-benchmarks this stage times
+``REFERENCE_MODELS`` (built-in CNN families whose networks no validation in this repository
+uses: MobileNet v1 at several widths and resolutions, EfficientNet-Lite) in fresh processes
+at 1 thread, as ``benchmarks/cpu_validation.py`` times its models, and fits ``PARAMS`` with
+the same fitting code as ``hwsim fit`` (least squares on log latency, the rows-per-parameter
+rule, leave-one-out error). The fitted values and the rows are written into the profile.
+
+Run as a module (``python -m hwsim.calibrate_e2e NAME THREADS``) it times one model in the
+current process and prints JSON: that is what each fresh process runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .calibrate import settle_allocator, write_host_profile
+from .fit import Case, FitResult, Measurement, fit
+from .frontend.trace import trace
+from .profile import load_profile
+from .workloads import get_workload
+
+# Built-in networks no validation of this repository uses (docs/validation.md): MobileNet v1
+# from 0.25 wide at 128 (dispatch-bound, ~2 ms) to 1.0 at 224 (compute-bound), and
+# EfficientNet-Lite0 and 2 (many module calls per MAC).
+REFERENCE_MODELS = (
+    "mobilenet_v1:0.25_128",
+    "mobilenet_v1:0.5_160",
+    "mobilenet_v1:1.0_224",
+    "efficientnet_lite:0",
+    "efficientnet_lite:2",
+    "mobilenet_v1:0.75_192",
+)
+PARAMS = ("dispatch_scale", "module_call_s")
+THREADS = 1
+WARMUP_RUNS = 5
+TARGET_TIMED_S = 1.5
+MIN_RUNS = 10
+SOURCE = "hwsim calibrate (end-to-end stage)"
+
+Progress = Callable[[str], None]
+
+
+# Timed in alternation with every reference model (``time_interleaved``): a small cell network
+# with every kind of op (3x3 and 1x1 convs, pooling, skip, zero), about 8 ms at 1 thread.
+SPEED_REFERENCE = (
+    "nas201:|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+)
+
+
+@dataclass(frozen=True)
+class ModelTiming:
+    """One model timed in one process, forward by forward in alternation with
+    ``SPEED_REFERENCE``: medians of each, and the median of their per-pair ratio."""
+
+    name: str
+    threads: int
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    runs: int
+    reference_ms: float
+    ratio: float
+
+
+def time_interleaved(
+    name: str,
+    model: torch.nn.Module,
+    inputs: Sequence[torch.Tensor],
+    threads: int,
+    target_s: float = TARGET_TIMED_S,
+) -> ModelTiming:
+    """Time ``model`` on ``threads`` threads in this process, after ``settle_allocator``,
+    each forward followed by one of ``SPEED_REFERENCE``. On the shared 2-vCPU test VM a
+    model's median latency moves by ~15% between fresh processes minutes apart; its ratio
+    to the reference, timed in the same moments, by ~2% (benchmarks/nas201_latency.py).
+    ``WARMUP_RUNS`` untimed pairs, then as many as fill ``target_s``."""
+    settle_allocator()
+    reference = get_workload(SPEED_REFERENCE)
+    ref_model, ref_inputs = reference.build(), reference.make_inputs(1)
+    torch.set_num_threads(threads)
+    with torch.inference_mode():
+        for _ in range(WARMUP_RUNS):
+            model(*inputs)
+            ref_model(*ref_inputs)
+        start = time.perf_counter()
+        model(*inputs)
+        ref_model(*ref_inputs)
+        runs = max(MIN_RUNS, math.ceil(target_s / (time.perf_counter() - start)))
+        times, ref_times = [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            model(*inputs)
+            middle = time.perf_counter()
+            ref_model(*ref_inputs)
+            times.append(middle - start)
+            ref_times.append(time.perf_counter() - middle)
+    ratio = statistics.median(t / r for t, r in zip(times, ref_times, strict=True))
+    times.sort()
+    return ModelTiming(
+        name=name,
+        threads=threads,
+        median_ms=statistics.median(times) * 1e3,
+        p10_ms=times[len(times) // 10] * 1e3,
+        p90_ms=times[(9 * len(times)) // 10] * 1e3,
+        runs=runs,
+        reference_ms=statistics.median(ref_times) * 1e3,
+        ratio=ratio,
+    )
+
+
+def time_here(name: str, threads: int) -> ModelTiming:
+    """``time_interleaved`` of built-in model ``name``."""
+    settle_allocator()
+    workload = get_workload(name)
+    return time_interleaved(name, workload.build(), workload.make_inputs(1), threads)
+
+
+def typical_ms(timings: Sequence[ModelTiming]) -> list[float]:
+    """Each timing's latency at the machine's typical speed over the run: its ratio to the
+    reference times the reference's median latency over every process of the run."""
+    reference = statistics.median(t.reference_ms for t in timings)
+    return [t.ratio * reference for t in timings]
+
+
+def time_in_fresh_process(name: str, threads: int) -> ModelTiming:
+    """``time_here`` in a new Python process (the state of this one is not a model's)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hwsim.calibrate_e2e", name, str(threads)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+    )
+    if done.returncode:
+        raise RuntimeError(f"timing {name} failed:\n{done.stderr[-2000:]}")
+    return ModelTiming(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def fit_overheads(
+    profile_path: Path,
+    models: Sequence[str] = REFERENCE_MODELS,
+    progress: Progress | None = None,
+) -> tuple[FitResult, list[ModelTiming]]:
+    """Time ``models`` in fresh processes and fit ``PARAMS`` of the profile at
+    ``profile_path`` to them."""
+    say = progress or (lambda _: None)
+    timings = []
+    for name in models:
+        say(f"end to end: timing {name} ({THREADS} thread)")
+        timings.append(time_in_fresh_process(name, THREADS))
+    cases = [
+        Case(Measurement(SOURCE, i + 1, t.name, ms, threads=t.threads), trace(t.name))
+        for i, (t, ms) in enumerate(zip(timings, typical_ms(timings), strict=True))
+    ]
+    say(f"end to end: fitting {', '.join(PARAMS)}")
+    base = load_profile(profile_path)
+    return fit(base, cases, params=PARAMS), timings
+
+
+def profile_lines(result: FitResult, timings: Sequence[ModelTiming]) -> tuple[list[str], list[str]]:
+    """Lines to add under ``arch:`` (the fitted terms) and under ``info:`` (the record)."""
+    date = time.strftime("%Y-%m-%d")
+    cv = result.cross_validation
+    held = f", held out ({cv.method}) {cv.agreement.summary()}" if cv else ""
+    arch = [
+        f"  {fp.param.name}: {fp.value:.4g}  # fitted end to end on {date} "
+        f"(hwsim calibrate, {len(timings)} reference models{held})"
+        for fp in result.params
+    ]
+    info = [
+        "  end_to_end:  # hwsim calibrate's reference models, measured here: typical_ms = ratio"
+        " to the speed reference x its median over the run"
+    ]
+    rows = zip(timings, typical_ms(timings), result.before_ms, result.after_ms, strict=True)
+    for t, typical, before, after in rows:
+        info.append(
+            f"    - {{model: '{t.name}', threads: {t.threads}, typical_ms: {typical:.4g}, "
+            f"median_ms: {t.median_ms:.4g}, p10_ms: {t.p10_ms:.4g}, p90_ms: {t.p90_ms:.4g}, "
+            f"runs: {t.runs}, ratio: {t.ratio:.4g}, reference_ms: {t.reference_ms:.4g}, "
+            f"micro_benchmarks_ms: {before:.4g}, fitted_ms: {after:.4g}}}"
+        )
+    return arch, info
+
+
+def refine_profile(path: Path, progress: Progress | None = None) -> FitResult:
+    """Fit the overhead terms end to end and write them into the host profile at ``path``
+    (under ``arch``, with the measured rows under ``info``), checked as a profile first."""
+    result, timings = fit_overheads(path, progress=progress)
+    arch, info = profile_lines(result, timings)
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  fold_batchnorm:")) + 1
+    lines[at:at] = arch
+    at = next(i for i, line in enumerate(lines) if line.startswith("info:")) + 1
+    lines[at:at] = info
+    tmp = path.with_suffix(".e2e.tmp.yaml")
+    tmp.write_text("\n".join(lines) + "\n")
+    try:
+        load_profile(tmp)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
+    return result
+
+
+def calibrate_host(
+    path: Path | None = None,
+    *,
+    budget_s: float = 40.0,
+    threads: list[int] | None = None,
+    quick: bool = False,
+    end_to_end: bool = True,
+    progress: Progress | None = None,
+) -> Path:
+    """``hwsim calibrate``: the micro-benchmarks (``calibrate.write_host_profile``), then,
+    unless ``quick`` or not ``end_to_end``, this stage."""
+    written = write_host_profile(
+        path, budget_s=budget_s, threads=threads, progress=progress, quick=quick
+    )
+    if end_to_end and not quick:
+        refine_profile(written, progress)
+    return written
+
+
+def main() -> None:
+    """``python -m hwsim.calibrate_e2e NAME THREADS``: time one model here, print JSON."""
+    print(json.dumps(time_here(sys.argv[1], int(sys.argv[2])).__dict__))
+
+
+if __name__ == "__main__":
+    main()
