@@ -829,7 +829,7 @@ def workloads() -> None:
     """List the built-in workloads."""
     from rich.table import Table
 
-    from .workloads import get_workload, reference_names, workload_names
+    from .workloads import FAMILY_EXAMPLES, get_workload, reference_names, workload_names
 
     table = Table(title="built-in workloads", header_style="bold")
     for col in ("name", "set", "published MACs", "source", "description"):
@@ -840,6 +840,13 @@ def workloads() -> None:
             macs = "—" if w.published_macs is None else f"{w.published_macs / 1e6:,.0f} M"
             table.add_row(name, label, macs, w.macs_source, w.description)
     _out().print(table)
+    families = Table(title="families (name a member as prefix:spec)", header_style="bold")
+    for col in ("example", "published MACs", "description"):
+        families.add_column(col)
+    for example in FAMILY_EXAMPLES.values():
+        w = get_workload(example)
+        families.add_row(example, f"{w.published_macs / 1e6:,.0f} M", w.description)
+    _out().print(families)
 
 
 @app.command()

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from .registry import get_workload, is_workload_name, reference_names, workload_names
+from .registry import (
+    FAMILY_EXAMPLES,
+    get_workload,
+    is_workload_name,
+    reference_names,
+    workload_names,
+)
 from .spec import Workload
 
-__all__ = ["Workload", "get_workload", "is_workload_name", "reference_names", "workload_names"]
+__all__ = [
+    "FAMILY_EXAMPLES",
+    "Workload",
+    "get_workload",
+    "is_workload_name",
+    "reference_names",
+    "workload_names",
+]

@@ -99,3 +99,12 @@ def _seeded_build(build: Callable[[], nn.Module]) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(WEIGHT_SEED)
         return build()
+
+
+# One member of each family, to show how its names are written.
+FAMILY_EXAMPLES = {
+    "nas201": "nas201:|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+    "mobilenet_v1": "mobilenet_v1:1.0_224",
+    "efficientnet_lite": "efficientnet_lite:0",
+}
