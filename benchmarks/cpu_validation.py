@@ -15,8 +15,13 @@ fresh pages per forward). So each child first calls ``settle_allocator()``, as `
 calibrate`` does before its micro-benchmarks, and the model is measured in that defined state:
 activations come from reused pages. The child counts page faults per timed run to show it
 (``--one MODEL --unsettled`` times a model as it comes, for comparison). The VM's speed drifts
-by up to 25% between processes minutes apart, so the whole set of models is timed in
-``PASSES`` interleaved passes and each model's median over them is compared. The 1-minute load
+by up to 25% between processes minutes apart (and a model's latency moved by ~15% between two
+fresh processes on a busy day), so each forward is followed by one of a small speed-reference
+network (``calibrate_e2e.time_interleaved``): the model's ratio to it moves by ~2% between
+processes. The whole set of models is timed in ``PASSES`` interleaved passes; a model's
+measured latency is the median of its ratio over the passes times the reference's median
+latency over every process of the run at that thread count (the machine's typical speed
+during the run), and its plain median latency per pass is kept beside it. The 1-minute load
 average is read just before each child starts and kept in the CSV.
 
 Predictions are ``hwsim.estimate(graph, profile, threads=t)`` on the calibrated host profile
@@ -57,15 +62,16 @@ from torch import nn
 
 import hwsim
 from hwsim.calibrate import settle_allocator
+from hwsim.calibrate_e2e import time_interleaved
 from hwsim.costmodels.cpu import kernel_cycles
 from hwsim.costmodels.gemm_view import GemmShape
 from hwsim.kernels import timing
 from hwsim.workloads import get_workload, workload_names
 
 THREADS = (1, 2)
-PASSES = 2  # interleaved passes over all models; each model's median is compared
+PASSES = 3  # interleaved passes over all models; each model's median ratio is compared
 WARMUP_RUNS = 3
-TARGET_TIMED_S = 2.0
+TARGET_TIMED_S = 1.5
 MIN_RUNS, MAX_RUNS = 5, 200
 KERNEL_BUDGET_S = 8.0  # per shape, as many fresh operand copies as fit (3 to 9)
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -238,12 +244,27 @@ def _minor_faults() -> int:
 
 
 def time_forward(name: str, threads: int, settled: bool = True) -> dict[str, object]:
-    """Median eager latency of model ``name`` on ``threads`` threads in this (fresh) process,
-    after ``settle_allocator()`` if ``settled``: ``WARMUP_RUNS`` untimed forwards size the
-    timed loop to about ``TARGET_TIMED_S``."""
-    if settled:
-        settle_allocator()
+    """Eager latency of model ``name`` on ``threads`` threads in this (fresh) process.
+
+    Settled (the default): ``calibrate_e2e.time_interleaved``, after ``settle_allocator()``,
+    each forward followed by one of the speed reference, so the result carries the model's
+    median latency and its median ratio to the reference (which moves ~2% between processes
+    where the latency moves ~15%). Unsettled: the median of plain forwards, for comparison."""
     model, inputs = build_model(name)
+    if settled:
+        faults = _minor_faults()
+        timing = time_interleaved(name, model, inputs, threads, TARGET_TIMED_S)
+        faults = _minor_faults() - faults
+        return {
+            "model": name,
+            "threads": threads,
+            "settled": True,
+            "measured_ms": timing.median_ms,
+            "ratio": timing.ratio,
+            "reference_ms": timing.reference_ms,
+            "runs": timing.runs,
+            "faults_per_run": faults / (timing.runs + WARMUP_RUNS + 1),
+        }
     torch.set_num_threads(threads)
     with torch.inference_mode():
         warm = median_s(lambda: model(*inputs), WARMUP_RUNS)
@@ -254,7 +275,7 @@ def time_forward(name: str, threads: int, settled: bool = True) -> dict[str, obj
     return {
         "model": name,
         "threads": threads,
-        "settled": settled,
+        "settled": False,
         "measured_ms": measured * 1e3,
         "runs": runs,
         "faults_per_run": faults / runs,
@@ -318,6 +339,8 @@ def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
                 result, load = in_fresh_process("--one", name, "--threads", str(t))
                 assert isinstance(result, dict)
                 row[f"measured_{t}t_pass{p}_ms"] = result["measured_ms"]
+                row[f"ratio_to_reference_{t}t_pass{p}"] = result["ratio"]
+                row[f"reference_{t}t_pass{p}_ms"] = result["reference_ms"]
                 row[f"runs_{t}t_pass{p}"] = result["runs"]
                 row[f"faults_per_run_{t}t_pass{p}"] = result["faults_per_run"]
                 row[f"load_{t}t_pass{p}"] = load
@@ -330,10 +353,18 @@ def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
                 ),
                 flush=True,
             )
+    reference = {
+        t: statistics.median(
+            x for r in rows.values() for x in _per_pass(r, f"reference_{t}t_pass{{}}_ms")
+        )
+        for t in THREADS
+    }
     for name in names:
         row = rows[name]
         for t in THREADS:
-            measured = statistics.median(_per_pass(row, f"measured_{t}t_pass{{}}_ms"))
+            ratio = statistics.median(_per_pass(row, f"ratio_to_reference_{t}t_pass{{}}"))
+            measured = ratio * reference[t]
+            row[f"reference_{t}t_typical_ms"] = reference[t]
             predicted = hwsim.estimate(graphs[name], profile, threads=t).latency_s * 1e3
             row[f"measured_{t}t_ms"] = measured
             row[f"predicted_{t}t_ms"] = predicted
