@@ -135,7 +135,8 @@ def time_one(arch: str) -> dict[str, object]:
 
 def run_pass(number: int, part: tuple[int, int] = (1, 1)) -> None:
     """Time every network once (``part`` k of n: the k-th n-th of this pass's order, so a
-    pass can be split over several quiet windows)."""
+    pass can be split over several quiet windows). Networks the raw file already holds for
+    this pass are skipped, so an interrupted part is resumed by running it again."""
     names = archs()
     order = list(range(len(names)))
     random.Random(SEED + number).shuffle(order)
@@ -144,12 +145,18 @@ def run_pass(number: int, part: tuple[int, int] = (1, 1)) -> None:
     positions = range((k - 1) * size, min(k * size, len(order)))
     RESULTS.mkdir(exist_ok=True)
     new = not RAW.exists()
+    done_here = set()
+    if not new:
+        with RAW.open() as f:
+            done_here = {r["arch"] for r in csv.DictReader(f) if int(r["pass"]) == number}
     with RAW.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=RAW_FIELDS)
         if new:
             writer.writeheader()
         for position in positions:
             index = order[position]
+            if names[index] in done_here:  # resumed pass: measured already
+                continue
             load = os.getloadavg()[0]
             done = subprocess.run(
                 [sys.executable, __file__, "--one", names[index]],
