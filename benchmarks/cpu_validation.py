@@ -33,7 +33,9 @@ A second table times hwsim's numba kernels at densities 0.5, 0.25 and 0.1 (and i
 as calibration times its shapes, and compares the measured speedup over the dense kernel with
 the one the model predicts (``cpu.kernel_cycles``).
 
-Run: ``python benchmarks/cpu_validation.py [models] [kernels]`` after ``hwsim calibrate``.
+Run: ``python benchmarks/cpu_validation.py [models] [kernels] [--thread-counts 1,2] [--profile
+P]`` after ``hwsim calibrate``; ``repredict --profile P`` prices the measured rows again on
+``P`` without timing anything.
 Results go to ``benchmarks/results/cpu_validation.csv`` and
 ``benchmarks/results/cpu_kernel_speedups.csv``.
 """
@@ -321,7 +323,9 @@ def _per_pass(row: dict[str, object], key: str) -> list[float]:
     return [float(str(row[key.format(p)])) for p in range(1, PASSES + 1)]
 
 
-def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
+def validate_models(
+    profile: hwsim.Profile, threads: Sequence[int] = THREADS
+) -> list[dict[str, object]]:
     """Each model at each thread count in ``PASSES`` passes over all models (a model's passes
     minutes apart), compared on the median of its passes: the VM's speed drifts by up to 25%
     between processes minutes apart, and one pass carries that drift per model."""
@@ -335,7 +339,7 @@ def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
     for p in range(1, PASSES + 1):
         for name in names:
             row = rows[name]
-            for t in THREADS:
+            for t in threads:
                 result, load = in_fresh_process("--one", name, "--threads", str(t))
                 assert isinstance(result, dict)
                 row[f"measured_{t}t_pass{p}_ms"] = result["measured_ms"]
@@ -349,7 +353,7 @@ def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
                 + "".join(
                     f"  {t}T {row[f'measured_{t}t_pass{p}_ms']:8.2f} ms"
                     f" (load {row[f'load_{t}t_pass{p}']:.2f})"
-                    for t in THREADS
+                    for t in threads
                 ),
                 flush=True,
             )
@@ -357,11 +361,11 @@ def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
         t: statistics.median(
             x for r in rows.values() for x in _per_pass(r, f"reference_{t}t_pass{{}}_ms")
         )
-        for t in THREADS
+        for t in threads
     }
     for name in names:
         row = rows[name]
-        for t in THREADS:
+        for t in threads:
             ratio = statistics.median(_per_pass(row, f"ratio_to_reference_{t}t_pass{{}}"))
             measured = ratio * reference[t]
             row[f"reference_{t}t_typical_ms"] = reference[t]
@@ -375,11 +379,61 @@ def validate_models(profile: hwsim.Profile) -> list[dict[str, object]]:
             f"{name:<24}"
             + "".join(
                 f"  {t}T meas {row[f'measured_{t}t_ms']:8.2f} pred {row[f'predicted_{t}t_ms']:8.2f}"
-                for t in THREADS
+                for t in threads
             ),
             flush=True,
         )
     return list(rows.values())
+
+
+def repredict(profile: hwsim.Profile, threads: Sequence[int]) -> list[dict[str, object]]:
+    """The rows of ``cpu_validation.csv`` as measured, priced again on ``profile``: measure
+    once, compare several profiles (the micro-benchmark calibration and the same with the
+    end-to-end stage) on the same measurements.
+
+    Also each measurement at the calibration's machine speed: a row's ``measured_{t}t_ms``
+    is its ratio to the speed reference times the reference's median latency over this run;
+    ``hwsim calibrate``'s end-to-end stage times the same reference network
+    (``info.end_to_end``), and its median there is the machine's speed when the profile was
+    made. The VM's speed drifts by up to +-30% within minutes; this column says how much of
+    a miss is that drift rather than the model."""
+    with (RESULTS / "cpu_validation.csv").open() as f:
+        rows: list[dict[str, object]] = list(csv.DictReader(f))
+    e2e = profile.info.get("end_to_end") or ()
+    calibration_ref = statistics.median(float(r["reference_ms"]) for r in e2e) if e2e else None
+    for row in rows:
+        model, inputs = build_model(str(row["model"]))
+        graph = hwsim.trace(model, example_inputs=inputs)
+        for t in threads:
+            measured = float(str(row[f"measured_{t}t_ms"]))
+            predicted = hwsim.estimate(graph, profile, threads=t).latency_s * 1e3
+            row[f"predicted_{t}t_ms"] = predicted
+            row[f"ratio_{t}t"] = predicted / measured
+            if calibration_ref is not None and t == 1:
+                ratio = statistics.median(_per_pass(row, "ratio_to_reference_1t_pass{}"))
+                at_cal = ratio * calibration_ref
+                row["measured_1t_at_calibration_speed_ms"] = at_cal
+                row["ratio_1t_at_calibration_speed"] = predicted / at_cal
+        print(
+            f"{row['model']:<24}"
+            + "".join(
+                f"  {t}T meas {float(str(row[f'measured_{t}t_ms'])):8.2f} "
+                f"pred {float(str(row[f'predicted_{t}t_ms'])):8.2f}"
+                for t in threads
+            ),
+            flush=True,
+        )
+    if calibration_ref is not None:
+        run_ref = float(str(rows[0]["reference_1t_typical_ms"]))
+        meas = [float(str(r["measured_1t_at_calibration_speed_ms"])) for r in rows]
+        pred = [float(str(r["predicted_1t_ms"])) for r in rows]
+        mape = statistics.mean(abs(p - m) / m for p, m in zip(pred, meas, strict=True))
+        print(
+            f"speed reference: {run_ref:.2f} ms typical in this run, {calibration_ref:.2f} ms "
+            f"in the calibration's end-to-end stage; at the calibration's speed, 1 thread: "
+            f"MAPE {mape:.1%}  Kendall tau {kendalltau(pred, meas).statistic:.3f}"
+        )
+    return rows
 
 
 def summary(rows: Sequence[dict[str, object]], t: int) -> tuple[float, float]:
@@ -451,6 +505,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--unsettled", action="store_true", help="--one without settling")
     parser.add_argument("--kernels", metavar="NxKxM", help="time one kernel shape, print JSON")
+    parser.add_argument(
+        "--thread-counts", default=",".join(map(str, THREADS)), help="models: e.g. 1 or 1,2"
+    )
+    parser.add_argument("--profile", default="host", help="the profile to predict with")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(time_forward(args.one, args.threads, settled=not args.unsettled)))
@@ -458,17 +516,26 @@ def main() -> None:
     if args.kernels:
         print(json.dumps(time_kernels(*_shape(args.kernels))))
         return
-    profile = hwsim.load_profile("host")
+    profile = hwsim.load_profile(args.profile)
+    counts = [int(t) for t in args.thread_counts.split(",")]
     extra = {"cpu": profile.description, "torch": torch.__version__, "date": str(dt.date.today())}
     print(f"profile {profile.source} | load average at start {os.getloadavg()[0]:.2f}")
     parts = args.parts or ["models", "kernels"]
-    if set(parts) - {"models", "kernels"}:
-        parser.error(f"unknown part(s) {sorted(set(parts) - {'models', 'kernels'})}")
+    known = {"models", "kernels", "repredict"}
+    if set(parts) - known:
+        parser.error(f"unknown part(s) {sorted(set(parts) - known)}")
+    if "repredict" in parts:
+        rows = repredict(profile, counts)
+        for t in counts:
+            mape, tau = summary(rows, t)
+            print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
+        write_csv(rows, RESULTS / "cpu_validation.csv", {})
+        return
     if "kernels" in parts:
         write_csv(validate_kernels(profile), RESULTS / "cpu_kernel_speedups.csv", extra)
     if "models" in parts:
-        rows = validate_models(profile)
-        for t in THREADS:
+        rows = validate_models(profile, counts)
+        for t in counts:
             mape, tau = summary(rows, t)
             print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
         write_csv(rows, RESULTS / "cpu_validation.csv", extra)

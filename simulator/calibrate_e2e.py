@@ -7,9 +7,10 @@ call is not the sum of the micro-benchmarks' (interpreter and allocator state, c
 with the model's own data). So after the micro-benchmarks this stage times
 ``REFERENCE_MODELS`` (built-in CNN families whose networks no validation in this repository
 uses: MobileNet v1 at several widths and resolutions, EfficientNet-Lite) in fresh processes
-at 1 thread, as ``benchmarks/cpu_validation.py`` times its models, and fits ``PARAMS`` with
-the same fitting code as ``hwsim fit`` (least squares on log latency, the rows-per-parameter
-rule, leave-one-out error). The fitted values and the rows are written into the profile.
+at 1 thread, as ``benchmarks/cpu_validation.py`` times its models, and fits two of
+``PARAMS`` (``fit_timings``) with the same fitting code as ``hwsim fit`` (least squares on log
+latency, the rows-per-parameter rule, leave-one-out error). The fitted values and the rows
+are written into the profile.
 
 Run as a module (``python -m hwsim.calibrate_e2e NAME THREADS``) it times one model in the
 current process and prints JSON: that is what each fresh process runs.
@@ -31,7 +32,8 @@ from pathlib import Path
 import torch
 
 from .calibrate import settle_allocator, write_host_profile
-from .fit import Case, FitResult, Measurement, fit
+from .fit import Case, FitError, FitResult, Measurement, fit, params_of
+from .fit.solver import MIN_EFFECT, ROWS_PER_PARAM, effects
 from .frontend.trace import trace
 from .profile import load_profile
 from .workloads import get_workload
@@ -47,7 +49,8 @@ REFERENCE_MODELS = (
     "efficientnet_lite:2",
     "mobilenet_v1:0.75_192",
 )
-PARAMS = ("dispatch_scale", "module_call_s")
+# In order of preference; the first the rows can set, one per ``ROWS_PER_PARAM`` rows.
+PARAMS = ("dispatch_scale", "conv_efficiency", "module_call_s")
 THREADS = 1
 WARMUP_RUNS = 5
 TARGET_TIMED_S = 1.5
@@ -153,37 +156,70 @@ def time_in_fresh_process(name: str, threads: int) -> ModelTiming:
     return ModelTiming(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def fit_timings(
+    profile_path: Path, timings: Sequence[ModelTiming], progress: Progress | None = None
+) -> FitResult:
+    """Fit the first of ``PARAMS`` the timed rows can set (``solver.effects``: a typical
+    change moves some row's prediction by ``MIN_EFFECT``), one per ``ROWS_PER_PARAM`` rows,
+    to ``timings``.
+
+    ``dispatch_scale``: the per-op time a forward pays back to back is not the
+    micro-benchmark's loop of one op. ``conv_efficiency``: the micro-benchmarks time convs on
+    operands cold in cache (rotated through twice the L3) at one moment of the machine's
+    speed; a network's convs run with weights and activations partly cached, at the speed
+    the reference network measures. ``module_call_s`` is measured by the micro-benchmarks as
+    an ``nn.Identity`` call; the reference networks enter few containers (MobileNet v1: 2
+    calls), so it keeps its micro-benchmark value unless the rows depend on it."""
+    say = progress or (lambda _: None)
+    cases = [
+        Case(Measurement(SOURCE, i + 1, t.name, ms, threads=t.threads), trace(t.name))
+        for i, (t, ms) in enumerate(zip(timings, typical_ms(timings), strict=True))
+    ]
+    base = load_profile(profile_path)
+    table = params_of(base.hw_class)
+    moved = effects(base, [table[n] for n in PARAMS], cases, THREADS)
+    chosen = [n for n in PARAMS if moved[n] >= MIN_EFFECT][: len(cases) // ROWS_PER_PARAM]
+    if not chosen:
+        raise FitError(
+            f"end to end: no reference model depends on {', '.join(PARAMS)}; "
+            "run 'hwsim calibrate --no-end-to-end'"
+        )
+    say(f"end to end: fitting {', '.join(chosen)}")
+    return fit(base, cases, params=chosen)
+
+
 def fit_overheads(
     profile_path: Path,
     models: Sequence[str] = REFERENCE_MODELS,
     progress: Progress | None = None,
 ) -> tuple[FitResult, list[ModelTiming]]:
-    """Time ``models`` in fresh processes and fit ``PARAMS`` of the profile at
-    ``profile_path`` to them."""
+    """Time ``models`` in fresh processes and fit the overhead terms of the profile at
+    ``profile_path`` to them (``fit_timings``)."""
     say = progress or (lambda _: None)
     timings = []
     for name in models:
         say(f"end to end: timing {name} ({THREADS} thread)")
         timings.append(time_in_fresh_process(name, THREADS))
-    cases = [
-        Case(Measurement(SOURCE, i + 1, t.name, ms, threads=t.threads), trace(t.name))
-        for i, (t, ms) in enumerate(zip(timings, typical_ms(timings), strict=True))
-    ]
-    say(f"end to end: fitting {', '.join(PARAMS)}")
-    base = load_profile(profile_path)
-    return fit(base, cases, params=PARAMS), timings
+        say(f"  {json.dumps(timings[-1].__dict__)}")
+    return fit_timings(profile_path, timings, progress), timings
 
 
 def profile_lines(result: FitResult, timings: Sequence[ModelTiming]) -> tuple[list[str], list[str]]:
-    """Lines to add under ``arch:`` (the fitted terms) and under ``info:`` (the record)."""
+    """Lines to add under ``arch:`` (the fitted terms, nested as their ``arch.`` keys say) and
+    under ``info:`` (the record)."""
     date = time.strftime("%Y-%m-%d")
     cv = result.cross_validation
     held = f", held out ({cv.method}) {cv.agreement.summary()}" if cv else ""
-    arch = [
-        f"  {fp.param.name}: {fp.value:.4g}  # fitted end to end on {date} "
-        f"(hwsim calibrate, {len(timings)} reference models{held})"
-        for fp in result.params
-    ]
+    arch = []
+    for fp in result.params:
+        comment = (
+            f"  # {fp.param.name}, fitted end to end on {date} "
+            f"(hwsim calibrate, {len(timings)} reference models{held})"
+        )
+        for key in fp.keys:
+            parts = key.split(".")[1:]
+            arch += [f"{'  ' * (depth + 1)}{part}:" for depth, part in enumerate(parts[:-1])]
+            arch.append(f"{'  ' * len(parts)}{parts[-1]}: {fp.value:.4g}{comment}")
     info = [
         "  end_to_end:  # hwsim calibrate's reference models, measured here: typical_ms = ratio"
         " to the speed reference x its median over the run"
@@ -199,12 +235,30 @@ def profile_lines(result: FitResult, timings: Sequence[ModelTiming]) -> tuple[li
     return arch, info
 
 
+def _without_arch_keys(lines: list[str], arch: Sequence[str]) -> list[str]:
+    """``lines`` of a profile less the ``arch:`` entries that the fitted top-level terms in
+    ``arch`` replace (the micro-benchmark's ``module_call_s``, if it is refitted)."""
+    fitted = {
+        line.split(":")[0]
+        for line in arch
+        if not line.startswith("   ") and not line.split("#")[0].rstrip().endswith(":")
+    }
+    out, in_arch = [], False
+    for line in lines:
+        if line and not line.startswith((" ", "#")):
+            in_arch = line.startswith("arch:")
+        if in_arch and not line.startswith("   ") and line.split(":")[0] in fitted:
+            continue
+        out.append(line)
+    return out
+
+
 def refine_profile(path: Path, progress: Progress | None = None) -> FitResult:
     """Fit the overhead terms end to end and write them into the host profile at ``path``
     (under ``arch``, with the measured rows under ``info``), checked as a profile first."""
     result, timings = fit_overheads(path, progress=progress)
     arch, info = profile_lines(result, timings)
-    lines = path.read_text().splitlines()
+    lines = _without_arch_keys(path.read_text().splitlines(), arch)
     at = next(i for i, line in enumerate(lines) if line.startswith("  fold_batchnorm:")) + 1
     lines[at:at] = arch
     at = next(i for i, line in enumerate(lines) if line.startswith("info:")) + 1

@@ -1,0 +1,54 @@
+"""The end-to-end stage of ``hwsim calibrate``: timed reference models in, fitted overhead
+terms out (``calibrate_e2e.fit_timings``), on timings synthesized from a known profile so
+the right answer is known without timing anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hwsim
+from hwsim.calibrate_e2e import REFERENCE_MODELS, ModelTiming, fit_timings, profile_lines
+from hwsim.fit import predict_ms
+from hwsim.fit.measurements import Case, Measurement
+from hwsim.frontend.trace import trace
+
+HOST = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_host_profile.yaml"
+MODELS = REFERENCE_MODELS[:3]
+
+
+def _timings(profile: hwsim.Profile, speed: float) -> list[ModelTiming]:
+    """What the stage would record on a machine that runs as ``profile`` predicts: each
+    model's ratio to a speed reference whose median latency is ``speed`` ms in every
+    process (so the typical latency is exactly the prediction)."""
+    cases = [
+        Case(Measurement("t", i + 1, n, 1.0, threads=1), trace(n)) for i, n in enumerate(MODELS)
+    ]
+    return [
+        ModelTiming(n, 1, ms, ms, ms, 10, speed, ms / speed)
+        for n, ms in zip(MODELS, predict_ms(cases, profile, 1), strict=True)
+    ]
+
+
+def test_recovers_a_known_dispatch_scale(tmp_path):
+    """Timings made with dispatch x1.8 are fitted back to 1.8 from the micro-benchmark
+    profile; ``module_call_s`` (MobileNet v1 enters 2 containers: no row depends on it) is
+    not fitted and keeps its value."""
+    truth = hwsim.load_profile(HOST).with_params({"arch.dispatch_scale": 1.8})
+    result = fit_timings(HOST, _timings(truth, 7.0))
+    assert result.fitted_names() == ["dispatch_scale"]
+    assert result.params[0].value == pytest.approx(1.8, rel=0.02)
+    assert result.before.median_ratio < 0.9  # the micro-benchmarks alone were too fast
+    assert result.after.mape < 0.01
+
+
+def test_profile_lines_record_the_rows(tmp_path):
+    """The lines written into the profile carry the fitted value and every timed row."""
+    truth = hwsim.load_profile(HOST).with_params({"arch.dispatch_scale": 1.5})
+    timings = _timings(truth, 5.0)
+    result = fit_timings(HOST, timings)
+    arch, info = profile_lines(result, timings)
+    assert arch[0].startswith("  dispatch_scale: 1.5")
+    assert len(info) == 1 + len(MODELS)
+    assert all(f"'{n}'" in line for n, line in zip(MODELS, info[1:], strict=True))
