@@ -717,7 +717,7 @@ MeasArg = Annotated[
     list[Path],
     typer.Argument(
         help="Measurement CSV(s): model, latency_ms [, input_shape, batch, quant, prune, "
-        "threads, precision, source, note] (docs/validation.md)."
+        "threads, precision, source, note] (docs/fit.md)."
     ),
 ]
 ThreadsOpt = Annotated[

@@ -1,6 +1,6 @@
 """Bring hwsim to measured devices: ``hwsim validate`` compares a profile's predictions with
 measured latencies; ``hwsim fit`` moves a few physical parameters of a profile to match them
-and writes the result as a profile (docs/validation.md, "Fitting and validating")."""
+and writes the result as a profile (docs/fit.md; figures in docs/validation.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The result carries every row (its input columns, measured and predicted milliseconds, and
 their ratio) and the agreement over all rows (``metrics.Agreement``), as a value the CLI
-renders as a table, JSON (the contract in docs/validation.md) or CSV, and as a log-log plot
+renders as a table, JSON (the contract in docs/fit.md) or CSV, and as a log-log plot
 of predicted against measured with the 1:1 line and a +-25% band.
 """
 
