@@ -25,7 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from .calibrate import settle_allocator, write_host_profile
 from .fit import Case, FitError, FitResult, Measurement, fit, params_of
 from .fit.solver import MIN_EFFECT, ROWS_PER_PARAM, effects
 from .frontend.trace import trace
+from .graph import OpGraph
 from .profile import load_profile
 from .workloads import get_workload
 
@@ -157,7 +158,10 @@ def time_in_fresh_process(name: str, threads: int) -> ModelTiming:
 
 
 def fit_timings(
-    profile_path: Path, timings: Sequence[ModelTiming], progress: Progress | None = None
+    profile_path: Path,
+    timings: Sequence[ModelTiming],
+    progress: Progress | None = None,
+    graphs: Mapping[str, OpGraph] | None = None,
 ) -> FitResult:
     """Fit the first of ``PARAMS`` the timed rows can set (``solver.effects``: a typical
     change moves some row's prediction by ``MIN_EFFECT``), one per ``ROWS_PER_PARAM`` rows,
@@ -169,10 +173,14 @@ def fit_timings(
     speed; a network's convs run with weights and activations partly cached, at the speed
     the reference network measures. ``module_call_s`` is measured by the micro-benchmarks as
     an ``nn.Identity`` call; the reference networks enter few containers (MobileNet v1: 2
-    calls), so it keeps its micro-benchmark value unless the rows depend on it."""
+    calls), so it keeps its micro-benchmark value unless the rows depend on it. ``graphs``:
+    models traced already, by name (the others are traced here)."""
     say = progress or (lambda _: None)
     cases = [
-        Case(Measurement(SOURCE, i + 1, t.name, ms, threads=t.threads), trace(t.name))
+        Case(
+            Measurement(SOURCE, i + 1, t.name, ms, threads=t.threads),
+            graphs[t.name] if graphs and t.name in graphs else trace(t.name),
+        )
         for i, (t, ms) in enumerate(zip(timings, typical_ms(timings), strict=True))
     ]
     base = load_profile(profile_path)

@@ -18,12 +18,17 @@ HOST = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_hos
 MODELS = REFERENCE_MODELS[:3]
 
 
-def _timings(profile: hwsim.Profile, speed: float) -> list[ModelTiming]:
+@pytest.fixture(scope="module")
+def graphs():
+    return {n: trace(n) for n in MODELS}
+
+
+def _timings(profile: hwsim.Profile, speed: float, graphs) -> list[ModelTiming]:
     """What the stage would record on a machine that runs as ``profile`` predicts: each
     model's ratio to a speed reference whose median latency is ``speed`` ms in every
     process (so the typical latency is exactly the prediction)."""
     cases = [
-        Case(Measurement("t", i + 1, n, 1.0, threads=1), trace(n)) for i, n in enumerate(MODELS)
+        Case(Measurement("t", i + 1, n, 1.0, threads=1), graphs[n]) for i, n in enumerate(MODELS)
     ]
     return [
         ModelTiming(n, 1, ms, ms, ms, 10, speed, ms / speed)
@@ -31,23 +36,23 @@ def _timings(profile: hwsim.Profile, speed: float) -> list[ModelTiming]:
     ]
 
 
-def test_recovers_a_known_dispatch_scale(tmp_path):
+def test_recovers_a_known_dispatch_scale(graphs):
     """Timings made with dispatch x1.8 are fitted back to 1.8 from the micro-benchmark
     profile; ``module_call_s`` (MobileNet v1 enters 2 containers: no row depends on it) is
     not fitted and keeps its value."""
     truth = hwsim.load_profile(HOST).with_params({"arch.dispatch_scale": 1.8})
-    result = fit_timings(HOST, _timings(truth, 7.0))
+    result = fit_timings(HOST, _timings(truth, 7.0, graphs), graphs=graphs)
     assert result.fitted_names() == ["dispatch_scale"]
     assert result.params[0].value == pytest.approx(1.8, rel=0.02)
     assert result.before.median_ratio < 0.9  # the micro-benchmarks alone were too fast
     assert result.after.mape < 0.01
 
 
-def test_profile_lines_record_the_rows(tmp_path):
+def test_profile_lines_record_the_rows(graphs):
     """The lines written into the profile carry the fitted value and every timed row."""
     truth = hwsim.load_profile(HOST).with_params({"arch.dispatch_scale": 1.5})
-    timings = _timings(truth, 5.0)
-    result = fit_timings(HOST, timings)
+    timings = _timings(truth, 5.0, graphs)
+    result = fit_timings(HOST, timings, graphs=graphs)
     arch, info = profile_lines(result, timings)
     assert arch[0].startswith("  dispatch_scale: 1.5")
     assert len(info) == 1 + len(MODELS)
