@@ -345,7 +345,7 @@ def _calibrate_host_if_needed(names: list[str]) -> None:
     from .profile import HOST_PROFILE, host_profile_path
 
     if HOST_PROFILE in names and not host_profile_path().exists():
-        _err.print("calibrating this machine for --hw host (first use, under a minute)...")
+        _err.print("calibrating this machine for --hw host (first use, about a minute)...")
         _err.print(f"wrote {_calibrate()}")
 
 
