@@ -30,7 +30,7 @@ from ..costmodels.base import UserOptions
 from ..costmodels.registry import hw_class
 from ..errors import HwsimError
 from ..estimate import Estimate, compression_rules, price
-from ..frontend.loader import parse_input_shapes
+from ..frontend.shapes import parse_input_shapes
 from ..frontend.trace import trace
 from ..graph import OpGraph
 from ..hardware import Profile
