@@ -6,6 +6,11 @@ Inference results. Each reference names its source, the software that produced i
 precision; hwsim prices the same model, batch and precision on the matching preset. The
 on-GPU measurement (``benchmarks/gpu_latency.py``) is still owed.
 
+Some rows set the TensorRT presets' per-kernel and per-inference costs
+(``benchmarks/gpu_fit.py`` fits them); ``split`` says which, by a rule fixed before any fit, and
+every other row is held out. The table prints each row's role and the error over all rows and
+over the held-out rows alone.
+
 Run: ``python benchmarks/gpu_published.py``. The table also goes to
 ``benchmarks/results/gpu_published.csv``.
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +47,10 @@ DEMO_BERT = (
     "(40GB)', FP16, average latency"
 )
 MLPERF = "MLCommons inference_results_{v} closed/NVIDIA/results/{system}/{bench}/{scenario}"
+TRT_ZOO = (
+    "NVIDIA/TensorRT tools/tensorflow-quantization/docs/source/docs/model_zoo.md @768d994b, "
+    "'Model Zoo Results' (NVIDIA A100, TensorRT 8.4), PTQ (TensorRT) row, latency at bs=1"
+)
 
 
 def _mlperf(version: str, system: str, bench: str, scenario: str, stat: str) -> str:
@@ -61,6 +70,9 @@ class Reference:
     published: float
     source: str
     note: str = ""
+    # False where the published run does other work than hwsim prices (MLPerf BERT runs
+    # unpadded sequences; hwsim pads to 384): such a row is never fitted on.
+    like_for_like: bool = True
 
 
 REFERENCES: tuple[Reference, ...] = (
@@ -105,6 +117,7 @@ REFERENCES: tuple[Reference, ...] = (
         3590.46,
         _mlperf("v3.0", "DGX-A100_A100-SXM-80GBx1_TRT", "bert-99", "Offline", "samples/s"),
         "SQuAD sequences up to 384 run unpadded; hwsim pads all to 384 at batch 256",
+        like_for_like=False,
     ),
     Reference(
         "resnet50",
@@ -126,6 +139,7 @@ REFERENCES: tuple[Reference, ...] = (
         _mlperf("v4.0", "DGX-H100_H100-SXM-80GBx1_TRT", "bert-99", "Offline", "samples/s"),
         "as the A100 row; the engine's precision (INT8 or FP8) is not in the stored files, "
         "and H100's INT8 and FP8 peaks are equal",
+        like_for_like=False,
     ),
     Reference(
         "resnet50",
@@ -136,6 +150,20 @@ REFERENCES: tuple[Reference, ...] = (
         0.642130,
         _mlperf("v2.1", "Orin_TRT", "resnet50", "SingleStream", "mean"),
         "GPU only, MaxN, CUDA graphs (configs/resnet50/SingleStream, v2.1)",
+    ),
+    # The TensorRT model zoo's PTQ rows for the networks hwsim builds, in the table's order
+    # (ResNet50-v2, ResNet101-v2 and Inception-v3 are not built here). Keras' ResNet v1
+    # downsamples in the bottleneck's first 1x1 conv, unlike torchvision's v1.5.
+    *(
+        Reference(m, 1, "gpu_a100_trt", "int8", "latency_ms", ms, TRT_ZOO, "explicit INT8 (QDQ)")
+        for m, ms in (
+            ("resnet50_v1", 0.46),
+            ("resnet101_v1", 0.84),
+            ("mobilenet_v1", 0.16),
+            ("mobilenet_v2", 0.30),
+            ("efficientnet_b0", 0.67),
+            ("efficientnet_b3", 1.24),
+        )
     ),
     *(
         Reference(
@@ -172,11 +200,94 @@ def _bert_large(batch: int) -> OpGraph:
     return hwsim.trace(model, example_inputs=(tokens,))
 
 
+def _keras_resnet_v1(depths: list[int]) -> Callable[[int], OpGraph]:
+    """Keras' ResNet v1 (the model zoo's): the stride on the bottleneck's first 1x1 conv."""
+
+    def build(batch: int) -> OpGraph:
+        from transformers import ResNetConfig, ResNetForImageClassification
+
+        from hwsim.workloads.hf import IMAGENET_HEAD, TensorOutput
+
+        config = ResNetConfig(depths=depths, downsample_in_bottleneck=True, **IMAGENET_HEAD)
+        model = TensorOutput(ResNetForImageClassification(config), "logits").eval()
+        return hwsim.trace(model, example_inputs=(torch.zeros(batch, 3, 224, 224),))
+
+    return build
+
+
+def _efficientnet_b3(batch: int) -> OpGraph:
+    """EfficientNet-B3 (width 1.2, depth 1.4) at its own 300x300 input, as Keras builds it:
+    the top conv is 1280 x 1.2 = 1536 wide."""
+    from transformers import EfficientNetConfig, EfficientNetForImageClassification
+
+    from hwsim.workloads.hf import IMAGENET_HEAD, TensorOutput
+
+    config = EfficientNetConfig(
+        width_coefficient=1.2,
+        depth_coefficient=1.4,
+        image_size=300,
+        hidden_dim=1536,
+        dropout_rate=0.3,
+        **IMAGENET_HEAD,
+    )
+    model = TensorOutput(EfficientNetForImageClassification(config), "logits").eval()
+    return hwsim.trace(model, example_inputs=(torch.zeros(batch, 3, 300, 300),))
+
+
+def _workload(name: str) -> Callable[[int], OpGraph]:
+    return lambda batch: hwsim.trace(name, batch=batch)
+
+
 MODELS: dict[str, Callable[[int], OpGraph]] = {
-    "resnet50": lambda batch: hwsim.trace("resnet50", batch=batch),
-    "bert_base_128": lambda batch: hwsim.trace("bert_base", batch=batch),
+    "resnet50": _workload("resnet50"),
+    "bert_base_128": _workload("bert_base"),
     "bert_large_384": _bert_large,
+    "resnet50_v1": _keras_resnet_v1([3, 4, 6, 3]),
+    "resnet101_v1": _keras_resnet_v1([3, 4, 23, 3]),
+    "mobilenet_v1": _workload("mobilenet_v1:1.0_224"),
+    "mobilenet_v2": _workload("mobilenet_v2"),
+    "efficientnet_b0": _workload("efficientnet_b0"),
+    "efficientnet_b3": _efficientnet_b3,
 }
+
+
+TRAIN, HELD_OUT, CONTEXT = "train", "held out", "context"
+
+
+def _table(ref: Reference) -> str:
+    """The published table a row comes from: its source, or for MLPerf its system's results
+    (one submission's benchmarks and scenarios are one table)."""
+    if ref.source.startswith("MLCommons"):
+        return ref.source.split("/performance/")[0].rsplit("/", 2)[0]
+    return ref.source
+
+
+def split(refs: Sequence[Reference] = REFERENCES) -> tuple[str, ...]:
+    """Each row's role, by a rule fixed before any fit (docs/validation.md, GPU):
+
+    - rows not on a TensorRT preset are context (another runtime, no check of the fit);
+    - rows on the H100 and Orin are held out: the A100's fitted values are carried over;
+    - rows that are not like-for-like are held out (never fitted on);
+    - the other A100 rows, per source in its table's order: the 1st, 3rd, 5th... are fitted
+      on, the 2nd, 4th... held out. Paddle-TRT's rows set a term of their own (Paddle's
+      executor around the engine), and a fit needs three rows per term: only its 2nd row
+      is held out.
+    """
+    roles: list[str] = []
+    seen: dict[str, int] = {}
+    for ref in refs:
+        if not ref.hw.endswith("_trt"):
+            roles.append(CONTEXT)
+            continue
+        if not ref.hw.startswith("gpu_a100") or not ref.like_for_like:
+            roles.append(HELD_OUT)
+            continue
+        table = _table(ref)
+        position = seen.get(table, 0)
+        seen[table] = position + 1
+        held = position == 1 if ref.source == PADDLE_TRT else position % 2 == 1
+        roles.append(HELD_OUT if held else TRAIN)
+    return tuple(roles)
 
 # demoBERT's tables are for the A100 40GB, whose HBM2 gives 1555 GB/s (A100 datasheet) where
 # the 80GB part gives 2039 GB/s; everything else hwsim uses is the same chip.
