@@ -130,7 +130,11 @@ def _solve(space: _Space, start: Sequence[float], rows: Sequence[int]) -> list[f
     subset = [space.cases[i] for i in rows]
     target = np.log(_measured(subset))
     low, high = space.bounds()
-    x0 = np.clip(space.to_x(start), low + 1e-9, high - 1e-9)
+    # Start a thousandth of the range inside the bounds: from a time whose default is 0 (on
+    # its lower bound) the trust region's step test, relative to |x|, stopped after one
+    # step of 1e-9 and left the parameter at 0 whatever the rows said.
+    inset = 1e-3 * (high - low)
+    x0 = np.clip(space.to_x(start), low + inset, high - inset)
 
     def residuals(x: np.ndarray) -> np.ndarray:
         return np.log(space.predict(space.values(x), subset)) - target
