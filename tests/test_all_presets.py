@@ -237,6 +237,8 @@ def test_cpu_linear_runs_at_the_vector_peak(name):
     - cpu_x86_avx2: 18,874,368 / 32 = 589,824 cycles + 2 us x 2.45 GHz = 4,900: 594,724
       cycles = 242.74 us.
     - cpu_arm_a76: 18,874,368 / 32 = 589,824 + 5 us x 2.4 GHz = 12,000: 601,824 = 250.76 us.
+    - cpu_arm_a76_xnnpack: 18,874,368 / (32 x 0.7) = 842,606 + 5 us x 2.42 GHz = 12,100:
+      854,706 = 353.18 us.
     - cpu_x86_avx512_vnni: 18,874,368 / (128 x 0.6) = 245,760 + 7 us x 2.3 GHz = 16,100:
       261,860 = 113.85 us.
 
@@ -271,6 +273,7 @@ def test_cpu_large_add_runs_at_sustained_dram_bandwidth(name):
 
     - cpu_x86_avx2: 50,331,648 / (20 GB/s x 0.8) = 3,145.73 us + 2 us.
     - cpu_arm_a76: 50,331,648 / (17.068 GB/s x 0.65) = 4,536.75 us + 5 us.
+    - cpu_arm_a76_xnnpack: 50,331,648 / (34.128 GB/s x 0.65) = 2,268.91 us + 5 us.
     - cpu_x86_avx512_vnni: 50,331,648 / (20.48 GB/s x 0.8) = 3,072.00 us + 2 us.
 
     The 4,194,304 adds at 32 or 128 per cycle and the faster levels take a fraction of that.
@@ -297,14 +300,17 @@ GPU_PRESETS = of_class("gpu")
 @pytest.mark.parametrize("name", GPU_PRESETS)
 def test_gpu_tiny_kernel_costs_its_launch(name):
     """ReLU on 1,024 fp32 values: 8 KiB through L2, a couple of cycles of work. Eager, the host
-    launches the kernel (per_op_s: 5 us on A100/H100, 10 us on Orin) and the device's 2 us
-    gap plus work is shorter, so the launch is the latency. Replayed from a CUDA graph (the
-    _trt presets) only the device side is left: 2 us + 8,192 B / L2 bandwidth (A100: 5,120
-    B/cycle x 1.41 GHz, 1.13 ns; H100: 7 TB/s, 1.17 ns; Orin: 1,024 B/cycle x 1.3 GHz, 6.2 ns)."""
+    launches the kernel (per_op_s: 5 us on A100/H100, 10 us on Orin) and the device's gap
+    (kernel_gap_s, 2 us) plus work is shorter, so the launch is the latency. Replayed from a
+    CUDA graph (the _trt presets) only the device side is left: the preset's kernel gap +
+    8,192 B / L2 bandwidth (A100: 5,120 B/cycle x 1.41 GHz, 1.13 ns; H100: 7 TB/s, 1.17 ns;
+    Orin: 1,024 B/cycle x 1.3 GHz, 6.2 ns), and once per inference the preset's
+    inference_overhead_s (launching the graph, copies, sync; 0 on the eager presets)."""
     est = hwsim.estimate(hwsim.trace(nn.ReLU(), example_inputs=(torch.zeros(1, 1024),)), name)
     device = float(arch(name, "kernel_gap_s")) + 8192 / levels(name)[0].bytes_per_s
     host = 0.0 if arch(name, "cuda_graph") else per_op_s(name)
-    assert est.latency_s == pytest.approx(max(host, device), rel=1e-3)
+    once = float(arch(name, "inference_overhead_s", 0.0))
+    assert est.latency_s == pytest.approx(max(host, device) + once, rel=1e-3)
     assert est.total.bound is hwsim.Bound.LAUNCH  # a fixed cost per kernel, either way
 
 
@@ -312,18 +318,20 @@ def test_gpu_tiny_kernel_costs_its_launch(name):
 def test_gpu_large_add_runs_at_sustained_dram_bandwidth(name):
     """a + b on two (16, 1024, 1024) fp16 tensors: 64 MiB read and 32 MiB written through L2
     from DRAM (96 MiB is more than half of any L2), so DRAM at its datasheet bandwidth x
-    efficiency sets the time, plus the 2 us device gap (the host's launch overlaps it):
+    efficiency sets the time, plus the preset's device gap (kernel_gap_s; the host's launch
+    overlaps it) and its once-per-inference inference_overhead_s (0 on the eager presets):
 
-    - A100: 100,663,296 / (2.039 TB/s x 0.85) = 58.08 us + 2 us.
-    - H100: 100,663,296 / (3.35 TB/s x 0.85) = 35.35 us + 2 us.
-    - Orin: 100,663,296 / (204.8 GB/s x 0.75) = 655.36 us + 2 us.
+    - A100: 100,663,296 / (2.039 TB/s x 0.85) = 58.08 us + gap + once.
+    - H100: 100,663,296 / (3.35 TB/s x 0.85) = 35.35 us + gap + once.
+    - Orin: 100,663,296 / (204.8 GB/s x 0.75) = 655.36 us + gap + once.
 
     Energy: 16,777,216 adds x vector_op_pj + the bytes x (L2 + DRAM pJ/B) + static x latency."""
     x = torch.zeros(16, 1024, 1024, dtype=torch.float16)
     est = hwsim.estimate(_add(x), name)
     moved = 3 * x.numel() * 2
     l2, dram = levels(name)
-    latency = moved / dram.bytes_per_s + float(arch(name, "kernel_gap_s"))
+    once = float(arch(name, "inference_overhead_s", 0.0))
+    latency = moved / dram.bytes_per_s + float(arch(name, "kernel_gap_s")) + once
     assert est.latency_s == pytest.approx(latency, rel=1e-9)
     assert est.total.bound is hwsim.Bound.MEMORY
     energy = (
