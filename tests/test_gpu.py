@@ -26,6 +26,14 @@ from hwsim.costmodels.gpu_tiles import (
 from hwsim.ops import OpKind, WeightStats
 from hwsim.profile import load_profile
 
+
+def trt_times(name: str) -> tuple[float, float]:
+    """The preset's device gap per kernel and its once-per-inference time (both fitted on
+    published TensorRT rows, benchmarks/gpu_fit.py): inputs of the hand calculations below."""
+    arch = load_profile(name).to_data()["arch"]
+    return float(arch["kernel_gap_s"]), float(arch.get("inference_overhead_s", 0.0))
+
+
 # An A100-like SM budget at 1024 fp16 MACs per SM-cycle, no fixed costs: the pure tile math.
 A100_SM = SmBudget(sms=108, macs_per_cycle=1024, smem_bytes=167936, register_bytes=262144)
 TILE_128 = Tile(128, 128, 32)
@@ -180,14 +188,16 @@ def test_2_4_linear_runs_up_to_twice_as_fast():
 
 def test_eager_launch_is_host_bound_and_cuda_graph_removes_it():
     """One ReLU on 1024 floats. Eager A100: the host needs 5 us per launch and the kernel's
-    work is a few cycles, so it takes 5 us, launch-bound. As a CUDA graph only the 2 us
-    device gap is left, plus 8 KiB through L2 at 5120 B/cycle (1.6 cycles at 1.41 GHz)."""
+    work is a few cycles, so it takes 5 us, launch-bound. As a CUDA graph no host launch is
+    left: the device gap of one kernel and the engine's once-per-inference time, plus 8 KiB
+    through L2 at 5120 B/cycle (1.6 cycles at 1.41 GHz)."""
     graph = hwsim.trace(nn.ReLU(), example_inputs=(torch.zeros(1, 1024),))
     eager = hwsim.estimate(graph, "gpu_a100")
     assert eager.latency_s == pytest.approx(5e-6)
     assert eager.total.bound is Bound.LAUNCH
     graphed = hwsim.estimate(graph, "gpu_a100_trt")
-    assert graphed.latency_s == pytest.approx(2e-6 + 8192 / 5120 / 1.41e9, rel=1e-3)
+    gap, once = trt_times("gpu_a100_trt")
+    assert graphed.latency_s == pytest.approx(gap + once + 8192 / 5120 / 1.41e9, rel=1e-3)
 
 
 class ConvBnRelu(nn.Module):
@@ -203,22 +213,25 @@ class ConvBnRelu(nn.Module):
 def test_eager_runs_three_kernels_an_engine_runs_one():
     """conv -> batch-norm -> ReLU. Eager PyTorch launches conv, batch-norm and ReLU: 3 x 5 us
     of host time, far above the tiny kernels' work, so 15 us. The engine folds the
-    batch-norm and fuses the ReLU: one kernel, its work plus one 2 us gap."""
+    batch-norm and fuses the ReLU: one kernel, its work (under 1 us) plus one device gap and,
+    being the first kernel, the engine's once-per-inference time."""
     graph = hwsim.trace(ConvBnRelu().eval(), example_inputs=(torch.zeros(1, 8, 16, 16),))
     eager = hwsim.estimate(graph, "gpu_a100")
     assert eager.latency_s == pytest.approx(15e-6)
     engine = hwsim.estimate(graph, "gpu_a100_trt")
     conv = next(c for op, c in engine.costs if op.kind is OpKind.CONV)
     relu = next(c for op, c in engine.costs if op.kind is OpKind.POINTWISE)
+    gap, once = trt_times("gpu_a100_trt")
     assert relu.overhead_cycles == 0
-    assert conv.overhead_cycles == pytest.approx(2e-6 * 1.41e9)
-    assert engine.latency_s < 4e-6
+    assert conv.overhead_cycles == pytest.approx((gap + once) * 1.41e9)
+    assert engine.latency_s < gap + once + 1e-6
 
 
 def test_pointwise_add_runs_at_sustained_hbm_bandwidth():
     """x + y on two (64, 1024, 1024) fp16 tensors: 128 MiB read twice and 128 MiB written,
     384 MiB that do not fit the 50 MB L2, so HBM at 3.35 TB/s x 0.85 sets the time:
-    402653184 / 2.8475e12 = 141.4 us, plus the 2 us kernel gap as a CUDA graph."""
+    402653184 / 2.8475e12 = 141.4 us, plus one kernel gap and the once-per-inference time
+    as a CUDA graph."""
 
     class Add(nn.Module):
         def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -228,7 +241,8 @@ def test_pointwise_add_runs_at_sustained_hbm_bandwidth():
     graph = hwsim.trace(Add(), example_inputs=(x, x))
     est = hwsim.estimate(graph, "gpu_h100_trt")
     assert est.total.bound is Bound.MEMORY
-    assert est.latency_s == pytest.approx(3 * 2**27 / (3.35e12 * 0.85) + 2e-6, rel=1e-6)
+    gap, once = trt_times("gpu_h100_trt")
+    assert est.latency_s == pytest.approx(3 * 2**27 / (3.35e12 * 0.85) + gap + once, rel=1e-6)
 
 
 class Attention(nn.Module):
@@ -249,13 +263,15 @@ def test_sdpa_is_one_fused_kernel():
     270336 x 0.85 / 132 = 1740.8 MAC/cycle per SM (2409.4 cycles), plus 128 x 256 exps at 16
     per cycle (2048): 4457.4 cycles. 16 CTAs are one partial wave; the 4 K/V blocks' load
     chain (4 x 500) is shorter, and the wave pays 800 fixed cycles: 5257.4 cycles. Q, K, V, O
-    (1 MiB) stay in L2. Total (5257.4 + 2 us x 1.83 GHz) / 1.83 GHz. Written out as
-    matmul-softmax-matmul, the same attention launches several kernels and takes longer."""
+    (1 MiB) stay in L2. Total 5257.4 / 1.83 GHz + one kernel gap + the once-per-inference
+    time. Written out as matmul-softmax-matmul, the same attention launches several kernels
+    and takes longer."""
     q = torch.zeros(1, 8, 256, 64, dtype=torch.float16)
     fused = hwsim.trace(Attention(fused=True), example_inputs=(q, q, q))
     assert [op.kind for op in fused if op.kind is not OpKind.VIEW] == [OpKind.ATTENTION]
     est = hwsim.estimate(fused, "gpu_h100_trt")
-    assert est.latency_s == pytest.approx((5257.4 + 2e-6 * 1.83e9) / 1.83e9, rel=1e-4)
+    gap, once = trt_times("gpu_h100_trt")
+    assert est.latency_s == pytest.approx(5257.4 / 1.83e9 + gap + once, rel=1e-4)
     unfused = hwsim.estimate(
         hwsim.trace(Attention(fused=False), example_inputs=(q, q, q)), "gpu_h100_trt"
     )
