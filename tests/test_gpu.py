@@ -213,7 +213,7 @@ class ConvBnRelu(nn.Module):
 def test_eager_runs_three_kernels_an_engine_runs_one():
     """conv -> batch-norm -> ReLU. Eager PyTorch launches conv, batch-norm and ReLU: 3 x 5 us
     of host time, far above the tiny kernels' work, so 15 us. The engine folds the
-    batch-norm and fuses the ReLU: one kernel, its work (under 1 us) plus one device gap and,
+    batch-norm and fuses the ReLU: one kernel, its work (under 2 us) plus one device gap and,
     being the first kernel, the engine's once-per-inference time."""
     graph = hwsim.trace(ConvBnRelu().eval(), example_inputs=(torch.zeros(1, 8, 16, 16),))
     eager = hwsim.estimate(graph, "gpu_a100")
@@ -224,7 +224,7 @@ def test_eager_runs_three_kernels_an_engine_runs_one():
     gap, once = trt_times("gpu_a100_trt")
     assert relu.overhead_cycles == 0
     assert conv.overhead_cycles == pytest.approx((gap + once) * 1.41e9)
-    assert engine.latency_s < gap + once + 1e-6
+    assert engine.latency_s < gap + once + 2e-6
 
 
 def test_pointwise_add_runs_at_sustained_hbm_bandwidth():
