@@ -92,8 +92,8 @@ def test_fit_recovers_known_cpu_parameters(stack_graphs):
 
 def test_fit_recovers_a_gpu_kernel_gap(stack_graphs):
     """On a CUDA-graph GPU preset small convs are bound by the per-kernel gap: latencies made
-    with a 9 us gap give 9 us back."""
-    base = hwsim.load_profile("gpu_a100_trt")
+    with a 9 us gap give 9 us back, from a base at 2 us."""
+    base = hwsim.load_profile("gpu_a100_trt").with_params({"arch.kernel_gap_s": 2e-6})
     truth = base.with_params({"arch.kernel_gap_s": 9e-6})
     cases = _cases(stack_graphs, predict_ms(_cases(stack_graphs, [1.0] * 6), truth, None))
     result = fit(base, cases, params=["kernel_gap_s"], cross_validate=False)
