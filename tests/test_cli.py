@@ -10,21 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
+from tiny_model import Tiny
 
 from hwsim.errors import OutputError
 from hwsim.outfile import write_output
-
-
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.fc = nn.Linear(8, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
-
 
 TINY_MACS = 1 * 8 * 16 * 16 * 27 + 8 * 4  # conv outputs x taps + fc
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
+from tiny_model import Tiny
 
 import hwsim
 from hwsim.compression import Rule, parse_prune, parse_quant
@@ -16,16 +16,6 @@ from hwsim.compression.spec import CompressionError
 from hwsim.compression.sqnr import output_sqnr
 from hwsim.errors import ModelLoadError, ProfileError
 from hwsim.workloads import get_workload
-
-
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.fc = nn.Linear(8, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from crafted import TinyLinear, edit_program_json, evil_torch_save, pickled_payl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_security_inputs import BILLION_LAUGHS, within
-from torch import nn
+from tiny_model import Tiny
 
 from hwsim import cli
 from hwsim.workloads import get_workload
@@ -64,16 +64,6 @@ def fuzz(examples: int) -> settings:
             HealthCheck.function_scoped_fixture,
         ],
     )
-
-
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.fc = nn.Linear(8, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
 
 
 @pytest.fixture(scope="module")
