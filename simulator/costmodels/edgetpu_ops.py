@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..frontend.onnx_table import aten_equivalent
 from ..ops import Op, OpKind
+from .base import aten_name
 
 SOFTMAX_MAX_ELEMENTS = 16_000  # models-intro: "Supports only 1-D input ... max of 16,000"
 
@@ -86,17 +86,9 @@ _POOL = frozenset(
 )
 
 
-def _name(op: Op) -> str:
-    """The ATen op name without its namespace or in-place suffix (``add_`` is ``add``); an
-    ONNX op by the ATen op it does the work of (``onnx.Relu`` is ``relu``), so a model read
-    from ONNX is partitioned like the same model exported from torch."""
-    name = aten_equivalent(op.target)
-    return name[:-1] if name.endswith("_") and not name.endswith("__") else name
-
-
 def _listed(allowed: frozenset[str], what: str) -> Callable[[Op], str | None]:
     def check(op: Op) -> str | None:
-        if _name(op) in allowed:
+        if aten_name(op) in allowed:
             return None
         return f"{op.target} is not in the Edge TPU op table ({what} it supports: see models-intro)"
 
