@@ -42,9 +42,11 @@ from gpu_published import (
     profile_for,
     split,
 )
+from rich.console import Console
 
 import hwsim
 from hwsim.fit import Case, Measurement, agreement, fit, validate
+from hwsim.fit.report import fit_summary
 
 # The engine preset's values before this fit (its YAML said: assumed), where the fit starts.
 ASSUMED = {"arch.kernel_gap_s": 2.0e-6, "arch.inference_overhead_s": 0.0}
@@ -74,15 +76,7 @@ def _preset(ref: Reference) -> str:
 
 def _report_fit(title: str, result: hwsim.fit.FitResult) -> None:
     print(title)
-    for fp in result.params:
-        print(f"  {fp.param.name}: {fp.start:.4g} -> {fp.value:.4g}")
-    for note in result.notes:
-        print(f"  ({note})")
-    print(f"  training rows before: {result.before.summary()}")
-    print(f"  training rows after:  {result.after.summary()}")
-    cv = result.cross_validation
-    if cv is not None:
-        print(f"  cross-validated ({cv.method}): {cv.agreement.summary()}")
+    Console().print(fit_summary(result))
 
 
 def _carried(fitted: dict[str, float], presets: tuple[str, ...]) -> bool:

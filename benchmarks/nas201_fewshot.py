@@ -23,11 +23,13 @@ import argparse
 import time
 from pathlib import Path
 
+from rich.console import Console
 from scipy.stats import kendalltau, spearmanr
 
 import hwsim
 from hwsim.fit import fit, plot_validation, read_measurements, trace_cases, validate
 from hwsim.fit.record import write_fitted_profile
+from hwsim.fit.report import fit_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -44,15 +46,7 @@ def main() -> None:
     start = time.perf_counter()
     result = fit(base, train)
     print(f"fit in {time.perf_counter() - start:.1f} s ({result.evaluations} pricings)")
-    for note in result.notes:
-        print(f"  {note}")
-    for fp in result.params:
-        print(f"  {fp.param.name}: {fp.start:.4g} -> {fp.value:.4g}")
-    print(f"  training before: {result.before.summary()}")
-    print(f"  training after:  {result.after.summary()}")
-    cv = result.cross_validation
-    if cv is not None:
-        print(f"  held out ({cv.method}): {cv.agreement.summary()}")
+    Console().print(fit_summary(result))
     path = write_fitted_profile(result, RESULTS / "nas201_fitted_profile.yaml")
     print(f"wrote {path}")
     fitted = hwsim.load_profile(path)
