@@ -71,10 +71,7 @@ def _price(op: Op, ctx: PricingContext, compute: float) -> OpCost:
     writes = dict.fromkeys(levels, t.activation_write)
     memory = (reads[ddr.name] + writes[ddr.name]) / ddr.bandwidth_bytes_per_cycle
     overhead = 0.0 if op.fused_into else profile.per_op_overhead_cycles
-    if op.kind in MAC_KINDS:
-        ideal = op.macs / profile.peak_macs_per_cycle[precision]
-    else:
-        ideal = op.flops / profile.vector_ops_per_cycle
+    ideal = rl.ideal_cycles(op, profile, precision)
     compute = max(compute, ideal)
     cycles = max(compute, memory) + overhead
     notes = rl.precision_notes(op, ctx, precision)

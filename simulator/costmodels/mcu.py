@@ -40,7 +40,7 @@ from ..errors import ProfileError
 from ..graph import OpGraph
 from ..hardware import MemoryLevel, Profile
 from ..memory import Fuses, InPlace, MemoryPlan, TensorLife, never_in_place
-from ..ops import MAC_KINDS, PRECISION_BITS, Op, OpKind
+from ..ops import PRECISION_BITS, Op, OpKind
 from . import roofline as rl
 from .assemble import op_cost
 from .base import CostFn, MemoryFit, MemoryUse, PricingContext, aten_name
@@ -225,10 +225,7 @@ def _priced(op: Op, ctx: PricingContext, work: Work, kernel: str) -> OpCost:
     precision = rl.op_precision(op, ctx)
     core = CORES[mcu_arch(profile).core]
     modelled = sum(kernel_cycles(core, name, units) for name, units in work)
-    if op.kind in MAC_KINDS:
-        ideal = op.macs / profile.peak_macs_per_cycle[precision]
-    else:
-        ideal = op.flops / rl.vector_rate(profile, precision)
+    ideal = rl.ideal_cycles(op, profile, precision)
     compute = max(modelled / efficiency(profile), ideal)
     reads, writes = _traffic(op, profile, precision)
     memory = rl.memory_cycles(profile, reads, writes)

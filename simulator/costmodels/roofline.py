@@ -177,6 +177,14 @@ def vector_rate(profile: Profile, precision: str) -> float:
     return profile.vector_ops_per_cycle * min(max(32 / bits, 1.0), 4.0)
 
 
+def ideal_cycles(op: Op, profile: Profile, precision: str) -> float:
+    """The op at the profile's peak: MACs at the MAC rate, other ops' FLOPs at the vector
+    rate (the floor every class's compute time is held to, and the utilization's base)."""
+    if op.kind in MAC_KINDS:
+        return op.macs / profile.peak_macs_per_cycle[precision]
+    return op.flops / vector_rate(profile, precision)
+
+
 def price(
     op: Op,
     ctx: PricingContext,
@@ -191,10 +199,7 @@ def price(
     know where activations live (a compiler that placed them all on chip)."""
     profile = ctx.profile
     precision = op_precision(op, ctx)
-    if op.kind in MAC_KINDS:
-        ideal = op.macs / profile.peak_macs_per_cycle[precision]
-    else:
-        ideal = op.flops / vector_rate(profile, precision)
+    ideal = ideal_cycles(op, profile, precision)
     compute = ideal if compute_cycles is None else max(compute_cycles, ideal)
     t = traffic(op, ctx, precision)
     reads, writes = memory_bytes(op, ctx, t, activation_level)
