@@ -46,8 +46,8 @@ class Row:
 
 
 CORAL_TABLE = (
-    Row("Unet Mv2 (128x128)", 3.3, 5.7, None),
-    Row("DeepLab V3 (513x513)", 52, 241, None),
+    Row("Unet Mv2 (128x128)", 3.3, 5.7, "unet_mobilenet_v2"),
+    Row("DeepLab V3 (513x513)", 52, 241, "deeplabv3_mobilenet_v2"),
     Row("DenseNet (224x224)", 20, 25, "densenet121"),
     Row("Inception v1 (224x224)", 3.4, 4.1, "inception_v1"),
     Row("Inception v4 (299x299)", 85, 102, "inception_v4"),

@@ -162,6 +162,43 @@ def test_softmax_maps_only_as_a_short_vector(tiny):
         assert est.graph_cost.layer_details[op.id]["device"] == device
 
 
+@pytest.mark.parametrize(
+    ("shape", "size", "device"),
+    [
+        ((1, 32, 64, 64), (128, 128), "vector"),  # 2x, 524,288 out: mapped (issue #31)
+        ((1, 256, 1, 1), (33, 33), "cpu"),  # 33x: Coral's DeepLab left it on the CPU
+        ((1, 32, 256, 256), (512, 512), "cpu"),  # 2x, but 8,388,608 out: not (issue #31)
+    ],
+)
+def test_bilinear_resize_maps_only_where_it_was_seen_mapped(tiny, shape, size, device):
+    """The three bilinear resizes whose mapping is on record (edgetpu_ops' docstring): a 2x
+    upsampling to 128 x 128 x 32 = 524,288 elements maps; a 33x one (1x1 -> 33x33) and a 2x
+    one to 512 x 512 x 32 = 8,388,608 elements do not, and fall back to the host CPU."""
+    model = nn.Upsample(size=size, mode="bilinear", align_corners=True)
+    graph = hwsim.trace(model, example_inputs=(torch.zeros(*shape),))
+    est = hwsim.estimate(graph, tiny)
+    ((op, _),) = [(o, c) for o, c in est.costs if o.kind is OpKind.COPY]
+    assert est.graph_cost.layer_details[op.id]["device"] == device
+
+
+def test_deeplab_partition_is_corals(graph_of):
+    """Coral's compiled deeplabv3_mnv2_pascal, as LibrEdgeTPU decoded it (docs/
+    HARDWARE_ANALYSIS.md): the Edge TPU runs MobileNet v2, the ASPP 1x1 conv and the image
+    pooling conv, takes the 513 x 513 x 3 = 789,507 B image, and hands back the ASPP features,
+    33 x 33 x 256 = 278,784 B, and the pooled features, 1 x 1 x 256 = 256 B: the two OUTPUT
+    DMAs of its hints. The image pooling's 1x1 -> 33x33 resize is the first op left on the
+    CPU; the concat, the projection and logits convs, the resize to 513 x 513 and the ArgMax
+    follow it there."""
+    graph = graph_of("deeplabv3_mobilenet_v2")
+    plan = device_plan(graph, hwsim.load_profile("tpu_edge"), None)
+    assert graph[plan.host_from].target == "aten.upsample_bilinear2d"
+    assert plan.input_bytes == 513 * 513 * 3
+    assert sorted(plan.sent_back.values()) == [256, 33 * 33 * 256]
+    on_host = [op for op in graph if plan.on_host(op.id) and op.kind is not OpKind.VIEW]
+    assert [op.kind for op in on_host if op.kind is OpKind.CONV] == [OpKind.CONV] * 2
+    assert on_host[-1].target == "aten.argmax"
+
+
 def test_op_support_needs_a_host(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(textwrap.dedent(TINY).replace("  cpu_fallback: cpu_x86_avx2\n", ""))

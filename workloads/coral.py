@@ -49,12 +49,13 @@ def conv_bn(
     groups: int = 1,
     act: type[nn.Module] | None = nn.ReLU,
     valid: bool = False,
+    dilation: int = 1,
 ) -> nn.Sequential:
     """Conv ("same" padding, or none with ``valid``) -> batch norm -> activation."""
     k = (kernel, kernel) if isinstance(kernel, int) else kernel
-    pad = (0, 0) if valid else (k[0] // 2, k[1] // 2)
+    pad = (0, 0) if valid else (dilation * (k[0] // 2), dilation * (k[1] // 2))
     layers: list[nn.Module] = [
-        nn.Conv2d(cin, cout, k, stride, pad, groups=groups, bias=False),
+        nn.Conv2d(cin, cout, k, stride, pad, dilation=dilation, groups=groups, bias=False),
         nn.BatchNorm2d(cout, eps=1e-3),
     ]
     if act is not None:
@@ -759,12 +760,15 @@ MOBILENET_V2 = (
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+    """MobileNet v2's block: 1x1 expansion (none when ``expand`` is 1), 3x3 depthwise (atrous
+    with ``dilation``), linear 1x1 projection, and the residual when shapes allow."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int, dilation: int = 1) -> None:
         super().__init__()
         mid = cin * expand
         layers: list[nn.Module] = [] if expand == 1 else [conv_bn(cin, mid, 1, act=nn.ReLU6)]
         layers += [
-            conv_bn(mid, mid, 3, stride, groups=mid, act=nn.ReLU6),
+            conv_bn(mid, mid, 3, stride, groups=mid, act=nn.ReLU6, dilation=dilation),
             conv_bn(mid, cout, 1, act=None),
         ]
         self.block = nn.Sequential(*layers)
@@ -797,6 +801,146 @@ class SSDMobileNetV2(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.expand(self.front(x))
         return self.head([c, self.back(self.rest_of_14(c))])
+
+
+# --- U-Net MobileNet v2 (TensorFlow tutorial "Image segmentation"; pix2pix upsample) ---------
+
+UNET_SKIPS = (1, 3, 6, 13)  # block_1/3/6/13_expand_relu: 64x64x96, 32x32x144, 16x16x192, 8x8x576
+UNET_UP = (512, 256, 128, 64)  # up_stack: pix2pix.upsample(filters, 3)
+
+
+def _mobilenet_v2_blocks(output_stride: int | None = None) -> list[InvertedResidual]:
+    """MobileNet v2's 17 inverted-residual blocks (Keras' block_0..block_16, TF-slim's
+    expanded_conv..expanded_conv_16). With ``output_stride``, TF-slim's rule for dense
+    prediction (mobilenet.py): once the stride reached it, a block's stride becomes 1 and
+    every later depthwise conv is atrous at the stride it gave up."""
+    blocks: list[InvertedResidual] = []
+    cin, current, rate = 32, 2, 1
+    for expand, cout, repeats, stride in MOBILENET_V2:
+        for i in range(repeats):
+            nominal = stride if i == 0 else 1
+            if output_stride is not None and current == output_stride:
+                layer_stride, layer_rate, rate = 1, rate, rate * nominal
+            else:
+                layer_stride, layer_rate, current = nominal, 1, current * nominal
+            blocks.append(InvertedResidual(cin, cout, layer_stride, expand, layer_rate))
+            cin = cout
+    return blocks
+
+
+def _upsample(cin: int, cout: int) -> nn.Sequential:
+    """pix2pix.upsample(cout, 3): a 3x3 stride-2 transposed conv ("same": doubles the map,
+    no bias), batch norm, ReLU."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+    )
+
+
+class _Tapped(nn.Module):
+    """An inverted-residual block whose expansion output is also a U-Net skip."""
+
+    def __init__(self, block: InvertedResidual) -> None:
+        super().__init__()
+        expand = block.block[0]
+        assert isinstance(expand, nn.Sequential) and isinstance(expand[0], nn.Conv2d)
+        self.width = expand[0].out_channels
+        self.expand = expand
+        self.rest = block.block[1:]
+        self.residual = block.residual
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        expanded = self.expand(x)
+        y = self.rest(expanded)
+        return (x + y if self.residual else y), expanded
+
+
+class UNetMobileNetV2(nn.Module):
+    """The U-Net of TensorFlow's "Image segmentation" tutorial (tensorflow/docs,
+    site/en/tutorials/images/segmentation.ipynb) at 128x128, which Coral's
+    ``keras_post_training_unet_mv2_128`` is: Keras' MobileNetV2 (alpha 1.0, no top) as the
+    encoder, its outputs the expansions of blocks 1, 3, 6 and 13 and block 16's projection
+    conv (4x4x320, taken before its batch norm); four pix2pix upsample blocks (512, 256, 128,
+    64), each concatenated with the skip of its size; a 3x3 stride-2 transposed conv to 3
+    classes at 128x128. The tutorial's model outputs logits (``from_logits=True``)."""
+
+    def __init__(self, classes: int = 3) -> None:
+        super().__init__()
+        self.stem = conv_bn(3, 32, 3, 2, act=nn.ReLU6)
+        blocks = _mobilenet_v2_blocks()
+        projection = blocks[-1].block[-1]
+        assert isinstance(projection, nn.Sequential)
+        blocks[-1].block[-1] = projection[0]  # block_16_project: the conv alone
+        stages: list[nn.Module] = [
+            _Tapped(block) if index in UNET_SKIPS else block for index, block in enumerate(blocks)
+        ]
+        self.blocks = nn.ModuleList(stages)
+        widths = [stage.width for stage in stages if isinstance(stage, _Tapped)]
+        ups, cin = [], 320
+        for out, skip in zip(UNET_UP, reversed(widths), strict=True):
+            ups.append(_upsample(cin, out))
+            cin = out + skip
+        self.ups = nn.ModuleList(ups)
+        self.last = nn.ConvTranspose2d(cin, classes, 3, 2, 1, output_padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        skips = []
+        for stage in self.blocks:
+            if isinstance(stage, _Tapped):
+                x, skip = stage(x)
+                skips.append(skip)
+            else:
+                x = stage(x)
+        for up, skip in zip(self.ups, reversed(skips), strict=True):
+            x = torch.cat([up(x), skip], dim=1)
+        return self.last(x)
+
+
+# --- DeepLab v3 MobileNet v2 (tensorflow/models research/deeplab, mobilenetv2_coco_voc) -----
+
+DEEPLAB_CLASSES = 21  # PASCAL VOC: 20 classes and background
+DEEPLAB_DEPTH = 256  # model.py: ASPP and projection depth
+
+
+class DeepLabV3MobileNetV2(nn.Module):
+    """DeepLab v3 as ``research/deeplab`` builds it for ``model_variant=mobilenet_v2`` at
+    output stride 16 (the configuration of the ``mobilenetv2_coco_voc_trainaug`` checkpoint
+    that Coral's ``deeplabv3_mnv2_pascal`` is converted from; g3doc/quantize.md): MobileNet v2
+    through ``layer_18`` (the 320-wide projection; 513 -> 257 -> 129 -> 65 -> 33, the last
+    three blocks atrous at rate 2), then ``model.py``'s ASPP without atrous branches (no
+    ``atrous_rates`` for MobileNet v2): image pooling (33x33 average pool, 1x1 conv, bilinear
+    resize back) and a 1x1 conv, both 256 wide with batch norm and ReLU, concatenated and
+    projected by a 1x1 conv to 256; 1x1 logits (21 classes, with bias). ``predict_labels``
+    resizes the logits bilinearly to 513x513 (align_corners) and takes the argmax over the
+    classes: ``convert_to_tflite.py``'s output tensor is that ArgMax.
+
+    The ops run in the order of Coral's compiled model (LibrEdgeTPU, docs/HARDWARE_ANALYSIS.md,
+    "CPU Post-Processing"): the Edge TPU's part ends with the ASPP 1x1 conv and the image
+    pooling conv; the image pooling's resize is the first op the compiler left on the CPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_bn(3, 32, 3, 2, act=nn.ReLU6), *_mobilenet_v2_blocks(output_stride=16)
+        )
+        self.image_pool = conv_bn(320, DEEPLAB_DEPTH, 1)
+        self.aspp0 = conv_bn(320, DEEPLAB_DEPTH, 1)
+        self.projection = conv_bn(2 * DEEPLAB_DEPTH, DEEPLAB_DEPTH, 1)
+        self.logits = nn.Conv2d(DEEPLAB_DEPTH, DEEPLAB_CLASSES, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.features(x)
+        size = features.shape[-2:]
+        branch = self.aspp0(features)
+        pooled = self.image_pool(nn.functional.avg_pool2d(features, size))
+        pooled = nn.functional.interpolate(pooled, size, mode="bilinear", align_corners=True)
+        y = self.projection(torch.cat([pooled, branch], dim=1))
+        logits = nn.functional.interpolate(
+            self.logits(y), x.shape[-2:], mode="bilinear", align_corners=True
+        )
+        return logits.argmax(dim=1)
 
 
 # --- the workloads ------------------------------------------------------------------------------
@@ -843,6 +987,11 @@ PUBLISHED_PARAMS: dict[str, tuple[float, str]] = {
     "vgg19": (144e6, "Simonyan & Zisserman 2015, table 2"),
     "squeezenet": (1.24e6, "torchvision squeezenet1_1: 1,235,496"),
     "densenet121": (8.06e6, "Keras applications table: DenseNet121 8.1M"),
+    "unet_mobilenet_v2": (
+        6_504_227,
+        "TF 'Image segmentation' tutorial, model.summary(): 6,504,227 (Keras also counts the "
+        "batch norms' moving statistics, 32,832 values here)",
+    ),
 }
 
 CORAL: dict[str, Callable[[], Workload]] = {
@@ -936,6 +1085,23 @@ CORAL: dict[str, Callable[[], Workload]] = {
         224,
         2.83e9,
         "torchvision densenet121: 2.83 GFLOPS (mult-adds)",
+    ),
+    "unet_mobilenet_v2": _workload(
+        "unet_mobilenet_v2",
+        "U-Net MobileNet v2 (TF segmentation tutorial, pix2pix upsampling), 128x128",
+        UNetMobileNetV2,
+        128,
+        None,
+        "no published figure for this model",
+    ),
+    "deeplabv3_mobilenet_v2": _workload(
+        "deeplabv3_mobilenet_v2",
+        "DeepLab v3 MobileNet v2 (PASCAL, output stride 16, resize and argmax), 513x513",
+        DeepLabV3MobileNetV2,
+        513,
+        2.75e9,
+        "tensorflow/models research/deeplab/g3doc/quantize.md, mobilenetv2_coco_voc_trainaug: "
+        "2.75B multiply-adds at output stride 16",
     ),
     "ssd_mobilenet_v1": _workload(
         "ssd_mobilenet_v1",

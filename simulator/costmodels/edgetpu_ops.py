@@ -14,6 +14,16 @@ subgraph, from the start of the model up to the first op it cannot map.
 Each row says, for one op kind, why an op cannot be mapped (``None``: it can). The ATen
 targets listed are the ones whose TFLite lowering is in the table above; a layer norm is its
 decomposition (Mean, SquaredDifference, Rsqrt, Mul, Add), all supported.
+
+ResizeBilinear carries the table's caveat "depending on input/output size, this operation
+may not be mapped to the Edge TPU to avoid loss in precision". Where it was seen: mapped for
+a 64x64x32 -> 128x128x32 upsampling, not mapped for 256x256x32 -> 512x512x32 (compiler 2.0,
+google-coral/edgetpu issue #31, where Coral's staff confirm the precision threshold), and not
+mapped in Coral's own ``deeplabv3_mnv2_pascal`` for the image-pooling resize 1x1x256 ->
+33x33x256 (the compiled model's ops, decoded by LibrEdgeTPU, docs/HARDWARE_ANALYSIS.md, "CPU
+Post-Processing"). The rule here holds all three: at most a 2x upsampling per spatial axis,
+and an output no larger than the largest seen mapped (the threshold is only known to lie
+between 0.5 and 8.4 million elements).
 """
 
 from __future__ import annotations
@@ -86,6 +96,30 @@ _POOL = frozenset(
 )
 
 
+RESIZE_BILINEAR_MAX_SCALE = 2  # per spatial axis: 2x mapped, 33x not (see the module docstring)
+RESIZE_BILINEAR_MAX_OUTPUT = 128 * 128 * 32  # elements: the largest bilinear resize seen mapped
+
+
+def _resize_bilinear(op: Op) -> str | None:
+    """Why the compiler leaves a bilinear resize on the CPU (``None``: it maps)."""
+    if not op.inputs or not op.outputs:
+        return None
+    before, after = op.inputs[0].shape[-2:], op.outputs[0].shape[-2:]
+    scale = max(a / max(b, 1) for a, b in zip(after, before, strict=True))
+    if scale > RESIZE_BILINEAR_MAX_SCALE:
+        return (
+            f"{op.target} upsamples {tuple(before)} -> {tuple(after)}: the Edge TPU compiler "
+            f"maps a bilinear resize of at most {RESIZE_BILINEAR_MAX_SCALE}x per axis "
+            "(precision; see edgetpu_ops)"
+        )
+    if op.outputs[0].numel > RESIZE_BILINEAR_MAX_OUTPUT:
+        return (
+            f"{op.target} outputs {op.outputs[0].numel:,} elements: the Edge TPU compiler "
+            f"maps a bilinear resize of at most {RESIZE_BILINEAR_MAX_OUTPUT:,} (see edgetpu_ops)"
+        )
+    return None
+
+
 def _listed(allowed: frozenset[str], what: str) -> Callable[[Op], str | None]:
     def check(op: Op) -> str | None:
         if aten_name(op) in allowed:
@@ -117,6 +151,15 @@ def _softmax(op: Op) -> str | None:
     )
 
 
+_copy_listed = _listed(_COPY, "data-movement ops")
+
+
+def _copy(op: Op) -> str | None:
+    if aten_name(op) == "upsample_bilinear2d":
+        return _resize_bilinear(op)
+    return _copy_listed(op)
+
+
 def _never(reason: str) -> Callable[[Op], str | None]:
     return lambda op: f"{op.target}: {reason}"
 
@@ -135,7 +178,7 @@ EDGETPU: dict[OpKind, Callable[[Op], str | None]] = {
     OpKind.SOFTMAX: _softmax,
     OpKind.REDUCE: _listed(_REDUCE, "reductions"),
     OpKind.EMBEDDING: _never("Gather is not in the Edge TPU op table"),
-    OpKind.COPY: _listed(_COPY, "data-movement ops"),
+    OpKind.COPY: _copy,
     OpKind.VIEW: _always,  # Reshape, Squeeze, Slice, Transpose
     OpKind.UNSUPPORTED: _never("no ATen mapping, so no Edge TPU op either"),
 }
