@@ -14,7 +14,19 @@ ResNet-50 V1; every other row is held out. ``--fit`` finds, on those two rows on
 
 and prints them; the profiles carry the values it printed. The default run prices every row
 the repository has a model for on both profiles and writes ``benchmarks/results/
-edgetpu_coral.csv``. Run: ``python benchmarks/edgetpu_coral.py [--fit]``.
+edgetpu_coral.csv``.
+
+It also checks the Edge TPU's part alone against an independent measurement: LibrEdgeTPU
+(github.com/ricardodeazambuja/LibrEdgeTPU, docs/ROBOTICS_STATUS.md, "Hardware Performance
+Reference") timed cached calls of Coral's compiled models through its own USB driver, on a
+host it does not name: the device's share of a call, without the TFLite ops the compiler
+left on the CPU. Its driver takes 4.3 ms for MobileNet v2 where Coral's runtime takes 2.6 ms
+(a fitted row), so each of its figures is scaled by 2.6 / 4.3 before it is compared with
+hwsim's device part (every op not on the host, link transfers included); the scaled figures
+check the chip model's ratios between models, not its absolute level. Written to
+``benchmarks/results/edgetpu_libredgetpu.csv``.
+
+Run: ``python benchmarks/edgetpu_coral.py [--fit]``.
 """
 
 from __future__ import annotations
@@ -66,6 +78,18 @@ CORAL_TABLE = (
     Row("EfficientNet-EdgeTpu-M", 8.7, 10.6, "efficientnet_edgetpu_m"),
     Row("EfficientNet-EdgeTpu-L", None, None, "efficientnet_edgetpu_l"),
 )
+
+# LibrEdgeTPU's cached-call latencies (ms, USB) of Coral's compiled models, by Coral's label.
+LIBREDGETPU_MS = {
+    "MobileNet v2 (224x224)": 4.3,
+    "MobileNet v1 (224x224)": 4.0,
+    "Inception v1 (224x224)": 5.4,
+    "EfficientNet-EdgeTpu-S": 8.6,
+    "MobileNet v1 SSD (224x224)": 10.1,
+    "DeepLab V3 (513x513)": 26.3,
+}
+LIBREDGETPU_SCALE_ROW = "MobileNet v2 (224x224)"  # a fitted row: Coral's 2.6 ms over its 4.3
+LIBREDGETPU_RESULTS = ROOT / "benchmarks" / "results" / "edgetpu_libredgetpu.csv"
 
 _GRAPHS: dict[str, hwsim.OpGraph] = {}
 
@@ -159,6 +183,52 @@ def compare() -> list[dict[str, object]]:
     return out
 
 
+def device_part_ms(row: Row, profile: hwsim.Profile) -> float:
+    """hwsim's time for the ops the plan keeps on the Edge TPU (link transfers included)."""
+    est = hwsim.estimate(graph(row), profile)
+    assert est.graph_cost is not None and est.graph_cost.layer_details is not None
+    details = est.graph_cost.layer_details
+    return 1e3 * sum(
+        cost.latency_s
+        for op, cost in est.costs
+        if cost is not None and details[op.id]["device"] != "cpu"
+    )
+
+
+def compare_device_parts() -> list[dict[str, object]]:
+    rows = {r.model: r for r in CORAL_TABLE}
+    usb = hwsim.load_profile("tpu_edge")
+    ref = rows[LIBREDGETPU_SCALE_ROW]
+    scale = float(ref.usb_ms or 0) / LIBREDGETPU_MS[LIBREDGETPU_SCALE_ROW]
+    out: list[dict[str, object]] = []
+    print(f"Edge TPU part against LibrEdgeTPU's cached calls x {scale:.3f}:")
+    for model, measured in LIBREDGETPU_MS.items():
+        hw = device_part_ms(rows[model], usb)
+        scaled = measured * scale
+        out.append(
+            {
+                "model": model,
+                "libredgetpu_ms": measured,
+                "scaled_ms": round(scaled, 3),
+                "hwsim_device_ms": round(hw, 3),
+                "ratio": round(hw / scaled, 3),
+                "role": "scale" if model == LIBREDGETPU_SCALE_ROW else "check",
+            }
+        )
+        ratio = hw / scaled
+        print(f"  {model:30s} {measured:5.1f} -> {scaled:6.2f} ms; hwsim {hw:6.2f} ({ratio:.2f}x)")
+    return out
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="fit on the two allowed rows only")
@@ -166,13 +236,8 @@ def main() -> None:
     if args.fit:
         fit()
         return
-    rows = compare()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    _write(RESULTS, compare())
+    _write(LIBREDGETPU_RESULTS, compare_device_parts())
 
 
 if __name__ == "__main__":
