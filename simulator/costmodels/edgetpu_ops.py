@@ -17,13 +17,14 @@ decomposition (Mean, SquaredDifference, Rsqrt, Mul, Add), all supported.
 
 ResizeBilinear carries the table's caveat "depending on input/output size, this operation
 may not be mapped to the Edge TPU to avoid loss in precision". Where it was seen: mapped for
-a 64x64x32 -> 128x128x32 upsampling, not mapped for 256x256x32 -> 512x512x32 (compiler 2.0,
-google-coral/edgetpu issue #31, where Coral's staff confirm the precision threshold), and not
-mapped in Coral's own ``deeplabv3_mnv2_pascal`` for the image-pooling resize 1x1x256 ->
-33x33x256 (the compiled model's ops, decoded by LibrEdgeTPU, docs/HARDWARE_ANALYSIS.md, "CPU
+a 64x64x32 -> 128x128x32 upsampling, not mapped for 256x256x32 -> 512x512x32 (the compiler of
+December 2019, google-coral/edgetpu issue #31, where Coral's reply names a precision
+threshold; the thread later announces an updated compiler, untested here), and not mapped in
+Coral's own ``deeplabv3_mnv2_pascal`` for the image-pooling resize 1x1x256 -> 33x33x256 (the
+compiled model's ops, decoded by LibrEdgeTPU, docs/HARDWARE_ANALYSIS.md, "CPU
 Post-Processing"). The rule here holds all three: at most a 2x upsampling per spatial axis,
 and an output no larger than the largest seen mapped (the threshold is only known to lie
-between 0.5 and 8.4 million elements).
+between 0.5 and 8.4 million elements, and may have moved since).
 """
 
 from __future__ import annotations
