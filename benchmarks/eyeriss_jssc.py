@@ -155,7 +155,7 @@ def price(net: Network, profile: hwsim.Profile, show: bool) -> Priced:
             print(
                 f"  CONV{i:<3}{est.macs / net.batch / 1e6:8.1f} M MAC/img  "
                 f"{est.latency_s * 1e3:8.2f} ms  bound {conv.bound.value:<8}"
-                f"array util {conv.ideal_cycles / conv.cycles:4.2f}  "
+                f"share of peak {conv.ideal_cycles / conv.cycles:4.2f}  "
                 f"DRAM {layer_dram / WORD_BYTES / est.macs:.4f} acc/MAC  "
                 f"ReLU {layer_relu * 1e3:5.2f} ms"
             )
