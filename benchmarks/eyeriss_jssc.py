@@ -179,6 +179,7 @@ def main() -> None:
                 ("MACs per image", net.macs_per_image, p.macs / net.batch),
                 ("frames/s", net.fps, fps),
                 ("power mW", net.power_mw, power_mw),
+                ("energy mJ/image", net.power_mw / net.fps, p.energy_j / net.batch * 1e3),
                 ("DRAM access/MAC", net.dram_per_mac, dram_per_mac),
             )
             for metric, published, model in checks:
