@@ -69,7 +69,9 @@ def stand_in(app: App) -> tuple[nn.Module, torch.Tensor, str]:
     """The synthetic model, its input, and a description of its assumed shapes."""
     if app.kind == "fc":
         width = round(math.sqrt(app.weights / app.layers))
-        body = [m for _ in range(app.layers) for m in (nn.Linear(width, width), nn.ReLU())]
+        body: list[nn.Module] = [
+            m for _ in range(app.layers) for m in (nn.Linear(width, width), nn.ReLU())
+        ]
         return nn.Sequential(*body), torch.zeros(app.batch, width), f"{app.layers} x FC {width}"
     channels = round(math.sqrt(app.weights / app.layers / 9))
     per_image = app.intensity / app.batch  # MACs per weight per image = output positions
@@ -77,13 +79,13 @@ def stand_in(app: App) -> tuple[nn.Module, torch.Tensor, str]:
         ((h, w) for h in range(1, 64) for w in range(h, 2 * h + 1)),
         key=lambda hw: abs(hw[0] * hw[1] - per_image),
     )
-    body = [
+    convs: list[nn.Module] = [
         m
         for _ in range(app.layers)
         for m in (nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
     ]
     shape = f"{app.layers} x conv3x3 {channels}ch at {h}x{w}"
-    return nn.Sequential(*body), torch.zeros(app.batch, channels, h, w), shape
+    return nn.Sequential(*convs), torch.zeros(app.batch, channels, h, w), shape
 
 
 def main() -> None:
