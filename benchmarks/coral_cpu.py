@@ -35,8 +35,8 @@ SOURCE = "coral.ai/docs/edgetpu/benchmarks, table 1, 'Embedded CPU' (Dev Board, 
 
 # (Coral's label, Embedded CPU ms, the built-in that reproduces it or None, input shape)
 EMBEDDED_CPU: tuple[tuple[str, float, str | None], ...] = (
-    ("Unet Mv2 (128x128)", 190.7, None),
-    ("DeepLab V3 (513x513)", 1139, None),
+    ("Unet Mv2 (128x128)", 190.7, "unet_mobilenet_v2"),
+    ("DeepLab V3 (513x513)", 1139, "deeplabv3_mobilenet_v2"),
     ("DenseNet (224x224)", 1032, "densenet121"),
     ("Inception v1 (224x224)", 392, "inception_v1"),
     ("Inception v4 (299x299)", 3157, "inception_v4"),
