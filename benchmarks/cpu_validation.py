@@ -383,6 +383,7 @@ def validate_models(
             ),
             flush=True,
         )
+    at_calibration_speed(list(rows.values()), profile, threads)
     return list(rows.values())
 
 
@@ -399,8 +400,6 @@ def repredict(profile: hwsim.Profile, threads: Sequence[int]) -> list[dict[str, 
     a miss is that drift rather than the model."""
     with (RESULTS / "cpu_validation.csv").open() as f:
         rows: list[dict[str, object]] = list(csv.DictReader(f))
-    e2e = profile.info.get("end_to_end") or ()
-    calibration_ref = statistics.median(float(r["reference_ms"]) for r in e2e) if e2e else None
     for row in rows:
         model, inputs = build_model(str(row["model"]))
         graph = hwsim.trace(model, example_inputs=inputs)
@@ -409,11 +408,6 @@ def repredict(profile: hwsim.Profile, threads: Sequence[int]) -> list[dict[str, 
             predicted = hwsim.estimate(graph, profile, threads=t).latency_s * 1e3
             row[f"predicted_{t}t_ms"] = predicted
             row[f"ratio_{t}t"] = predicted / measured
-            if calibration_ref is not None and t == 1:
-                ratio = statistics.median(_per_pass(row, "ratio_to_reference_1t_pass{}"))
-                at_cal = ratio * calibration_ref
-                row["measured_1t_at_calibration_speed_ms"] = at_cal
-                row["ratio_1t_at_calibration_speed"] = predicted / at_cal
         print(
             f"{row['model']:<24}"
             + "".join(
@@ -423,17 +417,44 @@ def repredict(profile: hwsim.Profile, threads: Sequence[int]) -> list[dict[str, 
             ),
             flush=True,
         )
-    if calibration_ref is not None:
-        run_ref = float(str(rows[0]["reference_1t_typical_ms"]))
-        meas = [float(str(r["measured_1t_at_calibration_speed_ms"])) for r in rows]
-        pred = [float(str(r["predicted_1t_ms"])) for r in rows]
-        mape = statistics.mean(abs(p - m) / m for p, m in zip(pred, meas, strict=True))
-        print(
-            f"speed reference: {run_ref:.2f} ms typical in this run, {calibration_ref:.2f} ms "
-            f"in the calibration's end-to-end stage; at the calibration's speed, 1 thread: "
-            f"MAPE {mape:.1%}  Kendall tau {kendalltau(pred, meas).statistic:.3f}"
-        )
+    at_calibration_speed(rows, profile, threads)
     return rows
+
+
+def calibration_reference_ms(profile: hwsim.Profile) -> float | None:
+    """The speed reference's median latency in the end-to-end stage of ``hwsim calibrate``
+    that made ``profile`` (``info.end_to_end``), or None."""
+    e2e = profile.info.get("end_to_end") or ()
+    return statistics.median(float(r["reference_ms"]) for r in e2e) if e2e else None
+
+
+def at_calibration_speed(
+    rows: Sequence[dict[str, object]], profile: hwsim.Profile, threads: Sequence[int]
+) -> None:
+    """Each 1-thread row also at the calibration's machine speed: its median ratio to the
+    speed reference times the reference's latency in the calibration's end-to-end stage
+    (``calibration_reference_ms``), i.e. measured and predicted in the same units of machine
+    speed. Both the calibration and each measured row are timed against the same reference
+    network in the same processes, so a drift of the VM's speed between the calibration and
+    this run (up to +-30% within minutes) cancels; what remains is the model's error. No
+    parameter moves."""
+    calibration_ref = calibration_reference_ms(profile)
+    if calibration_ref is None or 1 not in threads:
+        return
+    for row in rows:
+        ratio = statistics.median(_per_pass(row, "ratio_to_reference_1t_pass{}"))
+        at_cal = ratio * calibration_ref
+        row["measured_1t_at_calibration_speed_ms"] = at_cal
+        row["ratio_1t_at_calibration_speed"] = float(str(row["predicted_1t_ms"])) / at_cal
+    run_ref = float(str(rows[0]["reference_1t_typical_ms"]))
+    meas = [float(str(r["measured_1t_at_calibration_speed_ms"])) for r in rows]
+    pred = [float(str(r["predicted_1t_ms"])) for r in rows]
+    mape = statistics.mean(abs(p - m) / m for p, m in zip(pred, meas, strict=True))
+    print(
+        f"speed reference: {run_ref:.2f} ms typical in this run, {calibration_ref:.2f} ms "
+        f"in the calibration's end-to-end stage; at the calibration's speed, 1 thread: "
+        f"MAPE {mape:.1%}  Kendall tau {kendalltau(pred, meas).statistic:.3f}"
+    )
 
 
 def summary(rows: Sequence[dict[str, object]], t: int) -> tuple[float, float]:

@@ -4,13 +4,17 @@ Facts come from the operating system (/proc/cpuinfo flags, /sys cache sizes, cor
 come from micro-benchmarks, never from the models hwsim is later validated on:
 
 - per-op dispatch of eager PyTorch (tiny tensors, one op kind at a time), called directly and
-  through the ``nn.Module`` a model would call;
+  through the ``nn.Module`` a model would call; convs on both of eager PyTorch's paths (its
+  native im2col + GEMM and oneDNN, ``costmodels.cpu.takes_onednn``), whose fixed costs differ
+  several-fold;
 - a STREAM-like triad ``a = b + s*c`` (``torch.add(..., out=)``) over working sets sized to
   each cache level and to DRAM;
 - achieved efficiency of ``torch.nn.functional.linear`` over a grid of GEMM shapes, of dense
   ``conv2d`` over a grid of conv shapes (1x1 and 3x3) and of depthwise ``conv2d``, and the rate
   of eager batch-norm, clamp and SiLU loops, all on operands rotated through twice the
-  last-level cache (``cold_call``), as a model's ops find theirs;
+  last-level cache (``cold_call``), as a model's ops find theirs (the conv grids less the
+  dispatch of each point's path, which the cost model prices apart); the window-tap rates of
+  eager avg and max pooling;
 - hwsim's numba kernels (``hwsim.kernels``): the dense fp32, int8 and int4 reference, and
   CSR/BSR sparse and N:M kernels over a density sweep, on three calibration shapes, timed by
   ``hwsim.kernels.timing`` as the validation times them.
@@ -31,7 +35,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from .costmodels.cpu import takes_onednn
 from .costmodels.cpu_arch import EAGER_LOOP_SHAPES
 from .profile import host_profile_path, load_profile
 
@@ -239,21 +244,29 @@ class ThreadCalibration:
     depthwise: list[list[float]] = field(default_factory=list)  # chans, pixels, taps, stride, eff
 
 
+# A tiny conv takes eager PyTorch's native path unless a rule hands it to oneDNN
+# (``costmodels.cpu.takes_onednn``); a 5x5 kernel does, at any size.
+ONEDNN_KERNEL = 5
+
+
 def measure_dispatch(budget_s: float) -> dict[str, float]:
     """Seconds per direct call (``torch.*`` / ``F.*``) of each eager op kind on tiny tensors:
     the dispatch floor an op pays when a forward calls it as a function (``x + y``,
-    ``torch.flatten``, the matmuls inside an attention module's ``forward``)."""
+    ``torch.flatten``, the matmuls inside an attention module's ``forward``). Convs twice:
+    ``conv`` on the native path (a 3x3 over 8 x 4 x 4) and ``conv_onednn`` through oneDNN (the
+    same at 5x5), whose fixed cost per call is several times the native path's."""
     import torch
     import torch.nn.functional as F
 
     x = torch.randn(1, 8, 4, 4)
-    w = torch.randn(8, 8, 3, 3)
+    w, w5 = torch.randn(8, 8, 3, 3), torch.randn(8, 8, ONEDNN_KERNEL, ONEDNN_KERNEL)
     v, wv, b8 = torch.randn(1, 8), torch.randn(8, 8), torch.randn(8)
     idx = torch.zeros(4, dtype=torch.long)
     ones, zeros = torch.ones(8), torch.zeros(8)
     calls: dict[str, Callable[[], object]] = {
         "pointwise": lambda: torch.relu(x),
         "conv": lambda: torch.conv2d(x, w, padding=1),
+        "conv_onednn": lambda: torch.conv2d(x, w5, padding=ONEDNN_KERNEL // 2),
         "gemm": lambda: F.linear(v, wv, b8),
         "attention": lambda: F.scaled_dot_product_attention(x, x, x),
         "norm": lambda: F.batch_norm(x, zeros, ones, ones, zeros, False, 0.1, 1e-5),
@@ -282,6 +295,10 @@ def measure_module_dispatch(budget_s: float) -> dict[str, float]:
     modules: dict[str, tuple[nn.Module, torch.Tensor]] = {
         "pointwise": (nn.ReLU6(), x),
         "conv": (nn.Conv2d(8, 8, 3, padding=1, bias=False), x),
+        "conv_onednn": (
+            nn.Conv2d(8, 8, ONEDNN_KERNEL, padding=ONEDNN_KERNEL // 2, bias=False),
+            x,
+        ),
         "gemm": (nn.Linear(8, 8), v),
         "norm": (nn.BatchNorm2d(8), x),
         "layer_norm": (nn.LayerNorm(8), v),
@@ -311,19 +328,29 @@ def measure_module_call(budget_s: float) -> float:
 POOL_WINDOW = 3
 
 
-def measure_pool_taps(facts: HostFacts, budget_s: float, dispatch_s: dict[str, float]) -> float:
-    """Window taps per second of eager ``avg_pool2d`` (3x3, stride 1, padding 1, padding not
-    counted) on a cold 64 x 56 x 56 input, its dispatch taken out: NCHW pooling walks each
-    window tap by tap, so its time follows taps, not bytes."""
+def measure_pool_taps(
+    facts: HostFacts, budget_s: float, dispatch_s: dict[str, float]
+) -> dict[str, float]:
+    """Window taps per second of eager ``avg_pool2d`` (``pool``: 3x3, stride 1, padding 1,
+    padding not counted) and ``max_pool2d`` (``max_pool``, the same window) on a cold
+    64 x 56 x 56 input, their dispatch taken out: NCHW pooling walks each window tap by tap,
+    so its time follows taps, not bytes; a max pooling also keeps the index of each maximum
+    and runs 2-3x slower per tap than the average."""
     import torch.nn.functional as F
 
     c, h, w = EAGER_LOOP_SHAPES[""]
-    pool = functools.partial(
-        F.avg_pool2d, kernel_size=POOL_WINDOW, stride=1, padding=1, count_include_pad=False
-    )
-    t = _time_s(cold_call(facts, pool, (1, c, h, w)), budget_s)
+    pools = {
+        "pool": functools.partial(
+            F.avg_pool2d, kernel_size=POOL_WINDOW, stride=1, padding=1, count_include_pad=False
+        ),
+        "max_pool": functools.partial(F.max_pool2d, kernel_size=POOL_WINDOW, stride=1, padding=1),
+    }
     taps = c * h * w * POOL_WINDOW**2
-    return taps / max(t - dispatch_s.get("pool", 0.0), 0.5 * t)
+    out = {}
+    for key, pool in pools.items():
+        t = _time_s(cold_call(facts, pool, (1, c, h, w)), budget_s / len(pools))
+        out[key] = taps / max(t - dispatch_s.get("pool", 0.0), 0.5 * t)
+    return out
 
 
 def stream_sizes(facts: HostFacts, threads: int) -> dict[str, int]:
@@ -468,7 +495,26 @@ def measure_gemm(facts: HostFacts, threads: int, budget_s: float, quick: bool) -
     return rows
 
 
-def measure_conv(facts: HostFacts, threads: int, budget_s: float, quick: bool) -> list[list[float]]:
+def conv_compute_s(
+    t: float, dispatch_s: Mapping[str, float], input_shape: Sequence[int], kernel: int, **route: Any
+) -> float:
+    """Seconds of a timed conv less the dispatch of the path eager PyTorch runs it on
+    (``takes_onednn``: ``conv_onednn`` or ``conv``), which the cost model prices apart; at
+    least a tenth of ``t`` (a oneDNN call on a small shape is mostly its fixed cost)."""
+    onednn = takes_onednn(input_shape, (kernel, kernel), **route)
+    fixed = dispatch_s.get("conv_onednn" if onednn else "conv", dispatch_s.get("conv", 0.0))
+    return max(t - fixed, 0.1 * t)
+
+
+def measure_conv(
+    facts: HostFacts,
+    threads: int,
+    budget_s: float,
+    quick: bool,
+    dispatch_s: Mapping[str, float] | None = None,
+) -> list[list[float]]:
+    """Efficiency of dense convs on the grid, on cold operands, with the dispatch of each
+    point's path taken out (``conv_compute_s``) when ``dispatch_s`` is given."""
     import torch
 
     pts = [
@@ -492,6 +538,17 @@ def measure_conv(facts: HostFacts, threads: int, budget_s: float, quick: bool) -
         conv = functools.partial(torch.conv2d, stride=stride, padding=kk // 2)
         cold = cold_call(facts, conv, (1, cin, side, side), (cout, cin, kk, kk))
         t = _time_s(cold, budget_s / len(pts))
+        if dispatch_s:
+            t = conv_compute_s(
+                t,
+                dispatch_s,
+                (1, cin, side, side),
+                kk,
+                strided=stride > 1,
+                dilated=False,
+                groups=1,
+                threads=threads,
+            )
         pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
         macs = pixels * cin * cout * kk * kk
         eff = round(macs / t / peak, 4)
@@ -500,8 +557,13 @@ def measure_conv(facts: HostFacts, threads: int, budget_s: float, quick: bool) -
 
 
 def measure_depthwise(
-    facts: HostFacts, threads: int, budget_s: float, quick: bool
+    facts: HostFacts,
+    threads: int,
+    budget_s: float,
+    quick: bool,
+    dispatch_s: Mapping[str, float] | None = None,
 ) -> list[list[float]]:
+    """Efficiency of depthwise convs on the grid (oneDNN runs every one), as ``measure_conv``."""
     import torch
 
     pts = [
@@ -518,6 +580,17 @@ def measure_depthwise(
     for c, side, kk, stride in pts:
         conv = functools.partial(torch.conv2d, stride=stride, padding=kk // 2, groups=c)
         t = _time_s(cold_call(facts, conv, (1, c, side, side), (c, 1, kk, kk)), budget_s / len(pts))
+        if dispatch_s:
+            t = conv_compute_s(
+                t,
+                dispatch_s,
+                (1, c, side, side),
+                kk,
+                strided=stride > 1,
+                dilated=False,
+                groups=c,
+                threads=threads,
+            )
         pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
         rows.append([c, pixels, kk * kk, stride, round(c * pixels * kk * kk / t / peak, 4)])
     return rows
@@ -601,11 +674,11 @@ def calibrate(
             cal.dispatch_s = measure_dispatch(share * 0.04)
             cal.module_dispatch_s = measure_module_dispatch(share * 0.03)
             cal.stream_bytes_per_s = measure_stream(facts, t, share * 0.1, cal.dispatch_s)
-            cal.loop_ops_per_s = {"pool": measure_pool_taps(facts, share * 0.02, cal.dispatch_s)}
+            cal.loop_ops_per_s = measure_pool_taps(facts, share * 0.03, cal.dispatch_s)
             say(f"{t} thread(s): GEMM, conv and depthwise shape classes")
             cal.gemm = measure_gemm(facts, t, share * 0.3, quick)
-            cal.conv = measure_conv(facts, t, share * 0.4, quick)
-            cal.depthwise = measure_depthwise(facts, t, share * 0.15, quick)
+            cal.conv = measure_conv(facts, t, share * 0.4, quick, cal.dispatch_s)
+            cal.depthwise = measure_depthwise(facts, t, share * 0.15, quick, cal.dispatch_s)
         results.append(cal)
     return HostCalibration(facts, results, kernels, module_call_s)
 
@@ -703,7 +776,10 @@ def build_profile_text(calibration: HostCalibration, name: str = "host") -> str:
         lines += [f"        {k}: {_num(v)}" for k, v in cal.module_dispatch_s.items()]
         lines.append("      stream_bytes_per_s:  # " + measured[2:])
         lines += [f"        {k}: {_num(v)}" for k, v in cal.stream_bytes_per_s.items()]
-        lines.append("      loop_ops_per_s:  # pool: 3x3 avg_pool2d window taps, " + measured[2:])
+        lines.append(
+            "      loop_ops_per_s:  # pool / max_pool: 3x3 avg_pool2d / max_pool2d window taps, "
+            + measured[2:]
+        )
         lines += [f"        {k}: {_num(v)}" for k, v in cal.loop_ops_per_s.items()]
         for key in ("gemm", "conv", "depthwise"):
             lines.append(f"      {key}:  # {measured[2:]}")

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -157,11 +158,39 @@ def time_in_fresh_process(name: str, threads: int) -> ModelTiming:
     return ModelTiming(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+# The keys a machine-speed factor moves: every time the micro-benchmarks measured (dispatch,
+# efficiencies, bandwidths and eager-loop rates) scales with the speed of the VM at the moment.
+SPEED_KEYS = (
+    ("arch.dispatch_scale", 1),
+    ("arch.efficiency_scale.gemm", -1),
+    ("arch.efficiency_scale.conv", -1),
+    ("arch.efficiency_scale.depthwise", -1),
+    ("arch.bandwidth_scale", -1),
+)
+
+
+def speed_params(factor: float) -> dict[str, float]:
+    """``with_params`` assignments that make every micro-benchmarked time ``factor`` times
+    longer: dispatch times x ``factor``, efficiencies, bandwidths and loop rates / ``factor``
+    (``SPEED_KEYS``)."""
+    return {key: factor**sign for key, sign in SPEED_KEYS}
+
+
+def speed_factor(timings: Sequence[ModelTiming], micro_reference_ms: float | None) -> float:
+    """How much slower the machine ran during the end-to-end stage than during the
+    micro-benchmarks: the speed reference's median over the stage's processes over its
+    latency timed just before and after the micro-benchmarks (1.0 when not timed)."""
+    if not micro_reference_ms:
+        return 1.0
+    return statistics.median(t.reference_ms for t in timings) / micro_reference_ms
+
+
 def fit_timings(
     profile_path: Path,
     timings: Sequence[ModelTiming],
     progress: Progress | None = None,
     graphs: Mapping[str, OpGraph] | None = None,
+    micro_reference_ms: float | None = None,
 ) -> FitResult:
     """Fit the first of ``PARAMS`` the timed rows can set (``solver.effects``: a typical
     change moves some row's prediction by ``MIN_EFFECT``), one per ``ROWS_PER_PARAM`` rows,
@@ -174,7 +203,13 @@ def fit_timings(
     the reference network measures. ``module_call_s`` is measured by the micro-benchmarks as
     an ``nn.Identity`` call; the reference networks enter few containers (MobileNet v1: 2
     calls), so it keeps its micro-benchmark value unless the rows depend on it. ``graphs``:
-    models traced already, by name (the others are traced here)."""
+    models traced already, by name (the others are traced here).
+
+    ``micro_reference_ms``: the speed reference's latency around the micro-benchmarks. The
+    VM's speed moves by up to +-30% within minutes, and the micro-benchmarks and the timed
+    rows run minutes apart; so every micro-benchmarked time is first brought to the speed of
+    the timed rows (``speed_factor``, ``speed_params``) and the fit starts from there (the
+    fitted terms replace their speed-corrected values; the others keep them)."""
     say = progress or (lambda _: None)
     cases = [
         Case(
@@ -184,6 +219,10 @@ def fit_timings(
         for i, (t, ms) in enumerate(zip(timings, typical_ms(timings), strict=True))
     ]
     base = load_profile(profile_path)
+    factor = speed_factor(timings, micro_reference_ms)
+    if factor != 1.0:
+        say(f"end to end: the machine ran {factor:.3f}x as slow as during the micro-benchmarks")
+        base = base.with_params(speed_params(factor))
     table = params_of(base.hw_class)
     moved = effects(base, [table[n] for n in PARAMS], cases, THREADS)
     chosen = [n for n in PARAMS if moved[n] >= MIN_EFFECT][: len(cases) // ROWS_PER_PARAM]
@@ -196,10 +235,16 @@ def fit_timings(
     return fit(base, cases, params=chosen)
 
 
+def reference_ms() -> float:
+    """The speed reference's median latency now, timed alone in a fresh process."""
+    return time_in_fresh_process(SPEED_REFERENCE, THREADS).reference_ms
+
+
 def fit_overheads(
     profile_path: Path,
     models: Sequence[str] = REFERENCE_MODELS,
     progress: Progress | None = None,
+    micro_reference_ms: float | None = None,
 ) -> tuple[FitResult, list[ModelTiming]]:
     """Time ``models`` in fresh processes and fit the overhead terms of the profile at
     ``profile_path`` to them (``fit_timings``)."""
@@ -209,26 +254,62 @@ def fit_overheads(
         say(f"end to end: timing {name} ({THREADS} thread)")
         timings.append(time_in_fresh_process(name, THREADS))
         say(f"  {json.dumps(timings[-1].__dict__)}")
-    return fit_timings(profile_path, timings, progress), timings
+    return fit_timings(profile_path, timings, progress, None, micro_reference_ms), timings
 
 
-def profile_lines(result: FitResult, timings: Sequence[ModelTiming]) -> tuple[list[str], list[str]]:
-    """Lines to add under ``arch:`` (the fitted terms, nested as their ``arch.`` keys say) and
-    under ``info:`` (the record)."""
+def profile_lines(
+    result: FitResult,
+    timings: Sequence[ModelTiming],
+    micro_reference_ms: float | None = None,
+) -> tuple[list[str], list[str]]:
+    """Lines to add under ``arch:`` (the fitted terms, and the speed correction of the others
+    when ``micro_reference_ms`` is given, nested as their ``arch.`` keys say) and under
+    ``info:`` (the record)."""
     date = time.strftime("%Y-%m-%d")
     cv = result.cross_validation
     held = f", held out ({cv.method}) {cv.agreement.summary()}" if cv else ""
-    arch = []
+    factor = speed_factor(timings, micro_reference_ms)
+    values: dict[str, tuple[float, str]] = {}
+    if factor != 1.0:
+        speed = (
+            "the micro-benchmarks' figure at the end-to-end stage's machine speed "
+            f"(x{factor:.4g} as slow)"
+        )
+        values = {key: (value, speed) for key, value in speed_params(factor).items()}
     for fp in result.params:
         comment = (
-            f"  # {fp.param.name}, fitted end to end on {date} "
+            f"{fp.param.name}, fitted end to end on {date} "
             f"(hwsim calibrate, {len(timings)} reference models{held})"
         )
         for key in fp.keys:
-            parts = key.split(".")[1:]
-            arch += [f"{'  ' * (depth + 1)}{part}:" for depth, part in enumerate(parts[:-1])]
-            arch.append(f"{'  ' * len(parts)}{parts[-1]}: {fp.value:.4g}{comment}")
-    info = [
+            values[key] = (fp.value, comment)
+    tree: dict[str, Any] = {}
+    for key, entry in values.items():
+        *parents, leaf = key.split(".")[1:]
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = entry
+    arch: list[str] = []
+
+    def emit(node: Mapping[str, Any], depth: int) -> None:
+        for name, item in node.items():
+            if isinstance(item, Mapping):
+                arch.append(f"{'  ' * depth}{name}:")
+                emit(item, depth + 1)
+            else:
+                arch.append(f"{'  ' * depth}{name}: {item[0]:.4g}  # {item[1]}")
+
+    emit(tree, 1)
+    info = []
+    if micro_reference_ms:
+        info.append(
+            f"  speed_reference:  # {SPEED_REFERENCE.split(':')[0]} speed reference, 1 thread"
+        )
+        info.append(f"    micro_benchmarks_ms: {micro_reference_ms:.4g}  # before and after them")
+        ref = statistics.median(t.reference_ms for t in timings)
+        info.append(f"    end_to_end_ms: {ref:.4g}  # median over the stage's processes")
+    info += [
         "  end_to_end:  # hwsim calibrate's reference models, measured here: typical_ms = ratio"
         " to the speed reference x its median over the run"
     ]
@@ -261,11 +342,13 @@ def _without_arch_keys(lines: list[str], arch: Sequence[str]) -> list[str]:
     return out
 
 
-def refine_profile(path: Path, progress: Progress | None = None) -> FitResult:
+def refine_profile(
+    path: Path, progress: Progress | None = None, micro_reference_ms: float | None = None
+) -> FitResult:
     """Fit the overhead terms end to end and write them into the host profile at ``path``
     (under ``arch``, with the measured rows under ``info``), checked as a profile first."""
-    result, timings = fit_overheads(path, progress=progress)
-    arch, info = profile_lines(result, timings)
+    result, timings = fit_overheads(path, progress=progress, micro_reference_ms=micro_reference_ms)
+    arch, info = profile_lines(result, timings, micro_reference_ms)
     lines = _without_arch_keys(path.read_text().splitlines(), arch)
     at = next(i for i, line in enumerate(lines) if line.startswith("  fold_batchnorm:")) + 1
     lines[at:at] = arch
@@ -293,11 +376,13 @@ def calibrate_host(
 ) -> Path:
     """``hwsim calibrate``: the micro-benchmarks (``calibrate.write_host_profile``), then,
     unless ``quick`` or not ``end_to_end``, this stage."""
+    e2e = end_to_end and not quick
+    before = reference_ms() if e2e else None
     written = write_host_profile(
         path, budget_s=budget_s, threads=threads, progress=progress, quick=quick
     )
-    if end_to_end and not quick:
-        refine_profile(written, progress)
+    if before is not None:
+        refine_profile(written, progress, (before + reference_ms()) / 2)
     return written
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 import hwsim
-from hwsim.calibrate_e2e import REFERENCE_MODELS, ModelTiming, fit_timings, profile_lines
+from hwsim.calibrate_e2e import (
+    REFERENCE_MODELS,
+    ModelTiming,
+    fit_timings,
+    profile_lines,
+    speed_params,
+)
 from hwsim.fit import predict_ms
 from hwsim.fit.measurements import Case, Measurement
 from hwsim.frontend.trace import trace
@@ -57,3 +63,44 @@ def test_profile_lines_record_the_rows(graphs):
     assert arch[0].startswith("  dispatch_scale: 1.5")
     assert len(info) == 1 + len(MODELS)
     assert all(f"'{n}'" in line for n, line in zip(MODELS, info[1:], strict=True))
+
+
+def test_speed_params_scale_every_micro_benchmarked_time():
+    """A machine 1.25x as slow: dispatch times x1.25; efficiencies and bandwidths / 1.25."""
+    assert speed_params(1.25) == pytest.approx(
+        {
+            "arch.dispatch_scale": 1.25,
+            "arch.efficiency_scale.gemm": 0.8,
+            "arch.efficiency_scale.conv": 0.8,
+            "arch.efficiency_scale.depthwise": 0.8,
+            "arch.bandwidth_scale": 0.8,
+        }
+    )
+
+
+def test_micro_benchmarks_are_brought_to_the_stage_speed(graphs):
+    """The rows come from a machine 1.25x as slow as the micro-benchmarks saw it, and the
+    speed reference says so (4.0 ms around the micro-benchmarks, 5.0 ms during the stage).
+    Brought to the stage's speed, the base profile predicts the rows already (before the fit,
+    MAPE under 1%), the fit keeps dispatch_scale at 1.25, and the terms it does not fit keep
+    their speed correction, 1 / 1.25 = 0.8, in the profile it writes."""
+    truth = hwsim.load_profile(HOST).with_params(speed_params(1.25))
+    timings = _timings(truth, 5.0, graphs)
+    result = fit_timings(HOST, timings, graphs=graphs, micro_reference_ms=4.0)
+    assert result.before.mape < 0.01
+    assert result.fitted_names() == ["dispatch_scale"]
+    assert result.params[0].value == pytest.approx(1.25, rel=0.02)
+    arch, info = profile_lines(result, timings, micro_reference_ms=4.0)
+    assert arch[0].startswith("  dispatch_scale: 1.25")
+    assert arch[1] == "  efficiency_scale:"
+    assert [line.split("#")[0].strip() for line in arch[2:]] == [
+        "gemm: 0.8",
+        "conv: 0.8",
+        "depthwise: 0.8",
+        "bandwidth_scale: 0.8",
+    ]
+    assert info[:3] == [
+        info[0],
+        "    micro_benchmarks_ms: 4  # before and after them",
+        "    end_to_end_ms: 5  # median over the stage's processes",
+    ]

@@ -22,7 +22,9 @@ Time of one op on ``t`` threads of a profile with ``cores`` cores:
 - Each op that eager execution dispatches on its own pays ``module_dispatch_s[kind]`` if a
   ``torch.nn`` layer module ran it (``Op.module_type``: ``Conv2d``, ``BatchNorm2d``, ``ReLU6``...),
   else ``dispatch_s[kind]`` (a direct call: ``x + y``, ``torch.flatten``, the ops inside a
-  model's own modules), both measured on tiny tensors, or else the profile's ``per_op_s``.
+  model's own modules), both measured on tiny tensors, or else the profile's ``per_op_s``. An
+  fp32 conv that eager PyTorch hands to oneDNN (``takes_onednn``, ATen's rule) pays the
+  ``conv_onednn`` entry, one on its native im2col + GEMM path the ``conv`` entry.
   ``cycles = max(compute, memory) + dispatch``.
 - ``arch.fold_batchnorm: false`` (eager PyTorch): a batch-norm the frontend folded into its
   conv is priced again as its own memory-bound op, reading and writing the conv's output.
@@ -133,8 +135,11 @@ def is_layer_module(module_type: str) -> bool:
 
 
 def _dispatch_s(table: Mapping[str, float], key: str) -> float | None:
-    """Seconds per call of kind ``key`` in a dispatch table; a kind it lacks is priced as its
-    pointwise call, the cheapest measured."""
+    """Seconds per call of kind ``key`` in a dispatch table; ``conv_onednn`` in a table
+    without it (calibrated before it was measured) as ``conv``; any other kind it lacks as
+    its pointwise call, the cheapest measured."""
+    if key == "conv_onednn" and key not in table:
+        key = "conv"
     value = table.get(key, table.get("pointwise"))
     return None if value is None else float(value)
 
@@ -147,6 +152,74 @@ def container_calls(op: Op) -> int:
     return max(op.module_calls - own, 0)
 
 
+# Input elements at or below which eager PyTorch runs a batch-1 conv that no other rule hands
+# to oneDNN on its own im2col + GEMM path (``ConvParams::use_mkldnn`` in ATen's
+# Convolution.cpp: "for some case, native is faster").
+ONEDNN_MIN_INPUT_ELEMENTS = 20480
+
+
+def takes_onednn(
+    input_shape: Sequence[int],
+    kernel: Sequence[int],
+    *,
+    strided: bool,
+    dilated: bool,
+    groups: int,
+    threads: int,
+) -> bool:
+    """Whether eager PyTorch (x86, fp32) runs a 2-D conv through oneDNN rather than its native
+    im2col + GEMM path (``_slow_conv2d_forward``): ATen's ``ConvParams::use_mkldnn``. A 1x1
+    conv, unstrided and undilated, at batch < 16 on one thread stays native (``THNN is faster
+    when single-threaded``); otherwise oneDNN takes grouped convs, kernels larger than 3x3 in
+    both dims, batches above 1 and inputs above ``ONEDNN_MIN_INPUT_ELEMENTS`` elements. The
+    route matters for small convs: a oneDNN call costs 40-60 us at any size on the test VM
+    (an 8-channel 5x5 conv on 4x4 pixels 47 us, the same at 3x3 on the native path 7 us)."""
+    batch = input_shape[0] if input_shape else 1
+    pointwise = all(k == 1 for k in kernel)
+    first = strided or dilated or batch >= 16 or not pointwise or threads > 1
+    second = (
+        groups > 1
+        or all(k > 3 for k in kernel)
+        or batch > 1
+        or math.prod(input_shape) > ONEDNN_MIN_INPUT_ELEMENTS
+    )
+    return first and second
+
+
+def _sizes(value: object) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(int(v) for v in value)
+    return (int(value),) if isinstance(value, int) else ()
+
+
+def dispatch_key(op: Op, threads: int, precision: str) -> str:
+    """The dispatch-table key of ``op``: ``layer_norm`` for layer/group norms, ``conv_onednn``
+    for an fp32 2-D conv that eager PyTorch hands to oneDNN (``takes_onednn``), else its
+    kind."""
+    name = aten_name(op)
+    if "layer_norm" in name or "group_norm" in name:
+        return "layer_norm"
+    weight = op.weight
+    if (
+        op.kind is OpKind.CONV
+        and precision == "fp32"
+        and "transpose" not in name
+        and weight is not None
+        and len(weight.shape) == 4
+        and op.inputs
+    ):
+        onednn = takes_onednn(
+            op.inputs[0].shape,
+            weight.shape[2:],
+            strided=any(s > 1 for s in _sizes(op.attr("stride"))),
+            dilated=any(d > 1 for d in _sizes(op.attr("dilation"))),
+            groups=op.int_attr("groups"),
+            threads=threads,
+        )
+        return "conv_onednn" if onednn else "conv"
+    return str(op.kind)
+
+
 def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
     """Cycles eager execution spends calling ``op``: ``module_dispatch_s[kind]`` when a
     ``torch.nn`` layer module ran it (``is_layer_module``), else ``dispatch_s[kind]`` (a direct
@@ -154,8 +227,7 @@ def dispatch_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
     model module entered at it (``container_calls``); all times ``dispatch_scale``."""
     arch = cpu_arch(ctx.profile)
     entry = _entry(ctx.profile, threads)
-    name = aten_name(op)
-    key = "layer_norm" if "layer_norm" in name or "group_norm" in name else str(op.kind)
+    key = dispatch_key(op, threads, rl.op_precision(op, ctx))
     seconds = None
     modules = entry.module_dispatch_s
     if modules is not None and is_layer_module(op.module_type):
@@ -206,16 +278,20 @@ def _eager_loop_cycles(ctx: PricingContext, threads: int, kind: str, moved: floa
 
 def _windowed_pool_cycles(op: Op, ctx: PricingContext, threads: int) -> float:
     """Cycles of a windowed pooling (avg/max over a k x k window; not adaptive/global) at the
-    tap rate calibration measured for eager pooling (``loop_ops_per_s.pool``), else 0. Eager
-    PyTorch's NCHW pooling kernel walks the window tap by tap, far below the vector rate:
-    an avg_pool2d 3x3 over 16 x 32 x 32 took 80 us at 1 thread on the test VM, where its bytes
-    take 5."""
+    tap rate calibration measured for eager pooling (``loop_ops_per_s.pool``: avg_pool2d;
+    ``max_pool`` for a max pooling, when measured), else 0. Eager PyTorch's NCHW pooling
+    kernel walks the window tap by tap, far below the vector rate: an avg_pool2d 3x3 over
+    16 x 32 x 32 took 80 us at 1 thread on the test VM, where its bytes take 5; a max pooling
+    (max_pool2d_with_indices: a compare and an index per tap) 2-3x as long as the avg_pool2d
+    of the same window (5.0 against 1.6-2.5 ms for 3x3/2 over 64 x 112 x 112, a ResNet
+    stem)."""
     if op.kind is not OpKind.POOL or "adaptive" in op.target:
         return 0.0
     rates = _entry(ctx.profile, threads).loop_ops_per_s
     if rates is None or "pool" not in rates:
         return 0.0
-    return op.flops / float(rates["pool"]) * ctx.profile.clock_hz
+    key = "max_pool" if "max_pool" in op.target and "max_pool" in rates else "pool"
+    return op.flops / float(rates[key]) * ctx.profile.clock_hz
 
 
 def _loop_class(op: Op) -> str:
