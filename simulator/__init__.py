@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .frontend.trace import trace
     from .graph import OpGraph
     from .hardware import Profile
+    from .nas import Predictor
     from .ops import Op, OpKind, TensorSpec, WeightStats
     from .profile import load_profile, preset_names
 
@@ -65,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "OpGraph": ".graph",
     **dict.fromkeys(("Op", "OpKind", "TensorSpec", "WeightStats"), ".ops"),
     "Profile": ".hardware",
+    "Predictor": ".nas",
     **dict.fromkeys(("load_profile", "preset_names"), ".profile"),
 }
 
@@ -78,6 +80,7 @@ __all__ = [
     "OpCost",
     "OpGraph",
     "OpKind",
+    "Predictor",
     "PricingContext",
     "Profile",
     "ProfileError",

@@ -20,6 +20,7 @@ from .compression import Rule, compile_layers, load_recipe, parse_prune, parse_q
 from .compression.spec import CompressionError
 from .cost import OpCost
 from .costmodels.base import GraphCost, MemoryFit, PricingContext, UserOptions, price_ops
+from .costmodels.cache import OpCostCache
 from .costmodels.explain import sparsity_note
 from .costmodels.fpga_arch import load_folding
 from .costmodels.registry import hw_class
@@ -27,8 +28,8 @@ from .costmodels.roofline import (
     activation_scale,
     device_weight_bytes,
     execution_precision,
-    weight_home,
 )
+from .costmodels.roofline import weight_home as place_weights
 from .errors import HwsimError, ProfileError
 from .frontend.trace import trace
 from .graph import OpGraph
@@ -353,10 +354,18 @@ def price(
     fuse: bool = True,
     user: UserOptions | None = None,
     schedule: str = "traced",
+    cache: OpCostCache | None = None,
+    weight_home: str | None = None,
+    cache_bytes: float | None = None,
 ) -> Estimate:
     """Price every op of a traced graph on one profile: the one pricing path that
     ``estimate``, ``estimate_many``, the CLI, compare, sweeps and fits all go through.
-    ``schedule`` is the operator order activation memory is reported for."""
+    ``schedule`` is the operator order activation memory is reported for. ``cache`` reuses
+    the costs of ops priced before in the same context (a NAS loop's repeated cells;
+    ``costmodels/cache.py``). ``weight_home`` (a memory level's name) and ``cache_bytes``
+    price the graph as one block of a larger model, whose weights decide where they live
+    (default: this graph's own) and how much of a layer-by-layer weight cache is left for
+    this block (``PricingContext.cache_bytes``; nas.LatencyTable)."""
     check_schedule(schedule)
     if precision is not None and precision not in profile.precisions:
         raise ProfileError(
@@ -372,7 +381,7 @@ def price(
         for op in graph.ops
         if op.kind is not OpKind.EMBEDDING
     )
-    home = weight_home(profile, resident)
+    home = profile.level(weight_home) if weight_home else place_weights(profile, resident)
     ctx = PricingContext(
         profile=profile,
         weight_home=home,
@@ -382,11 +391,17 @@ def price(
         options=hw.options(profile, user),
         table=hw.table,
         host=host_context(profile, graph, precision, fuse),
+        cache_bytes=cache_bytes,
     )
     if hw.check is not None:
         hw.check(graph, ctx)
     graph_cost = hw.graph_cost(graph, ctx) if hw.graph_cost is not None else None
-    costs = graph_cost.costs if graph_cost is not None else price_ops(graph, ctx)
+    if graph_cost is not None:
+        costs = graph_cost.costs
+    elif cache is not None:
+        costs = tuple(cache.price_ops(graph, ctx, hw.cache_context))
+    else:
+        costs = price_ops(graph, ctx)
     _check_finite(graph, costs, profile)
     return Estimate(
         graph=graph,

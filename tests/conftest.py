@@ -22,6 +22,7 @@ from hwsim.workloads import get_workload
 
 _GRAPHS: dict[str, OpGraph] = {}
 _FLOP_COUNTER_MACS: dict[str, float] = {}
+_MODELS: dict[str, torch.nn.Module] = {}
 
 
 def _cpu_sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
@@ -40,6 +41,7 @@ def _trace_and_count(name: str) -> None:
         model(*inputs)
     _FLOP_COUNTER_MACS[name] = counter.get_total_flops() / 2
     _GRAPHS[name] = hwsim.trace(model, example_inputs=inputs)
+    _MODELS[name] = model
 
 
 def traced(name: str) -> OpGraph:
@@ -57,6 +59,18 @@ def flop_counter_macs(name: str) -> float:
 @pytest.fixture(scope="session")
 def graph_of():
     return traced
+
+
+def built(name: str) -> torch.nn.Module:
+    if name not in _MODELS:
+        _trace_and_count(name)
+    return _MODELS[name]
+
+
+@pytest.fixture(scope="session")
+def model_of():
+    """The built (eval-mode) module that ``graph_of`` traced, weights and all."""
+    return built
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ class _Run(fx.Interpreter):
         self.propagate = propagate
         self.layers: dict[str, float] = {}
         # The frontend's own notion of a weight: parameters, buffers and what folds from them.
-        self.constants = Constants(program)
+        self.constants = Constants.of_program(program)
 
     def run_node(self, n: fx.Node) -> Any:
         applied = self.swaps.get(n.name)

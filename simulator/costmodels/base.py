@@ -66,6 +66,11 @@ class PricingContext:
     # The host that runs what this hardware cannot (``Profile.arch.host_profile()``), priced
     # with its own class's table; None when the profile names no host.
     host: PricingContext | None = None
+    # The parameter cache capacity a layer-by-layer weight cache (``systolic_plan``) uses
+    # instead of the profile's, for a caller that prices one block of a larger model
+    # (nas.LatencyTable: inf keeps every layer's weights, 0 streams them all); None: the
+    # profile's own.
+    cache_bytes: float | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from .base import (
     PricingContext,
     UserOptions,
 )
+from .cache import ContextFn, no_context
 from .cpu_arch import CpuArch, CpuOptions
 from .fpga_arch import FpgaArch, FpgaOptions, FpgaStreamingArch
 from .gpu_arch import GpuArch, gpu_of
@@ -68,6 +69,16 @@ class HwClass:
     memory_fit: MemoryFitFn | None = None
     # Refuses, before any op is priced, a model the class could not price in bounded time.
     check: Callable[[OpGraph, PricingContext], None] | None = None
+    # What an op's price reads from the rest of the graph, for the per-op cost cache
+    # (cache.py); None from it: the op is priced fresh every time.
+    cache_context: ContextFn = no_context
+    # Bytes of weights the class keeps on chip layer by layer in graph order, the rest
+    # streaming every inference (``systolic_plan``; ``PricingContext.cache_bytes`` overrides
+    # it); None: the class has no such cache. nas.LatencyTable prices blocks with it.
+    weight_cache_bytes: Callable[[Profile], float | None] = lambda _: None
+    # Why a model's latency on a profile is not a sum of per-block prices (nas.LatencyTable
+    # refuses the profile with it); None: it is.
+    not_blockwise: Callable[[Profile], str | None] = lambda _: None
 
 
 def _cpu_options(profile: Profile, user: UserOptions) -> CpuOptions:
@@ -107,6 +118,9 @@ HW_CLASSES: dict[str, HwClass] = {
         dict(systolic_deploy.COST_TABLE),
         graph_cost=systolic_deploy.graph_cost,
         check=systolic.check_replay_budget,
+        cache_context=systolic.cache_context,
+        weight_cache_bytes=systolic.weight_cache_bytes,
+        not_blockwise=systolic_deploy.not_blockwise,
     ),
     "fpga": HwClass(
         "fpga",
@@ -115,6 +129,7 @@ HW_CLASSES: dict[str, HwClass] = {
         graph_cost=fpga.graph_cost,
         accepts=_fpga_accepts,
         options=_fpga_options,
+        not_blockwise=lambda _: "an FPGA pipeline's latency is not a sum of its blocks' prices",
     ),
     "mcu": HwClass(
         "mcu",

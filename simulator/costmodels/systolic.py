@@ -5,7 +5,8 @@ pixels x ``K = R*S*C`` window, ``K x N`` filters); a depthwise or grouped conv i
 per group. With the stationary operand spanning ``Sr x Sc`` and ``T`` values streamed through,
 an ``R x C`` array runs ``ceil(Sr/R) * ceil(Sc/C)`` folds (column folds outer, row folds inner).
 
-==========  ===============  =====================
+==========  ===============  ==============
+
 dataflow    (Sr, Sc, T)      cycles per fold
 ==========  ===============  =====================
 ws          (K, N, M)        2R + C + T - 2
@@ -61,7 +62,7 @@ from .assemble import op_cost
 from .base import CostFn, PricingContext
 from .gemm_view import GemmShape, gemm_shapes
 from .systolic_arch import OPERANDS, ScaleSimPorts, SystolicArch
-from .systolic_plan import clear_plans, device_plan
+from .systolic_plan import clear_plans, device_plan, fixed_cache_bytes
 
 if TYPE_CHECKING:  # the kernels import numba, which loads only when a USER layer is priced
     from ..kernels import OfmapWrites
@@ -482,7 +483,16 @@ def spilled_ops(ctx: PricingContext) -> frozenset[str] | None:
     graph is unknown."""
     if ctx.graph is None:
         return None
-    return device_plan(ctx.graph, ctx.profile, ctx.precision).streamed()
+    return device_plan(ctx.graph, ctx.profile, ctx.precision, ctx.cache_bytes).streamed()
+
+
+def weight_cache_bytes(profile: Profile) -> float | None:
+    """Bytes of weights the parameter cache keeps layer by layer in graph order, when that
+    does not depend on the model (``systolic_plan.fixed_cache_bytes``); None for a SCALE-Sim
+    profile, whose weights always come from DRAM."""
+    if array_spec(profile).scalesim is not None:
+        return None
+    return fixed_cache_bytes(profile)
 
 
 def clear_caches() -> None:
@@ -491,6 +501,22 @@ def clear_caches() -> None:
     array_spec.cache_clear()
     _per_byte_pj.cache_clear()
     clear_plans()
+
+
+def cache_context(op: Op, ctx: PricingContext) -> tuple[Any, ...] | None:
+    """What a layer's price reads from the rest of the graph (the per-op cost cache's key):
+    whether its weights spill (the plan depends on every layer before it; a spilled layer's
+    note names it), and, where the array skips unstructured zeros, the real weight values,
+    which no key holds (None: price it afresh)."""
+    if op.kind not in MAC_KINDS:
+        return ()
+    if "unstructured" in ctx.profile.sparsity_patterns and op.kind is not OpKind.ATTENTION:
+        return None
+    if array_spec(ctx.profile).scalesim is not None or not op.params:
+        return ()
+    plan = spilled_ops(ctx)
+    spilled = op.id in plan if plan is not None else ctx.weight_home is ctx.profile.memory[-1]
+    return ("spilled", op.name) if spilled else ()
 
 
 def _real_weight(op: Op, ctx: PricingContext) -> Any:
@@ -588,7 +614,7 @@ def _activations_fit(
     arch = ctx.profile.arch
     assert isinstance(arch, SystolicArch)
     if arch.shared_sram and ctx.graph is not None:
-        plan = device_plan(ctx.graph, ctx.profile, ctx.precision)
+        plan = device_plan(ctx.graph, ctx.profile, ctx.precision, ctx.cache_bytes)
         room = ctx.profile.memory[0].capacity_bytes - arch.sram_reserved_bytes
         fits = plan.activation_bytes <= room
         return fits, fits

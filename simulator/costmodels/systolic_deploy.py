@@ -46,6 +46,25 @@ def _deployed(profile: Profile) -> bool:
     return arch.host_link is not None or arch.op_support is not None
 
 
+def not_blockwise(profile: Profile) -> str | None:
+    """Why a model's latency on ``profile`` is not a sum of per-block prices: a deployment
+    partitions the whole model at its first unmapped op and pays the call and the input and
+    output transfers once, and a shared SRAM's parameter cache is what the whole model's
+    activation working set leaves. None for an array priced op by op."""
+    arch = _arch(profile)
+    if _deployed(profile):
+        return (
+            "a deployed accelerator (host link or compiler op table) partitions the whole "
+            "model and pays the call and its transfers once"
+        )
+    if arch.shared_sram:
+        return (
+            "its parameter cache is what the shared SRAM leaves after the whole model's "
+            "activation working set"
+        )
+    return None
+
+
 def _rebased(cost: OpCost, profile: Profile, host: str) -> OpCost:
     """A host op's cost in the array's clock, its energy and bytes under ``cpu_*`` keys, plus
     the array's static power while it waits for the host."""
@@ -150,7 +169,7 @@ def _placed(fn: CostFn) -> CostFn:
     def price(op: Op, ctx: PricingContext) -> OpCost:
         if ctx.graph is None or not _deployed(ctx.profile):
             return fn(op, ctx)
-        plan = device_plan(ctx.graph, ctx.profile, ctx.precision)
+        plan = device_plan(ctx.graph, ctx.profile, ctx.precision, ctx.cache_bytes)
         if plan.on_host(op.id):
             return _on_host(op, ctx)
         return _with_link(fn(op, ctx), op, ctx, plan)
@@ -199,7 +218,7 @@ def graph_cost(graph: OpGraph, ctx: PricingContext) -> GraphCost | None:
     """The plan's report for deployed profiles (``None``: price op by op as usual)."""
     if not _deployed(ctx.profile):
         return None
-    plan = device_plan(graph, ctx.profile, ctx.precision)
+    plan = device_plan(graph, ctx.profile, ctx.precision, ctx.cache_bytes)
     costs = price_ops(graph, ctx)
     total = OpCost.total((c for c in costs if c is not None), ctx.profile.clock_hz)
     details: dict[str, Mapping[str, str | None]] = {}

@@ -75,8 +75,10 @@ class DevicePlan:
         return frozenset(i for i, p in self.placements.items() if p.weights == STREAMED)
 
 
-# Per traced graph (dropped with it), per (profile value, forced precision).
-_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[Profile, str | None], DevicePlan]]
+# Per traced graph (dropped with it), per (profile value, forced precision, forced cache).
+_PLANS: weakref.WeakKeyDictionary[
+    Any, dict[tuple[Profile, str | None, float | None], DevicePlan]
+]
 _PLANS = weakref.WeakKeyDictionary()
 
 
@@ -85,13 +87,32 @@ def clear_plans() -> None:
     _PLANS.clear()
 
 
-def device_plan(graph: OpGraph, profile: Profile, precision: str | None) -> DevicePlan:
-    """The plan of ``graph`` on ``profile`` (computed once per graph and profile value)."""
+def device_plan(
+    graph: OpGraph, profile: Profile, precision: str | None, cache_bytes: float | None = None
+) -> DevicePlan:
+    """The plan of ``graph`` on ``profile`` (computed once per graph and profile value).
+
+    ``cache_bytes`` replaces the parameter cache's capacity, for a caller that prices one
+    block of a larger model and fills the cache across blocks itself (nas.LatencyTable)."""
     plans = _PLANS.setdefault(graph.dag, {})
-    key = (profile, precision)
+    key = (profile, precision, cache_bytes)
     if key not in plans:
-        plans[key] = _plan(graph, profile, precision)
+        plans[key] = _plan(graph, profile, precision, cache_bytes)
     return plans[key]
+
+
+def fixed_cache_bytes(profile: Profile) -> float | None:
+    """The parameter cache's capacity when it does not depend on the model (a filter buffer,
+    or no weights on chip at all); None where it does (``arch.shared_sram``: what the SRAM
+    leaves after the model's activation working set)."""
+    arch = _arch(profile)
+    level = profile.memory[0]
+    if not level.holds_weights or len(profile.memory) < 2:
+        return 0.0 if not level.holds_weights else math.inf
+    if arch.shared_sram:
+        return None
+    given = arch.sram_bytes("filter")
+    return level.capacity_bytes / 2 if given is None else given
 
 
 def _arch(profile: Profile) -> SystolicArch:
@@ -137,11 +158,9 @@ def _cache_capacity(
     """(parameter cache bytes, activation working set placed before it)."""
     arch = _arch(profile)
     level = profile.memory[0]
-    if not level.holds_weights or len(profile.memory) < 2:
-        return (0.0 if not level.holds_weights else math.inf), 0.0
-    if not arch.shared_sram:
-        given = arch.sram_bytes("filter")
-        return (level.capacity_bytes / 2 if given is None else given), 0.0
+    fixed = fixed_cache_bytes(profile)
+    if fixed is not None:
+        return fixed, 0.0
     working = plan_memory(
         graph,
         "traced",
@@ -151,13 +170,17 @@ def _cache_capacity(
     return max(free, 0.0), working
 
 
-def _plan(graph: OpGraph, profile: Profile, precision: str | None) -> DevicePlan:
+def _plan(
+    graph: OpGraph, profile: Profile, precision: str | None, cache_bytes: float | None
+) -> DevicePlan:
     arch = _arch(profile)
     host_from, host_reason = _partition(graph, arch)
     order = [op.id for op in graph]
     cut = order.index(host_from) if host_from is not None else len(order)
     on_device = set(order[:cut])
     capacity, working = _cache_capacity(graph, profile, precision, on_device)
+    if cache_bytes is not None:
+        capacity = cache_bytes
 
     placements: dict[str, Placement] = {}
     used = streamed = 0.0

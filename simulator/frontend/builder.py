@@ -1,16 +1,20 @@
-"""Walk an ``ExportedProgram`` once and turn each ATen call into an ``Op``.
+"""Walk a traced program once and turn each ATen call into an ``Op``.
 
-This is the only place that knows about fx nodes and ATen names: it reads shapes from the
-fake-tensor metadata torch.export attached, statistics from the real parameter tensors, and
-hands everything else to the table in ``aten_table``.
+Two frontends trace: ``torch.export`` (``trace.py``) and the dispatch-mode capture
+(``capture.py``). Both hand this module a list of ``Call`` records, one per ATen call or
+input, and everything from there on is shared: constant folding, the ATen table, weight
+statistics from the real parameter tensors, quantization widths, display names, parameter
+sources. An op therefore means the same thing whichever way the model was traced.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -54,27 +58,95 @@ def _dim(d: Any) -> int:
 
 def _spec(value: Any) -> TensorSpec | None:
     if isinstance(value, torch.Tensor):
-        shape = tuple(_dim(d) for d in value.shape)
-        return TensorSpec(shape=shape, dtype=str(value.dtype).removeprefix("torch."))
+        shape = tuple(value.shape)
+        if not all(type(d) is int for d in shape):  # symbolic sizes (export's fake tensors)
+            shape = tuple(_dim(d) for d in shape)
+        return TensorSpec(shape=shape, dtype=_dtype_name(value.dtype))
     return None
 
 
-def _data_dependent(node: fx.Node) -> bool:
-    val = node.meta.get("val")
+@functools.cache
+def _dtype_name(dtype: torch.dtype) -> str:
+    """``float32`` for ``torch.float32``: read for every tensor of every traced op."""
+    return str(dtype).removeprefix("torch.")
+
+
+@dataclass(eq=False)
+class Call:
+    """One input or ATen call of a traced program, as the builder reads it.
+
+    ``args`` and ``kwargs`` hold literals and other ``Call`` records where the call reads a
+    tensor; ``val`` is the output (a tensor or a tuple of them, meta or fake: only shapes and
+    dtypes are read); ``module`` is the innermost ``nn.Module`` running it (path, class name).
+    """
+
+    name: str
+    op: str  # "placeholder" or "call_function"
+    target: Any = None  # an ATen OpOverload, or operator.getitem
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    val: Any = None
+    module: tuple[str, str] = ("", "")
+    # One key per nn.Module call running it, outermost first (export's ``nn_module_stack``
+    # keys): a module call begins at the first op whose scopes hold its key.
+    scopes: tuple[Any, ...] = ()
+
+
+def _fx_module(node: fx.Node) -> tuple[str, str]:
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return "", ""
+    path, mtype = list(stack.values())[-1]
+    type_name = mtype if isinstance(mtype, str) else getattr(mtype, "__name__", str(mtype))
+    return str(path), type_name.rsplit(".", 1)[-1]
+
+
+def calls_of_fx(graph: fx.Graph) -> list[Call]:
+    """The placeholders and calls of an fx graph (export's), in graph order."""
+    calls: dict[fx.Node, Call] = {}
+    for node in graph.nodes:
+        if node.op not in ("placeholder", "call_function"):
+            continue
+        calls[node] = Call(
+            name=node.name,
+            op=node.op,
+            target=node.target,
+            args=_map_calls(node.args, calls.__getitem__),
+            kwargs=_map_calls(dict(node.kwargs), calls.__getitem__),
+            val=node.meta.get("val"),
+            module=_fx_module(node),
+            scopes=tuple(node.meta.get("nn_module_stack") or ()),
+        )
+    return list(calls.values())
+
+
+def _map_calls(value: Any, fn: Callable[[Any], Any]) -> Any:
+    """``value`` with every node (fx node or ``Call``) replaced by ``fn(node)``."""
+    if isinstance(value, (fx.Node, Call)):
+        return fn(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_map_calls(v, fn) for v in value)
+    if isinstance(value, dict):
+        return {k: _map_calls(v, fn) for k, v in value.items()}
+    return value
+
+
+def _data_dependent(node: Call) -> bool:
+    val = node.val
     values = val if isinstance(val, (tuple, list)) else (val,)
     return any(
         isinstance(v, torch.Tensor) and not all(isinstance(d, int) for d in v.shape) for v in values
     )
 
 
-def _output_specs(node: fx.Node) -> tuple[TensorSpec, ...]:
-    val = node.meta.get("val")
+def _output_specs(node: Call) -> tuple[TensorSpec, ...]:
+    val = node.val
     values = val if isinstance(val, (tuple, list)) else (val,)
     return tuple(s for s in (_spec(v) for v in values) if s is not None)
 
 
-def _flat_nodes(args: Any) -> Iterator[fx.Node]:
-    if isinstance(args, fx.Node):
+def _flat_nodes(args: Any) -> Iterator[Call]:
+    if isinstance(args, Call):
         yield args
     elif isinstance(args, (tuple, list)):
         for a in args:
@@ -86,14 +158,14 @@ def _flat_nodes(args: Any) -> Iterator[fx.Node]:
 
 def _literal(arg: Any) -> Any:
     """A positional argument with tensors blanked out, so handlers see only literals."""
-    if isinstance(arg, fx.Node):
+    if isinstance(arg, Call):
         return None
     if isinstance(arg, (tuple, list)):
         return type(arg)(_literal(a) for a in arg)
     return arg
 
 
-def _target_name(node: fx.Node) -> str:
+def _target_name(node: Call) -> str:
     if node.target is operator.getitem:
         return "getitem"
     packet = getattr(node.target, "overloadpacket", None)
@@ -101,16 +173,15 @@ def _target_name(node: fx.Node) -> str:
     return str(name)
 
 
-def _module_calls(nodes: list[fx.Node], kinds: dict[str, OpKind]) -> dict[str, int]:
-    """Per node, the module calls that begin at it: entries of its ``nn_module_stack`` (one
-    per call of a module, keyed by call) that no earlier node's stack held. Calls that begin
+def _module_calls(nodes: list[Call], kinds: dict[str, OpKind]) -> dict[str, int]:
+    """Per node, the module calls that begin at it: entries of its module scopes (one per
+    call of a module, keyed by call) that no earlier node's scopes held. Calls that begin
     at a free view are carried to the next op that does work, so no cost model drops them."""
-    seen: set[str] = set()
+    seen: set[Any] = set()
     out = {}
     carried = 0
     for node in nodes:
-        stack = node.meta.get("nn_module_stack") or {}
-        new = [key for key in stack if key not in seen]
+        new = [key for key in node.scopes if key not in seen]
         seen.update(new)
         if kinds[node.name] is OpKind.VIEW:
             carried += len(new)
@@ -119,15 +190,6 @@ def _module_calls(nodes: list[fx.Node], kinds: dict[str, OpKind]) -> dict[str, i
             out[node.name] = len(new) + carried
             carried = 0
     return out
-
-
-def _module_of(node: fx.Node) -> tuple[str, str]:
-    stack = node.meta.get("nn_module_stack") or {}
-    if not stack:
-        return "", ""
-    path, mtype = list(stack.values())[-1]
-    type_name = mtype if isinstance(mtype, str) else getattr(mtype, "__name__", str(mtype))
-    return str(path), type_name.rsplit(".", 1)[-1]
 
 
 class Constants:
@@ -139,22 +201,23 @@ class Constants:
     ops; their values are what weight statistics must be read from.
     """
 
-    def __init__(self, ep: torch.export.ExportedProgram) -> None:
-        sig = ep.graph_signature
-        fqn = {
-            **sig.inputs_to_parameters,
-            **sig.inputs_to_buffers,
-            **sig.inputs_to_lifted_tensor_constants,
-        }
-        tensors = {**ep.state_dict, **ep.constants}
+    def __init__(
+        self,
+        calls: Sequence[Call],
+        values: Mapping[str, Any],
+        fqn: Mapping[str, str],
+        parameters: set[str],
+    ) -> None:
+        """``values`` maps each constant placeholder (a parameter, buffer or lifted constant)
+        to its real tensor, or None where the value is not known; ``fqn`` to its name in the
+        module; ``parameters`` names the placeholders that are parameters."""
         self._values: dict[str, Any] = {}
-        self._nodes: dict[str, fx.Node] = {}
-        self._fqn = fqn
-        self._parameters = set(sig.inputs_to_parameters)
-        self._roots: dict[str, tuple[fx.Node, ...]] = {}
-        for node in ep.graph.nodes:
+        self._nodes: dict[str, Call] = {}
+        self._parameters = parameters
+        self._roots: dict[str, tuple[Call, ...]] = {}
+        for node in calls:
             if node.op == "placeholder" and node.name in fqn:
-                self._values[node.name] = tensors.get(fqn[node.name])
+                self._values[node.name] = values.get(node.name)
                 self._nodes[node.name] = node
             elif node.op == "call_function" and all(
                 a.name in self._nodes for a in _flat_nodes((node.args, node.kwargs))
@@ -164,30 +227,47 @@ class Constants:
             {name: (fqn[name], self._values[name]) for name in self._nodes if name in fqn}
         )
 
-    def __contains__(self, node: fx.Node) -> bool:
+    @classmethod
+    def of_program(
+        cls, ep: torch.export.ExportedProgram, calls: Sequence[Call] | None = None
+    ) -> Constants:
+        """The constants of an exported program (``calls``: its graph, already read): what
+        its signature lifts from the module."""
+        sig = ep.graph_signature
+        fqn = {
+            **sig.inputs_to_parameters,
+            **sig.inputs_to_buffers,
+            **sig.inputs_to_lifted_tensor_constants,
+        }
+        tensors = {**ep.state_dict, **ep.constants}
+        values = {name: tensors.get(target) for name, target in fqn.items()}
+        calls = calls_of_fx(ep.graph) if calls is None else calls
+        return cls(calls, values, fqn, set(sig.inputs_to_parameters))
+
+    def __contains__(self, node: Call | fx.Node) -> bool:
         return node.name in self._nodes
 
-    def value(self, node: fx.Node) -> torch.Tensor | None:
+    def value(self, node: Call) -> torch.Tensor | None:
         """The real tensor behind a constant node, evaluated (once) from its real inputs."""
         if node.name not in self._values:
             result = None
             if _evaluable(node):
-                args = fx.node.map_arg(node.args, self._operand)
-                kwargs = fx.node.map_arg(node.kwargs, self._operand)
+                args = _map_calls(node.args, self._operand)
+                kwargs = _map_calls(node.kwargs, self._operand)
                 try:
                     with torch.no_grad():
-                        result = node.target(*args, **kwargs)  # type: ignore[operator]
+                        result = node.target(*args, **kwargs)
                 except Exception:  # a weight we cannot evaluate just has no statistics
                     result = None
             self._values[node.name] = result
         value = self._values[node.name]
         return value if isinstance(value, torch.Tensor) else None
 
-    def roots(self, node: fx.Node) -> tuple[fx.Node, ...]:
+    def roots(self, node: Call) -> tuple[Call, ...]:
         """The parameters, buffers and lifted constants a constant node is computed from."""
         if node.name not in self._roots:
             if node.op == "placeholder":
-                found: tuple[fx.Node, ...] = (node,)
+                found: tuple[Call, ...] = (node,)
             else:
                 operands = _flat_nodes((node.args, node.kwargs))
                 found = tuple(dict.fromkeys(r for a in operands for r in self.roots(a)))
@@ -203,9 +283,7 @@ class Constants:
             if name in self._parameters and self._storage[name] not in read
         )
 
-    def sources(
-        self, operands: list[fx.Node], weight: fx.Node | None
-    ) -> tuple[tuple[str, int], ...]:
+    def sources(self, operands: list[Call], weight: Call | None) -> tuple[tuple[str, int], ...]:
         """(name, elements) of the model's stored weights that ``operands`` read: every
         parameter they come from, and a buffer read as the weight itself (an int8 weight a
         dequantize reads) when no parameter is behind it. Position ids, masks and running
@@ -223,7 +301,7 @@ class Constants:
                         found[self._storage[root.name]] = size
         return tuple(found.items())
 
-    def _operand(self, node: fx.Node) -> torch.Tensor | None:
+    def _operand(self, node: Call) -> torch.Tensor | None:
         """Operands are copies: an in-place op folded here must not touch the user's model."""
         value = self.value(node)
         return value.clone() if value is not None else None
@@ -247,15 +325,15 @@ def _storage_names(named: dict[str, tuple[str, Any]]) -> dict[str, str]:
     return out
 
 
-def _numel(node: fx.Node) -> int:
-    spec = _spec(node.meta.get("val"))
+def _numel(node: Call) -> int:
+    spec = _spec(node.val)
     return spec.numel if spec is not None else 0
 
 
-def _evaluable(node: fx.Node) -> bool:
+def _evaluable(node: Call) -> bool:
     """Whether a constant subgraph node may be computed for real: small enough, and an
     operator (a Python callable in a graph is never called here)."""
-    spec = _spec(node.meta.get("val"))
+    spec = _spec(node.val)
     small = spec is None or spec.nbytes <= MAX_CONSTANT_BYTES
     operator_call = isinstance(node.target, torch._ops.OpOverload)
     return small and (operator_call or node.target is operator.getitem)
@@ -267,7 +345,7 @@ def _storage_bits(span: int) -> int:
     return next((b for b in (4, 8, 16) if needed <= b), 32)
 
 
-def _quant_bits(node: fx.Node) -> int | None:
+def _quant_bits(node: Call) -> int | None:
     """The integer width a quantize, dequantize or fake-quant node stores its tensor at, read
     from its ``quant_min``/``quant_max`` (or else its integer dtype); None for other nodes."""
     entry = QUANT_OPS.get(_target_name(node)) if node.op == "call_function" else None
@@ -280,14 +358,14 @@ def _quant_bits(node: fx.Node) -> int | None:
     qmax = node.kwargs.get("quant_max", qmax)
     if isinstance(qmin, int) and isinstance(qmax, int) and qmax > qmin:
         return _storage_bits(qmax - qmin)
-    operands = [a.meta.get("val") for a in _flat_nodes(node.args[:1])]
+    operands = [a.val for a in _flat_nodes(node.args[:1])]
     for spec in (*(_spec(v) for v in operands), *_output_specs(node)):
         if spec and not spec.dtype.startswith(("float", "bfloat")):
             return DTYPE_BITS.get(spec.dtype, 8)
     return 8
 
 
-def _weight_bits(node: fx.Node, constants: Constants) -> int | None:
+def _weight_bits(node: Call, constants: Constants) -> int | None:
     """The width a weight is stored at when its constant subgraph (de)quantizes it: the
     narrowest quant op found walking up from ``node``, never past a quant op."""
     found: list[int] = []
@@ -305,14 +383,14 @@ def _weight_bits(node: fx.Node, constants: Constants) -> int | None:
     return min(found, default=None)
 
 
-def _act_bits(activations: list[fx.Node], kinds: dict[str, OpKind]) -> int | None:
+def _act_bits(activations: list[Call], kinds: dict[str, OpKind]) -> int | None:
     """The width of a quantized activation input: one produced by a dequantize or fake-quant
     op, looking through free view ops on the way."""
     found = []
     for node in activations:
         while node.op == "call_function" and kinds.get(node.name) is OpKind.VIEW and node.args:
             first = node.args[0]
-            if not isinstance(first, fx.Node):
+            if not isinstance(first, Call):
                 break
             node = first
         bits = _quant_bits(node)
@@ -322,11 +400,11 @@ def _act_bits(activations: list[fx.Node], kinds: dict[str, OpKind]) -> int | Non
 
 
 def _display_names(
-    nodes: list[fx.Node], kinds: dict[str, OpKind], owns_params: dict[str, bool]
+    nodes: list[Call], kinds: dict[str, OpKind], owns_params: dict[str, bool]
 ) -> dict[str, str]:
     """The bare module path for the one op that owns a module's parameters (a Conv2d's conv);
     every other op is ``path/node`` so a residual add never reads as its whole block."""
-    paths = {n.name: _module_of(n)[0] for n in nodes}
+    paths = {n.name: n.module[0] for n in nodes}
     real = Counter(paths[n.name] for n in nodes if kinds[n.name] is not OpKind.VIEW)
     names = {}
     for n in nodes:
@@ -339,14 +417,14 @@ def _display_names(
 
 
 def _tensor_arg(arg: Any) -> TensorArg:
-    if isinstance(arg, fx.Node):
-        return _spec(arg.meta.get("val"))
-    if isinstance(arg, (tuple, list)) and any(isinstance(a, fx.Node) for a in arg):
-        return tuple(_spec(a.meta.get("val")) if isinstance(a, fx.Node) else None for a in arg)
+    if isinstance(arg, Call):
+        return _spec(arg.val)
+    if isinstance(arg, (tuple, list)) and any(isinstance(a, Call) for a in arg):
+        return tuple(_spec(a.val) if isinstance(a, Call) else None for a in arg)
     return None
 
 
-def _by_role(name: str, node: fx.Node, weights: list[fx.Node]) -> list[fx.Node]:
+def _by_role(name: str, node: Call, weights: list[Call]) -> list[Call]:
     """Constant operands with the weight first (``WEIGHT_ARGS``), then the rest in call order."""
     preferred = WEIGHT_ARGS.get(name, ())
     rank: dict[str, int] = {}
@@ -376,25 +454,40 @@ def _stats_of(tensor: torch.Tensor | None) -> Any:
 
 def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
     """Turn every call in ``ep`` into an ``Op``; unmapped ATen ops become ``UNSUPPORTED``."""
-    constants = Constants(ep)
-    calls = [n for n in ep.graph.nodes if n.op == "call_function" and n not in constants]
+    calls = calls_of_fx(ep.graph)
+    return build_from_calls(calls, Constants.of_program(ep, calls), info, program=ep)
+
+
+def build_from_calls(
+    nodes: Sequence[Call], constants: Constants, info: GraphInfo, program: Any = None
+) -> OpGraph:
+    """Turn every call that is not a load-time constant into an ``Op``, in order; unmapped
+    ATen ops become ``UNSUPPORTED``. ``program`` is the exported program, when there is one
+    (the accuracy proxy runs it)."""
+    calls = [n for n in nodes if n.op == "call_function" and n not in constants]
     entries = {n.name: lookup(_target_name(n)) for n in calls}
     kinds = {name: entry[0] if entry else OpKind.UNSUPPORTED for name, entry in entries.items()}
-    owns_params = {
-        n.name: any(a in constants for a in _flat_nodes((n.args, n.kwargs))) for n in calls
-    }
+    operands_of = {n.name: list(_flat_nodes((n.args, n.kwargs))) for n in calls}
+    owns_params = {n.name: any(a in constants for a in operands_of[n.name]) for n in calls}
     names = _display_names(calls, kinds, owns_params)
     module_calls = _module_calls(calls, kinds)
+    specs: dict[str, TensorSpec | None] = {}  # each tensor's spec, read once
+
+    def spec_of(node: Call) -> TensorSpec | None:
+        if node.name not in specs:
+            specs[node.name] = _spec(node.val)
+        return specs[node.name]
+
     dag = nx.DiGraph()
     data_dependent: list[str] = []
     for position, node in enumerate(calls):
         entry = entries[node.name]
         target = _target_name(node)
-        operands = list(_flat_nodes((node.args, node.kwargs)))
+        operands = operands_of[node.name]
         activations = [a for a in operands if a not in constants]
         weights = _by_role(target, node, [a for a in operands if a in constants])
-        in_specs = tuple(s for s in (_spec(a.meta.get("val")) for a in activations) if s)
-        param_specs = tuple(s for s in (_spec(a.meta.get("val")) for a in weights) if s)
+        in_specs = tuple(s for s in map(spec_of, activations) if s)
+        param_specs = tuple(s for s in map(spec_of, weights) if s)
         shapes = NodeShapes(
             inputs=in_specs,
             params=param_specs,
@@ -402,7 +495,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             args=tuple(_literal(a) for a in node.args),
             kwargs=tuple((k, _literal(v)) for k, v in node.kwargs.items()),
             tensor_args=tuple(_tensor_arg(a) for a in node.args),
-            constant_args=tuple(isinstance(a, fx.Node) and a in constants for a in node.args),
+            constant_args=tuple(isinstance(a, Call) and a in constants for a in node.args),
         )
         kind = kinds[node.name]
         try:
@@ -438,7 +531,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             write_bytes=sum(s.nbytes for s in shapes.outputs) if moves_data else 0,
             attrs=attrs,
             weight_stats=stats,
-            module_type=_module_of(node)[1],
+            module_type=node.module[1],
             module_calls=module_calls[node.name],
             weight_bits=_weight_bits(weights[0], constants)
             if kind in MAC_KINDS and weights
@@ -456,7 +549,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
         dag.add_node(node.name, op=op, position=2 * position + 1, weight=tensor)
         for src in activations:
             if src.op == "call_function":
-                src_spec = _spec(src.meta.get("val"))
+                src_spec = spec_of(src)
                 nbytes = src_spec.nbytes if src_spec else 0
                 head = f"{node.name}{_PRODUCTS}" if work.epilogue_flops else node.name
                 if dag.has_edge(src.name, head):
@@ -470,7 +563,7 @@ def build_graph(ep: torch.export.ExportedProgram, info: GraphInfo) -> OpGraph:
             "they are priced at their upper bound, every element kept",
         )
     info = dataclasses.replace(info, notes=notes, unread_params=constants.unread(dag))
-    return OpGraph(dag=dag, info=info, program=ep)
+    return OpGraph(dag=dag, info=info, program=program)
 
 
 _PRODUCTS = "/products"

@@ -22,7 +22,7 @@ _BATCH_NORMS = frozenset(
     }
 )
 # Kernels that can apply elementwise work to their output before writing it.
-_FUSION_HEADS = frozenset(
+FUSION_HEADS = frozenset(
     {OpKind.CONV, OpKind.GEMM, OpKind.ATTENTION, OpKind.NORM, OpKind.POINTWISE}
 )
 
@@ -94,7 +94,7 @@ def fuse_pointwise(graph: OpGraph) -> OpGraph:
         for pred in dag.predecessors(op_id):
             head_id = view.real_producer(pred)
             head: Op = dag.nodes[head_id]["op"]
-            if head.kind not in _FUSION_HEADS or view.real_consumers(head_id) != [op_id]:
+            if head.kind not in FUSION_HEADS or view.real_consumers(head_id) != [op_id]:
                 continue
             if head.kind is OpKind.POINTWISE and head.fused_into is None:
                 continue
