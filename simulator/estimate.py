@@ -401,7 +401,7 @@ def price(
     elif cache is not None:
         costs = tuple(cache.price_ops(graph, ctx, hw.cache_context))
     else:
-        costs = price_ops(graph, ctx)
+        costs = tuple(price_ops(graph, ctx))
     _check_finite(graph, costs, profile)
     return Estimate(
         graph=graph,
@@ -440,7 +440,7 @@ def host_context(
     resident = sum(device_weight_bytes(op, host, None) for op in graph.ops)
     return PricingContext(
         profile=host,
-        weight_home=weight_home(host, resident),
+        weight_home=place_weights(host, resident),
         precision=forced if forced in host.precisions else None,
         fuse=fuse and host.fuse_pointwise,
         graph=graph,

@@ -7,6 +7,8 @@ capture must reproduce it op for op, so every estimate is the same whichever pat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,18 @@ from hwsim.frontend.weight_stats import weight_stats as stats_of
 from hwsim.ops import WeightStats
 from hwsim.workloads import get_workload, workload_names
 
-# One preset per hardware class (the FPGA one prices the whole graph as a DPU overlay).
-CLASS_PROFILES = ("cpu_x86_avx2", "gpu_a100", "tpu_edge", "fpga_zcu104_dpu", "mcu_stm32h743")
+# One preset per hardware class (the FPGA one prices the whole graph as a DPU overlay), and
+# this machine's end-to-end calibrated host profile, which charges every nn.Module call
+# (``Op.module_calls``) and per-op dispatch.
+HOST_E2E = str(Path(__file__).parents[1] / "benchmarks" / "results" / "cpu_host_profile_e2e.yaml")
+CLASS_PROFILES = (
+    "cpu_x86_avx2",
+    "gpu_a100",
+    "tpu_edge",
+    "fpga_zcu104_dpu",
+    "mcu_stm32h743",
+    HOST_E2E,
+)
 # The named workloads and one member of each family (``prefix:spec``).
 FAMILY_MEMBERS = (
     "nas201:|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|nor_conv_1x1~1|nor_conv_3x3~2|",
@@ -50,6 +62,7 @@ def _op_view(op: hwsim.Op) -> tuple:
         op.folded,
         op.fused_into is None,
         op.module_type,
+        op.module_calls,
         op.weight_bits,
         op.act_bits,
     )

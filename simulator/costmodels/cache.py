@@ -90,7 +90,12 @@ class OpCostCache:
     ) -> list[OpCost | None]:
         """What ``base.price_ops`` returns for ``graph``, reusing costs priced before."""
         where = (
-            ctx.profile, ctx.weight_home, ctx.precision, ctx.fuse, ctx.options, ctx.cache_bytes
+            ctx.profile,
+            ctx.weight_home,
+            ctx.precision,
+            ctx.fuse,
+            ctx.options,
+            ctx.cache_bytes,
         )
         out: list[OpCost | None] = []
         for op in graph:

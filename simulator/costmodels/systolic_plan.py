@@ -76,9 +76,7 @@ class DevicePlan:
 
 
 # Per traced graph (dropped with it), per (profile value, forced precision, forced cache).
-_PLANS: weakref.WeakKeyDictionary[
-    Any, dict[tuple[Profile, str | None, float | None], DevicePlan]
-]
+_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[Profile, str | None, float | None], DevicePlan]]
 _PLANS = weakref.WeakKeyDictionary()
 
 

@@ -19,7 +19,11 @@ things in the cost models reach across blocks, and the table carries each of the
   where that can happen (the first starts such a kernel, the second starts with such an op
   that is its input's only reader), the pair is captured together and the difference to the
   two blocks alone is stored; an empty block (identity) passes the boundary through.
-- **Whole-graph models** (the FPGA pipelines) do not add up at all: a table refuses them.
+- **Whole-graph models** do not add up at all, and a table refuses their profiles
+  (``HwClass.not_blockwise``): the FPGA pipelines, and deployed accelerators (``tpu_edge``,
+  ``tpu_edge_devboard``), where the compiler partitions the whole network at its first
+  unmapped op, the call and its input and output transfers are paid once, and the parameter
+  cache is what the SRAM leaves after the whole network's activation working set.
 
 What is not carried: a boundary's effect on the spill plan (pairs are priced with nothing
 spilled), and chains of fusion longer than one boundary (a block made only of ops that fuse
@@ -136,10 +140,11 @@ class LatencyTable:
         profile = load_profile(hw)
         self.profile = profile.with_params(params) if params else profile
         cls = hw_class(self.profile.hw_class)
-        if cls.graph_cost is not None:
+        why = cls.not_blockwise(self.profile)
+        if why is not None:
             raise ProfileError(
-                f"{self.profile.name}: a {self.profile.hw_class} model prices the whole graph "
-                "(a pipeline's latency is not a sum of blocks); use hwsim.Predictor"
+                f"{self.profile.name}: a latency table cannot price this profile: {why}; "
+                "use hwsim.Predictor"
             )
         self.positions = tuple(as_position(p) for p in space)
         if not self.positions or not all(p.candidates for p in self.positions):
@@ -165,7 +170,7 @@ class LatencyTable:
         levels = [lvl for lvl in memory[:-1] if lvl.holds_weights]
         return (*levels, memory[-1])
 
-    def _price(self, graph: OpGraph, level: MemoryLevel, before: float) -> Estimate:
+    def _price(self, graph: OpGraph, level: MemoryLevel, cache_bytes: float) -> Estimate:
         return price(
             graph,
             self.profile,
@@ -173,7 +178,7 @@ class LatencyTable:
             user=self.user,
             cache=self._cache,
             weight_home=level.name,
-            weights_before=before,
+            cache_bytes=cache_bytes,
         )
 
     def _capture(self, block: nn.Module, shape: tuple[int, ...]) -> OpGraph:
@@ -197,10 +202,10 @@ class LatencyTable:
         seconds = np.zeros(len(self.levels))
         spill_extra = np.zeros((len(self.levels), len(cached_layers)))
         for i, level in enumerate(self.levels):
-            kept = self._price(graph, level, -np.inf)
+            kept = self._price(graph, level, np.inf)
             seconds[i] = _seconds(kept)
             if self.weight_cache is not None and cached_layers:
-                spilled = self._price(graph, level, np.inf)
+                spilled = self._price(graph, level, 0.0)
                 index = {op.id: k for k, op in enumerate(cached_layers)}
                 for (op, a), (_, b) in zip(kept.costs, spilled.costs, strict=True):
                     if op.id in index and a is not None and b is not None:
@@ -246,7 +251,7 @@ class LatencyTable:
                 )
                 alone_bytes = self.blocks[q][i].resident_bytes + self.blocks[p][j].resident_bytes
                 for k, level in enumerate(self.levels):
-                    together = _seconds(self._price(graph, level, -np.inf))
+                    together = _seconds(self._price(graph, level, np.inf))
                     alone = self.blocks[q][i].seconds[k] + self.blocks[p][j].seconds[k]
                     delta[i, j, k] = (together - alone, resident - alone_bytes)
             if np.any(delta):
