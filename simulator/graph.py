@@ -81,6 +81,15 @@ class OpGraph:
 
     @cached_property
     def order(self) -> tuple[str, ...]:
+        """Execution order: the topological order that takes the lowest ``position`` first.
+        Frontends number ops in call order, so sorting by position usually is that order
+        already; it is checked edge by edge (O(E)) and the general sort runs otherwise."""
+        nodes = self.dag.nodes
+        position = {n: int(d.get("position", 0)) for n, d in nodes.items()}
+        by_position = sorted(position, key=position.__getitem__)
+        distinct = len(set(position.values())) == len(position)
+        if distinct and all(position[u] < position[v] for u, v in self.dag.edges):
+            return tuple(by_position)
         return tuple(nx.lexicographical_topological_sort(self.dag, key=self._position))
 
     def _position(self, node_id: str) -> int:

@@ -416,11 +416,11 @@ def _display_names(
     return names
 
 
-def _tensor_arg(arg: Any) -> TensorArg:
+def _tensor_arg(arg: Any, spec_of: Callable[[Call], TensorSpec | None]) -> TensorArg:
     if isinstance(arg, Call):
-        return _spec(arg.val)
+        return spec_of(arg)
     if isinstance(arg, (tuple, list)) and any(isinstance(a, Call) for a in arg):
-        return tuple(_spec(a.val) if isinstance(a, Call) else None for a in arg)
+        return tuple(spec_of(a) if isinstance(a, Call) else None for a in arg)
     return None
 
 
@@ -488,13 +488,16 @@ def build_from_calls(
         weights = _by_role(target, node, [a for a in operands if a in constants])
         in_specs = tuple(s for s in map(spec_of, activations) if s)
         param_specs = tuple(s for s in map(spec_of, weights) if s)
+        outputs = (
+            (spec,) if isinstance(node.val, torch.Tensor) and (spec := spec_of(node)) else None
+        )
         shapes = NodeShapes(
             inputs=in_specs,
             params=param_specs,
-            outputs=_output_specs(node),
+            outputs=outputs if outputs is not None else _output_specs(node),
             args=tuple(_literal(a) for a in node.args),
             kwargs=tuple((k, _literal(v)) for k, v in node.kwargs.items()),
-            tensor_args=tuple(_tensor_arg(a) for a in node.args),
+            tensor_args=tuple(_tensor_arg(a, spec_of) for a in node.args),
             constant_args=tuple(isinstance(a, Call) and a in constants for a in node.args),
         )
         kind = kinds[node.name]
