@@ -148,12 +148,12 @@ _SWAPS: dict[type, Callable[[Any], nn.Module]] = {
 }
 
 
-def _is_ao_quantized(module: nn.Module) -> bool:
+def is_ao_quantized(module: nn.Module) -> bool:
     return type(module).__module__.startswith(_AO_PACKAGES)
 
 
 def has_ao_quantized_modules(model: nn.Module) -> bool:
-    return any(_is_ao_quantized(m) for m in model.modules())
+    return any(is_ao_quantized(m) for m in model.modules())
 
 
 def dequantize_ao_modules(model: nn.Module, source: str) -> nn.Module:
@@ -166,7 +166,7 @@ def dequantize_ao_modules(model: nn.Module, source: str) -> nn.Module:
 def _swap_children(parent: nn.Module, prefix: str, source: str) -> None:
     for child_name, child in list(parent.named_children()):
         where = f"{prefix}{child_name}"
-        if not _is_ao_quantized(child):
+        if not is_ao_quantized(child):
             _swap_children(child, f"{where}.", source)
             continue
         if isinstance(child, nnqd.Linear) and child._packed_params.dtype != torch.qint8:

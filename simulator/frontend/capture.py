@@ -37,7 +37,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..errors import TraceError
 from ..graph import OpGraph
 from ..ops import GraphInfo, TensorSpec
-from .ao_modules import dequantize_ao_modules, has_ao_quantized_modules
+from .ao_modules import dequantize_ao_modules, is_ao_quantized
 from .builder import Call, Constants, build_from_calls
 from .passes import run_inference_passes
 from .shape_rules import rule_output
@@ -57,7 +57,7 @@ class _Recorder(TorchDispatchMode):
     reused for another tensor while the map is in use.
     """
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, named: list[tuple[str, nn.Module]]) -> None:
         super().__init__()
         self.calls: list[Call] = []
         self.values: dict[str, torch.Tensor | None] = {}  # constant placeholder -> real value
@@ -68,14 +68,25 @@ class _Recorder(TorchDispatchMode):
         self._names: Counter[str] = Counter()
         self._meta: dict[int, torch.Tensor] = {}  # a real tensor's meta twin
         self._alive: list[Any] = []
-        self._paths = {id(m): (path, type(m).__name__) for path, m in module.named_modules()}
+        self._paths = {id(m): (path, type(m).__name__) for path, m in named}
         # The module calls running: (a key per call, (path, class name)).
         self._stack: list[tuple[int, tuple[str, str]]] = []
         self._scopes: tuple[int, ...] = ()
         self._entered = 0
-        self._params = dict(module.named_parameters())
-        self._named = {id(t): name for name, t in module.named_buffers()}
-        self._named.update({id(t): name for name, t in self._params.items()})
+        # module.named_parameters() and named_buffers(), read in the one walk ``named`` made.
+        self._params: dict[str, torch.Tensor] = {}
+        params: dict[int, str] = {}
+        buffers: dict[int, str] = {}
+        for path, sub in named:
+            prefix = f"{path}." if path else ""
+            for key, tensor in sub._parameters.items():
+                if tensor is not None and id(tensor) not in params:
+                    params[id(tensor)] = prefix + key
+                    self._params[prefix + key] = tensor
+            for key, buffer in sub._buffers.items():
+                if buffer is not None and id(buffer) not in buffers:
+                    buffers[id(buffer)] = prefix + key
+        self._named = {**buffers, **params}
 
     # --- module scopes ----------------------------------------------------------------------
 
@@ -275,10 +286,13 @@ def capture(
     """
     inputs = _as_tuple(example_inputs)
     source = type(module).__name__
-    module = module.eval()
-    if has_ao_quantized_modules(module):
+    named = list(module.named_modules())
+    if any(m.training for _, m in named):
+        module = module.eval()
+    if any(is_ao_quantized(m) for _, m in named):
         module = dequantize_ao_modules(module, source)
-    recorder = _Recorder(module)
+        named = list(module.named_modules())
+    recorder = _Recorder(module, named)
     metas = [recorder.add_input(f"arg{i}", t) for i, t in enumerate(inputs)]
     try:
         with _as_export_sees_it(), _module_scopes(recorder), recorder:
