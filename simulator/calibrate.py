@@ -506,6 +506,37 @@ def conv_compute_s(
     return max(t - fixed, 0.1 * t)
 
 
+def _conv_time_s(
+    facts: HostFacts,
+    threads: int,
+    budget_s: float,
+    input_shape: tuple[int, int, int, int],
+    weight_shape: tuple[int, int, int, int],
+    stride: int,
+    groups: int,
+    dispatch_s: Mapping[str, float] | None,
+) -> float:
+    """One grid point's conv on cold operands ("same" padding), less its path's dispatch
+    (``conv_compute_s``) when ``dispatch_s`` is given."""
+    import torch
+
+    kk = weight_shape[-1]
+    conv = functools.partial(torch.conv2d, stride=stride, padding=kk // 2, groups=groups)
+    t = _time_s(cold_call(facts, conv, input_shape, weight_shape), budget_s)
+    if not dispatch_s:
+        return t
+    return conv_compute_s(
+        t,
+        dispatch_s,
+        input_shape,
+        kk,
+        strided=stride > 1,
+        dilated=False,
+        groups=groups,
+        threads=threads,
+    )
+
+
 def measure_conv(
     facts: HostFacts,
     threads: int,
@@ -515,7 +546,6 @@ def measure_conv(
 ) -> list[list[float]]:
     """Efficiency of dense convs on the grid, on cold operands, with the dispatch of each
     point's path taken out (``conv_compute_s``) when ``dispatch_s`` is given."""
-    import torch
 
     pts = [
         (side, cin, cout, kk, 1)
@@ -535,20 +565,8 @@ def measure_conv(
     peak = _peak_per_s(facts, threads)
     rows = []
     for side, cin, cout, kk, stride in pts:
-        conv = functools.partial(torch.conv2d, stride=stride, padding=kk // 2)
-        cold = cold_call(facts, conv, (1, cin, side, side), (cout, cin, kk, kk))
-        t = _time_s(cold, budget_s / len(pts))
-        if dispatch_s:
-            t = conv_compute_s(
-                t,
-                dispatch_s,
-                (1, cin, side, side),
-                kk,
-                strided=stride > 1,
-                dilated=False,
-                groups=1,
-                threads=threads,
-            )
+        shapes = (1, cin, side, side), (cout, cin, kk, kk)
+        t = _conv_time_s(facts, threads, budget_s / len(pts), *shapes, stride, 1, dispatch_s)
         pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
         macs = pixels * cin * cout * kk * kk
         eff = round(macs / t / peak, 4)
@@ -564,7 +582,6 @@ def measure_depthwise(
     dispatch_s: Mapping[str, float] | None = None,
 ) -> list[list[float]]:
     """Efficiency of depthwise convs on the grid (oneDNN runs every one), as ``measure_conv``."""
-    import torch
 
     pts = [
         (c, s, k, st)
@@ -578,19 +595,8 @@ def measure_depthwise(
     peak = _peak_per_s(facts, threads)
     rows = []
     for c, side, kk, stride in pts:
-        conv = functools.partial(torch.conv2d, stride=stride, padding=kk // 2, groups=c)
-        t = _time_s(cold_call(facts, conv, (1, c, side, side), (c, 1, kk, kk)), budget_s / len(pts))
-        if dispatch_s:
-            t = conv_compute_s(
-                t,
-                dispatch_s,
-                (1, c, side, side),
-                kk,
-                strided=stride > 1,
-                dilated=False,
-                groups=c,
-                threads=threads,
-            )
+        shapes = (1, c, side, side), (c, 1, kk, kk)
+        t = _conv_time_s(facts, threads, budget_s / len(pts), *shapes, stride, c, dispatch_s)
         pixels = ((side + 2 * (kk // 2) - kk) // stride + 1) ** 2
         rows.append([c, pixels, kk * kk, stride, round(c * pixels * kk * kk / t / peak, 4)])
     return rows
