@@ -19,9 +19,8 @@ import hwsim
 from hwsim.errors import TraceError
 from hwsim.frontend.capture import capture
 from hwsim.frontend.shape_rules import SHAPE_RULES, rule_output
-from hwsim.frontend.weight_stats import _block_density, _group_fraction, reduction_matrix
+from hwsim.frontend.weight_stats import mask_stats, reduction_matrix
 from hwsim.frontend.weight_stats import weight_stats as stats_of
-from hwsim.ops import WeightStats
 from hwsim.workloads import get_workload, workload_names
 
 # One preset per hardware class (the FPGA one prices the whole graph as a DPU overlay), and
@@ -258,14 +257,5 @@ def test_in_place_rules_return_their_operand():
 )
 def test_dense_weight_statistics_equal_the_general_path(shape):
     weight = torch.rand(shape) + 0.5  # no zeros
-    nonzero = reduction_matrix(weight) != 0
-    general = WeightStats(
-        density=float(nonzero.mean()),
-        nm_2_4=_group_fraction(nonzero, 4, 2),
-        nm_4_8=_group_fraction(nonzero, 8, 4),
-        block_1x4_density=_block_density(nonzero, 1, 4),
-        block_4x4_density=_block_density(nonzero, 4, 4),
-        zero_output_channels=int((~nonzero.any(axis=1)).sum()),
-        output_channels=int(nonzero.shape[0]),
-    )
+    general = mask_stats(reduction_matrix(weight) != 0)
     assert stats_of(weight) == general

@@ -89,7 +89,12 @@ def weight_stats(weight: Any) -> WeightStats:
     if values.ndim >= 1 and values.size and np.count_nonzero(values) == values.size:
         rows = int(values.shape[0])
         return _dense_stats(rows, values.size // rows)
-    nonzero = reduction_matrix(weight) != 0
+    return mask_stats(reduction_matrix(weight) != 0)
+
+
+def mask_stats(nonzero: np.ndarray) -> WeightStats:
+    """The statistics of a weight's non-zero mask (rows: output channels; columns: the
+    reduction), the general path that ``_dense_stats`` shortcuts for masks with no zeros."""
     return WeightStats(
         density=float(nonzero.mean()) if nonzero.size else 1.0,
         nm_2_4=_group_fraction(nonzero, 4, 2),
