@@ -69,6 +69,7 @@ from hwsim.costmodels.cpu import kernel_cycles
 from hwsim.costmodels.gemm_view import GemmShape
 from hwsim.kernels import timing
 from hwsim.workloads import get_workload, workload_names
+from hwsim.workloads.mbconv_space import MBConv
 
 THREADS = (1, 2)
 PASSES = 3  # interleaved passes over all models; each model's median ratio is compared
@@ -80,28 +81,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 # ---- NAS-style variants -----------------------------------------------------------------------
-
-
-class InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expand: int, kernel: int) -> None:
-        super().__init__()
-        mid = cin * expand
-        layers: list[nn.Module] = []
-        if expand != 1:
-            layers += [nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU6()]
-        layers += [
-            nn.Conv2d(mid, mid, kernel, stride, kernel // 2, groups=mid, bias=False),
-            nn.BatchNorm2d(mid),
-            nn.ReLU6(),
-            nn.Conv2d(mid, cout, 1, bias=False),
-            nn.BatchNorm2d(cout),
-        ]
-        self.body = nn.Sequential(*layers)
-        self.residual = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        return x + y if self.residual else y
 
 
 class NasNet(nn.Module):
@@ -122,9 +101,7 @@ class NasNet(nn.Module):
         cin = ch(16)
         for cout, stride in stages:
             for i in range(depth):
-                layers.append(
-                    InvertedResidual(cin, ch(cout), stride if i == 0 else 1, expand, kernel)
-                )
+                layers.append(MBConv(cin, ch(cout), stride if i == 0 else 1, expand, kernel))
                 cin = ch(cout)
         layers += [nn.Conv2d(cin, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6()]
         self.features = nn.Sequential(*layers)
