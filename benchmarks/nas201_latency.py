@@ -47,7 +47,6 @@ import random
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 COUNT = 120
@@ -90,46 +89,25 @@ def time_one(arch: str) -> dict[str, object]:
     alternation with it: forward of the network, forward of the reference, and so on, so the
     two see the same moments of the machine. Their ratio per pair, whose median is kept,
     does not move with the other vCPU's load the way each latency does."""
-    import resource
-
     import torch
 
     from hwsim.calibrate import settle_allocator
+    from hwsim.calibrate_e2e import time_pairs
     from hwsim.workloads import nas201
 
     settle_allocator()
     torch.set_num_threads(1)
     model, reference = nas201.build(arch), nas201.build(REFERENCE)
     inputs = nas201.example_input()
-    with torch.inference_mode():
-        for _ in range(WARMUP_RUNS):
-            model(*inputs)
-            reference(*inputs)
-        start = time.perf_counter()
-        model(*inputs)
-        reference(*inputs)
-        once = time.perf_counter() - start
-        runs = max(MIN_RUNS, math.ceil(TARGET_TIMED_S / once))
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        times, ref_times = [], []
-        for _ in range(runs):
-            start = time.perf_counter()
-            model(*inputs)
-            middle = time.perf_counter()
-            reference(*inputs)
-            times.append(middle - start)
-            ref_times.append(time.perf_counter() - middle)
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-    ratios = [t / r for t, r in zip(times, ref_times, strict=True)]
-    times.sort()
+    pairs = time_pairs(model, inputs, reference, inputs, TARGET_TIMED_S, MIN_RUNS, WARMUP_RUNS)
     return {
-        "median_ms": statistics.median(times) * 1e3,
-        "p10_ms": times[len(times) // 10] * 1e3,
-        "p90_ms": times[(9 * len(times)) // 10] * 1e3,
-        "ref_median_ms": statistics.median(ref_times) * 1e3,
-        "ratio": statistics.median(ratios),
-        "runs": runs,
-        "faults_per_run": faults / runs,
+        "median_ms": pairs.median_ms,
+        "p10_ms": pairs.decile_ms(1),
+        "p90_ms": pairs.decile_ms(9),
+        "ref_median_ms": statistics.median(pairs.ref_times) * 1e3,
+        "ratio": pairs.ratio,
+        "runs": len(pairs.times),
+        "faults_per_run": pairs.minor_faults / len(pairs.times),
     }
 
 

@@ -100,14 +100,64 @@ def time_interleaved(
     reference = get_workload(SPEED_REFERENCE)
     ref_model, ref_inputs = reference.build(), reference.make_inputs(1)
     torch.set_num_threads(threads)
+    pairs = time_pairs(model, inputs, ref_model, ref_inputs, target_s)
+    return ModelTiming(
+        name=name,
+        threads=threads,
+        median_ms=pairs.median_ms,
+        p10_ms=pairs.decile_ms(1),
+        p90_ms=pairs.decile_ms(9),
+        runs=len(pairs.times),
+        reference_ms=statistics.median(pairs.ref_times) * 1e3,
+        ratio=pairs.ratio,
+    )
+
+
+@dataclass(frozen=True)
+class PairedTimes:
+    """Seconds of each forward of a model and of the reference forward that followed it."""
+
+    times: tuple[float, ...]
+    ref_times: tuple[float, ...]
+    minor_faults: int  # page faults over the timed pairs: fresh pages the forwards touched
+
+    @property
+    def ratio(self) -> float:
+        """Median over pairs of model / reference: what moves least with the machine."""
+        return statistics.median(t / r for t, r in zip(self.times, self.ref_times, strict=True))
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.times) * 1e3
+
+    def decile_ms(self, k: int) -> float:
+        """The model's ``k``-th decile (the lower order statistic), in ms."""
+        return sorted(self.times)[(k * len(self.times)) // 10] * 1e3
+
+
+def time_pairs(
+    model: torch.nn.Module,
+    inputs: Sequence[torch.Tensor],
+    ref_model: torch.nn.Module,
+    ref_inputs: Sequence[torch.Tensor],
+    target_s: float = TARGET_TIMED_S,
+    min_runs: int = MIN_RUNS,
+    warmup_runs: int = WARMUP_RUNS,
+) -> PairedTimes:
+    """Forward of ``model``, forward of ``ref_model``, in alternation on the current torch
+    threads: ``warmup_runs`` untimed pairs, then as many timed pairs (at least ``min_runs``)
+    as fill ``target_s``."""
+    import resource
+
     with torch.inference_mode():
-        for _ in range(WARMUP_RUNS):
+        for _ in range(warmup_runs):
             model(*inputs)
             ref_model(*ref_inputs)
         start = time.perf_counter()
         model(*inputs)
         ref_model(*ref_inputs)
-        runs = max(MIN_RUNS, math.ceil(target_s / (time.perf_counter() - start)))
+        runs = max(min_runs, math.ceil(target_s / (time.perf_counter() - start)))
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         times, ref_times = [], []
         for _ in range(runs):
             start = time.perf_counter()
@@ -116,18 +166,8 @@ def time_interleaved(
             ref_model(*ref_inputs)
             times.append(middle - start)
             ref_times.append(time.perf_counter() - middle)
-    ratio = statistics.median(t / r for t, r in zip(times, ref_times, strict=True))
-    times.sort()
-    return ModelTiming(
-        name=name,
-        threads=threads,
-        median_ms=statistics.median(times) * 1e3,
-        p10_ms=times[len(times) // 10] * 1e3,
-        p90_ms=times[(9 * len(times)) // 10] * 1e3,
-        runs=runs,
-        reference_ms=statistics.median(ref_times) * 1e3,
-        ratio=ratio,
-    )
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return PairedTimes(tuple(times), tuple(ref_times), faults)
 
 
 def time_here(name: str, threads: int) -> ModelTiming:
