@@ -17,7 +17,6 @@ many times.
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -164,10 +163,6 @@ def read_measurements(path: str | Path) -> tuple[Measurement, ...]:
     if not rows:
         raise MeasurementError(f"{name}: no data rows under the header")
     return tuple(rows)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from ..digest import file_sha256
 from ..profile import load_profile
-from .measurements import file_sha256
 from .solver import ROWS_PER_PARAM, FitResult
 
 

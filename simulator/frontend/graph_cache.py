@@ -37,6 +37,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from ..digest import file_sha256
 from ..graph import OpGraph, RawTensor
 from ..ops import GraphInfo, Op, OpKind, TensorSpec, WeightStats
 
@@ -105,14 +106,6 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def key_for(target: object, options: Mapping[str, Any]) -> str | None:
     """The key of ``target`` traced with ``options`` (JSON-able), or None when it cannot be
     keyed by content: a live module or program may change between calls."""
@@ -121,7 +114,7 @@ def key_for(target: object, options: Mapping[str, Any]) -> str | None:
     path = Path(target)
     try:
         if path.is_file():
-            identity = f"file:{file_digest(path)}"
+            identity = f"file:{file_sha256(path)}"
         elif path.exists():
             return None
         else:

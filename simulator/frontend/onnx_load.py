@@ -12,7 +12,6 @@ byte range the tensor's shape needs, memory-mapped rather than copied.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,6 +21,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ..digest import file_sha256
 from ..errors import ModelLoadError
 from .onnx_types import numpy_dtype
 
@@ -71,16 +71,8 @@ def load_onnx(path: Path) -> LoadedOnnx:
                     f"{path}: node '{node.name}' keeps a constant in external data, which hwsim "
                     "does not read; store constants in the model file"
                 )
-    digests = tuple(sorted((name, _digest(p)) for name, p in files.items()))
+    digests = tuple(sorted((name, file_sha256(p)) for name, p in files.items()))
     return LoadedOnnx(model=model, external=external, files=digests)
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _external_file(model_path: Path, location: str, tensor: str) -> Path:
@@ -137,7 +129,7 @@ def files_unchanged(model_path: Path, recorded: Any) -> bool:
     """Whether the external data files a cache entry was built from still hold the same bytes."""
     try:
         for location, digest in recorded:
-            if _digest(_external_file(model_path, str(location), "")) != digest:
+            if file_sha256(_external_file(model_path, str(location), "")) != digest:
                 return False
     except (ModelLoadError, OSError, TypeError, ValueError):
         return False
