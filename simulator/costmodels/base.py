@@ -143,11 +143,16 @@ FusesFn = Callable[[Profile], Fuses]
 MemoryFitFn = Callable[[OpGraph, Profile, MemoryPlan, str | None], MemoryFit]
 
 
+def cost_fn(op: Op, ctx: PricingContext) -> CostFn | None:
+    """The context's cost function for ``op`` (``None``: nothing can price it)."""
+    return ctx.table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
+
+
 def price_ops(graph: OpGraph, ctx: PricingContext) -> list[OpCost | None]:
     """Each op priced by the context's table (``None``: nothing can price it)."""
     out: list[OpCost | None] = []
     for op in graph:
-        fn = ctx.table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
+        fn = cost_fn(op, ctx)
         out.append(fn(op, ctx) if fn else None)
     return out
 

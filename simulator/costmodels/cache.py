@@ -25,8 +25,8 @@ from typing import Any
 
 from ..cost import OpCost
 from ..graph import OpGraph
-from ..ops import Op, OpKind
-from .base import PricingContext
+from ..ops import Op
+from .base import PricingContext, cost_fn
 
 ContextFn = Callable[[Op, PricingContext], Hashable | None]
 
@@ -99,7 +99,7 @@ class OpCostCache:
         )
         out: list[OpCost | None] = []
         for op in graph:
-            fn = ctx.table.get(op.kind) if op.kind is not OpKind.UNSUPPORTED else None
+            fn = cost_fn(op, ctx)
             if fn is None:
                 out.append(None)
                 continue
