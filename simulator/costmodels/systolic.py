@@ -34,6 +34,11 @@ flavours:
   layer stalls line by line as SCALE-Sim counts it (``hwsim.kernels.line_stalls``); in CALC
   mode nothing stalls.
 
+Non-MAC ops run on the vector unit after the array (a roofline). A pointwise op the frontend
+fused into an array layer (a conv's ReLU, a residual add) is applied to the layer's outputs as
+they drain: the layer's ofmap write above is the tensor's only write, and the fused op pays
+only its other operands and the vector work the drain cannot hide (``_drained``).
+
 Sparsity (profile ``sparsity.patterns``): ``2:4`` / ``4:8`` is SCALE-Sim v3's row-wise N:M
 scheme (the reduction axis compresses by N/M when the real weights conform); ``unstructured``
 zero-skipping compresses every filter column separately, so the densest column of each column
@@ -51,11 +56,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..cost import OpCost
+from ..cost import Bound, OpCost
 from ..errors import ProfileError
 from ..frozen import FrozenDict
 from ..graph import OpGraph
-from ..hardware import Profile
+from ..hardware import MemoryLevel, Profile
 from ..ops import MAC_KINDS, Op, OpKind
 from . import roofline as rl
 from .assemble import op_cost
@@ -507,9 +512,10 @@ def cache_context(op: Op, ctx: PricingContext) -> tuple[Any, ...] | None:
     """What a layer's price reads from the rest of the graph (the per-op cost cache's key):
     whether its weights spill (the plan depends on every layer before it; a spilled layer's
     note names it), and, where the array skips unstructured zeros, the real weight values,
-    which no key holds (None: price it afresh)."""
+    which no key holds (None: price it afresh); for a pointwise op, whether it drains from
+    the array (``drains_from_array``: its producer's kind is not in its signature)."""
     if op.kind not in MAC_KINDS:
-        return ()
+        return ("drains",) if drains_from_array(op, ctx) else ()
     if "unstructured" in ctx.profile.sparsity_patterns and op.kind is not OpKind.ATTENTION:
         return None
     if array_spec(ctx.profile).scalesim is not None or not op.params:
@@ -877,7 +883,8 @@ def _mac_op(op: Op, ctx: PricingContext) -> OpCost:
 
 def _vector_op(op: Op, ctx: PricingContext) -> OpCost:
     """Non-MAC ops on the vector unit after the array (roofline), with activations on chip
-    where the compiler placed them all there (a shared SRAM)."""
+    where the compiler placed them all there (a shared SRAM); a pointwise op fused into an
+    array op is applied to the array's outputs as they drain (``_drained``)."""
     arch = ctx.profile.arch
     assert isinstance(arch, SystolicArch)
     level = None
@@ -885,13 +892,73 @@ def _vector_op(op: Op, ctx: PricingContext) -> OpCost:
         spec = array_spec(ctx.profile)
         if all(_activations_fit(op, ctx, spec, rl.op_precision(op, ctx))):
             level = ctx.profile.memory[0]
+    if drains_from_array(op, ctx):
+        return _drained(op, ctx, level)
     return rl.price(op, ctx, activation_level=level)
 
+
+def drains_from_array(op: Op, ctx: PricingContext) -> bool:
+    """Whether ``op`` is a pointwise op fused into a layer the array runs (``_mac_op``), so
+    that it is applied to the layer's outputs on their way out of the array. A pointwise op
+    fused into a vector op (a norm) is not: that head writes nothing (``fuse_pointwise``) and
+    the roofline's write of the fused op's output is the tensor's only write."""
+    if not (ctx.fuse and op.fused_into) or ctx.graph is None or op.fused_into not in ctx.graph.dag:
+        return False
+    return ctx.graph[op.fused_into].kind in ARRAY_KINDS
+
+
+def _drained(op: Op, ctx: PricingContext, level: MemoryLevel | None) -> OpCost:
+    """A pointwise op fused into an array layer, applied as the layer's outputs drain.
+
+    The layer's price (``_mac_op``) already writes its whole ofmap (SCALE-Sim's ofmap
+    demand), so the tensor the fused op takes from it and the tensor it writes back in its
+    place cost no traffic here: the fused op moves only its other operands (a residual add's
+    second input: ``read_bytes`` after fusion) and any output beyond the drained tensor (a
+    broadcast multiply that widens it). The array writes at most one output per column per
+    cycle (the ofmap demand's rows of at most ``cols`` words; the depthwise path's one
+    channel per column), so the layer runs for at least ``drained / cols`` cycles, and that
+    much of the vector unit's work overlaps it; only the rest is the fused op's own time.
+    Its arithmetic energy is charged in full.
+    """
+    profile = ctx.profile
+    spec = array_spec(profile)
+    precision = rl.op_precision(op, ctx)
+    t = rl.traffic(op, ctx, precision)
+    carried = max(op.input_bytes - op.read_bytes, 0)  # the producer's tensor, model bytes
+    out = op.outputs[0] if op.outputs else None
+    element = out.nbytes / out.numel if out is not None and out.numel else 1.0
+    extra_write = min(op.write_bytes, max(op.output_bytes - carried, 0))
+    scale = rl.activation_scale(op, precision)
+    moved = rl.Traffic(t.activation_read, extra_write * scale, t.weight_read)
+    reads, writes = rl.memory_bytes(op, ctx, moved, level)
+    memory = rl.memory_cycles(profile, reads, writes)
+    work = rl.ideal_cycles(op, profile, precision)
+    exposed = max(work - carried / element / spec.cols, 0.0)
+    cycles = max(exposed, memory)
+    return op_cost(
+        op,
+        ctx,
+        precision=precision,
+        cycles=cycles,
+        compute=exposed,
+        memory=memory,
+        overhead=0.0,
+        ideal=exposed,
+        reads=reads,
+        writes=writes,
+        notes=(
+            f"fused: applied as the array's outputs drain ({work:,.0f} cycles of vector "
+            f"work, {exposed:,.0f} beyond the drain)",
+        ),
+        bound=Bound.FREE if cycles == 0 else None,
+    )
+
+
+# The layers the array runs (``_mac_op``); every other op runs on the vector unit.
+ARRAY_KINDS = frozenset({OpKind.CONV, OpKind.GEMM, OpKind.ATTENTION})
 
 COST_TABLE: dict[OpKind, CostFn] = {
     **{kind: _vector_op for kind in rl.ROOFLINE_TABLE if kind is not OpKind.VIEW},
     OpKind.VIEW: rl.free,
-    OpKind.CONV: _mac_op,
-    OpKind.GEMM: _mac_op,
-    OpKind.ATTENTION: _mac_op,
+    **{kind: _mac_op for kind in ARRAY_KINDS},
 }
