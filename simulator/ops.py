@@ -25,7 +25,8 @@ class OpKind(str, Enum):
     SOFTMAX = "softmax"
     REDUCE = "reduce"  # sum / mean / max over dimensions
     EMBEDDING = "embedding"  # table lookups and gathers
-    COPY = "copy"  # data movement that really copies: cat, contiguous, pad, upsample
+    COPY = "copy"  # data movement that really copies: cat, contiguous, pad, nearest upsample
+    RESAMPLE = "resample"  # interpolating resize (linear, bilinear, bicubic): weighted taps
     VIEW = "view"  # free: reshape/transpose/slice metadata only
     UNSUPPORTED = "unsupported"  # no mapping; reported, never priced as zero
 

@@ -177,8 +177,19 @@ def test_bilinear_resize_maps_only_where_it_was_seen_mapped(tiny, shape, size, d
     model = nn.Upsample(size=size, mode="bilinear", align_corners=True)
     graph = hwsim.trace(model, example_inputs=(torch.zeros(*shape),))
     est = hwsim.estimate(graph, tiny)
-    ((op, _),) = [(o, c) for o, c in est.costs if o.kind is OpKind.COPY]
+    ((op, _),) = [(o, c) for o, c in est.costs if o.kind is OpKind.RESAMPLE]
     assert est.graph_cost.layer_details[op.id]["device"] == device
+
+
+def test_only_bilinear_interpolation_maps():
+    """ResizeBilinear and ResizeNearestNeighbor are in the op table; a bicubic resize is not
+    (TFLite has no bicubic op), so it and everything after it run on the host."""
+    x = torch.zeros(1, 8, 16, 16)
+    for mode, device in (("bilinear", "vector"), ("bicubic", "cpu"), ("nearest", "vector")):
+        model = nn.Upsample(scale_factor=2, mode=mode)
+        est = hwsim.estimate(hwsim.trace(model, example_inputs=(x,)), "tpu_edge")
+        ((op, _),) = [(o, c) for o, c in est.costs if o.kind is not OpKind.VIEW]
+        assert est.graph_cost.layer_details[op.id]["device"] == device, mode
 
 
 def test_deeplab_partition_is_corals(graph_of):

@@ -28,10 +28,10 @@ from .spec import CompressionError, Rule
 
 # Ops that run on integer activations in an integer deployment; softmax, norms and embedding
 # tables stay in floating point in the toolchains we model (TFLite, TensorRT, FINN).
-_INT_ACT_KINDS = frozenset({OpKind.POINTWISE, OpKind.POOL, OpKind.COPY})
+_INT_ACT_KINDS = frozenset({OpKind.POINTWISE, OpKind.POOL, OpKind.COPY, OpKind.RESAMPLE})
 _FLOAT_DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
 # Readers through which an op's output channels pass one to one.
-_CHANNELWISE = frozenset({OpKind.POINTWISE, OpKind.POOL, OpKind.NORM, OpKind.VIEW})
+_CHANNELWISE = frozenset({OpKind.POINTWISE, OpKind.POOL, OpKind.NORM, OpKind.VIEW, OpKind.RESAMPLE})
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,6 @@ _COPY = frozenset(
         "pad",
         "constant_pad_nd",
         "upsample_nearest2d",
-        "upsample_bilinear2d",
         "_upsample_nearest_exact2d",
         "pixel_unshuffle",  # SpaceToDepth
         "copy",
@@ -152,13 +151,16 @@ def _softmax(op: Op) -> str | None:
     )
 
 
-_copy_listed = _listed(_COPY, "data-movement ops")
-
-
-def _copy(op: Op) -> str | None:
-    if aten_name(op) == "upsample_bilinear2d":
+def _resample(op: Op) -> str | None:
+    """ResizeBilinear is a linear interpolation over the two spatial axes of an NHWC image;
+    no other interpolation (bicubic, 1-D or 3-D linear) is in the op table."""
+    rank = len(op.inputs[0].shape) if op.inputs else 0
+    if op.attr("mode") == "linear" and rank == 4:
         return _resize_bilinear(op)
-    return _copy_listed(op)
+    return (
+        f"{op.target}: a {op.attr('mode')} interpolation of a rank-{rank} tensor is not in the "
+        "Edge TPU op table (ResizeBilinear: linear over the two spatial axes of an image)"
+    )
 
 
 def _never(reason: str) -> Callable[[Op], str | None]:
@@ -179,7 +181,8 @@ EDGETPU: dict[OpKind, Callable[[Op], str | None]] = {
     OpKind.SOFTMAX: _softmax,
     OpKind.REDUCE: _listed(_REDUCE, "reductions"),
     OpKind.EMBEDDING: _never("Gather is not in the Edge TPU op table"),
-    OpKind.COPY: _copy,
+    OpKind.COPY: _listed(_COPY, "data-movement ops"),
+    OpKind.RESAMPLE: _resample,
     OpKind.VIEW: _always,  # Reshape, Squeeze, Slice, Transpose
     OpKind.UNSUPPORTED: _never("no ATen mapping, so no Edge TPU op either"),
 }

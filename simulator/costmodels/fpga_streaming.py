@@ -90,7 +90,7 @@ class Layer:
     unit after the first."""
 
     op: Op
-    role: str  # mvau | vvau | attention | pool | stream
+    role: str  # mvau | vvau | attention | pool | resample | stream
     rows: int
     cols: int
     vectors: int
@@ -216,6 +216,14 @@ def _layer(op: Op, ctx: PricingContext, batch: int) -> Layer | None:
             vectors = int(kernel[0]) * int(kernel[1]) * out[2] * out[3]
         buffer = (k_h - 1) * op.inputs[0].shape[3] * channels * a_bits
         return Layer(op, "pool", channels, 1, vectors, w_bits, a_bits, 0, buffer)
+    if op.kind is OpKind.RESAMPLE and op.inputs and len(op.inputs[0].shape) == 4:
+        # As a pooling stage: one tap per lane per cycle (C * taps / PE per output pixel), and
+        # a line buffer of the input rows an output row's taps reach beyond the current one.
+        taps = op.int_attr("taps")
+        rows = max(round(taps ** (1 / max(op.int_attr("axes"), 1))) - 1, 0)
+        buffer = rows * op.inputs[0].shape[3] * channels * a_bits
+        vectors = taps * _per_frame(op.outputs[0].numel, batch) // channels
+        return Layer(op, "resample", channels, 1, vectors, w_bits, a_bits, 0, buffer)
     return Layer(op, "stream", channels, 1, vectors, w_bits, a_bits)
 
 

@@ -177,6 +177,13 @@ def _pool_work(op: Op) -> tuple[Work, str]:
     return work, "arm_avgpool_s8"
 
 
+def _resample_work(op: Op) -> tuple[Work, str]:
+    outputs = _output_elements(op)
+    work: Work = [("resample_tap", outputs * op.int_attr("taps")), ("resample_output", outputs)]
+    kernel = "reference ResizeBilinearInteger" if op.int_attr("taps") == 4 else "reference resize"
+    return work, kernel
+
+
 def _softmax_work(op: Op) -> tuple[Work, str]:
     return [("softmax_element", _output_elements(op))], "arm_softmax_s8"
 
@@ -214,6 +221,7 @@ WORK: dict[OpKind, Callable[[Op], tuple[Work, str]]] = {
     OpKind.ATTENTION: _attention_work,
     OpKind.POINTWISE: _pointwise_work,
     OpKind.POOL: _pool_work,
+    OpKind.RESAMPLE: _resample_work,
     OpKind.SOFTMAX: _softmax_work,
     OpKind.REDUCE: _reduce_work,
     OpKind.NORM: _norm_work,

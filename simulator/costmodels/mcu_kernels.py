@@ -38,6 +38,10 @@ paths that Cortex-M4 and M7 build):
 - ``copy_byte``: a word load and store per 4 bytes (``arm_memcpy_s8``).
 - ``lut_element``: a unary op other than an activation clamp (sigmoid, hard-swish, gelu...)
   through a lookup table or a requantization per element.
+- ``resample_tap``/``resample_output``: an interpolating resize (TFLite Micro's reference
+  ``ResizeBilinearInteger``; CMSIS-NN has none): per input tap a byte load, its fixed-point
+  weight's index arithmetic and a multiply-accumulate; per output the rounding shift, the
+  store and the loop (# assumed from the structure, not counted).
 
 ``CORES``: how a core issues a mix, from the processors' technical reference manuals.
 Cortex-M4 issues one instruction a cycle; ``LDR`` takes 2 cycles but neighbouring loads
@@ -123,6 +127,8 @@ KERNELS: dict[str, tuple[Mix, float]] = {
     "softmax_element": (Mix(loads=3, stores=1, alu=60, branches=3), 1),
     "copy_byte": (Mix(loads=1, stores=1, alu=1, branches=1), 4),
     "lut_element": (Mix(loads=1.25, stores=0.25, alu=4, branches=0.25), 1),
+    "resample_tap": (Mix(loads=1, alu=2, mac=1), 1),
+    "resample_output": (Mix(stores=1, alu=4, branches=1), 1),
 }
 
 

@@ -116,6 +116,13 @@ _REDUCE = (
     "cumsum",
     "logsumexp",
 )
+# Interpolating resizes: (mode, interpolated axes); nearest-neighbour ones are copies.
+_RESAMPLE = {
+    "upsample_linear1d": ("linear", 1),
+    "upsample_bilinear2d": ("linear", 2),
+    "upsample_trilinear3d": ("linear", 3),
+    "upsample_bicubic2d": ("cubic", 2),
+}
 _EMBEDDING = ("embedding", "gather", "index_select", "index", "take", "embedding_bag")
 _COPY = (
     "cat",
@@ -127,10 +134,8 @@ _COPY = (
     "reflection_pad2d",
     "replication_pad2d",
     "upsample_nearest2d",
-    "upsample_bilinear2d",
     "upsample_nearest1d",
     "_upsample_nearest_exact2d",
-    "upsample_bicubic2d",
     "repeat",
     "flip",
     "roll",
@@ -286,6 +291,8 @@ def _fill_defaults() -> dict[str, tuple[OpKind, Handler]]:
     put(_REDUCE, OpKind.REDUCE, h.reduction)
     put(_EMBEDDING, OpKind.EMBEDDING, h.gather)
     put(_COPY, OpKind.COPY, h.no_work)
+    for name, (mode, axes) in _RESAMPLE.items():
+        put((name,), OpKind.RESAMPLE, h.resample(mode, axes))
     put(_VIEW, OpKind.VIEW, h.no_work)
     return table
 

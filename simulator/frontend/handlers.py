@@ -174,6 +174,34 @@ def pointwise(flops_per_element: int) -> object:
     return handler
 
 
+# Taps per interpolated axis of each interpolation mode (nearest is a copy, not here).
+RESAMPLE_TAPS = {"linear": 2, "cubic": 4}
+
+
+def resample_work(mode: str, axes: int, outputs: int) -> Work:
+    """An interpolating resize: each output weighs ``t`` input taps per interpolated axis
+    (``t^axes`` in all: bilinear 4, bicubic 16) and is computed separably, one axis after the
+    other, as kernels do: ``(t^axes - 1) / (t - 1)`` weighted sums of ``t`` taps, each ``t``
+    multiplies and ``t - 1`` adds. Linear: 3 lerps of 3 FLOPs for bilinear (9 per output),
+    7 for trilinear (21), 1 for linear (3); bicubic: 4 row sums and a column sum of 4 taps,
+    5 x 7 = 35 FLOPs per output. The weights depend on the output row or column only, so
+    their cost is left out."""
+    taps = RESAMPLE_TAPS[mode]
+    sums = (taps**axes - 1) // (taps - 1)
+    return Work(
+        flops=outputs * sums * (2 * taps - 1),
+        attrs=(("mode", mode), ("axes", axes), ("taps", taps**axes)),
+    )
+
+
+def resample(mode: str, axes: int) -> object:
+    def handler(s: NodeShapes) -> Work:
+        return resample_work(mode, axes, _out_numel(s))
+
+    handler.__doc__ = f"Interpolation, {mode} over {axes} axes (``resample_work``)."
+    return handler
+
+
 def pool(s: NodeShapes) -> Work:
     """Windowed pooling: one compare/add per window tap per output element. A window larger
     than the padded input (``AvgPool2d(1280, ceil_mode=True)`` on 7x7) only covers the input."""

@@ -230,6 +230,44 @@ def _gather_kind(n: OnnxNode, data_is_constant: bool) -> OpKind:
     return OpKind.VIEW if index is not None and index.ndim == 0 else OpKind.EMBEDDING
 
 
+# ONNX interpolation modes (Resize: nearest, linear, cubic; Upsample of opset 7 also spelled
+# bilinear) as ``handlers.RESAMPLE_TAPS`` names them; nearest is a copy.
+_RESIZE_MODES = {"nearest": "nearest", "linear": "linear", "bilinear": "linear", "cubic": "cubic"}
+
+
+def _raw_mode(n: OnnxNode) -> str:
+    mode = n.attr("mode", "nearest")
+    return mode.decode() if isinstance(mode, bytes) else str(mode)
+
+
+def _resize_mode(n: OnnxNode) -> str:
+    mode = _raw_mode(n)
+    if mode not in _RESIZE_MODES:
+        raise ValueError(f"{n.op_type} mode '{mode}' is not one of {', '.join(_RESIZE_MODES)}")
+    return _RESIZE_MODES[mode]
+
+
+def _resize_kind(n: OnnxNode, data_is_constant: bool) -> OpKind:
+    """Resize and Upsample by their ``mode`` attribute (default nearest): a nearest-neighbour
+    resize copies, a linear or cubic one interpolates (an unknown mode is refused by the
+    handler)."""
+    return OpKind.COPY if _RESIZE_MODES.get(_raw_mode(n)) == "nearest" else OpKind.RESAMPLE
+
+
+def resize(n: OnnxNode) -> h.Work:
+    """A nearest resize does no arithmetic; a linear or cubic one interpolates over the axes
+    whose size it changes (``handlers.resample_work``: bilinear 9 FLOPs per output, bicubic
+    35), as torch's ``upsample_bilinear2d``/``upsample_bicubic2d`` over H and W."""
+    mode = _resize_mode(n)
+    if mode == "nearest":
+        return h.Work()
+    before, after = n.operand(0).shape, n.outputs[0].shape
+    if len(before) != len(after):
+        raise ValueError(f"{n.op_type}: input rank {len(before)} but output rank {len(after)}")
+    axes = sum(a != b for a, b in zip(before, after, strict=True))
+    return h.resample_work(mode, axes, _out_numel(n))
+
+
 def _gemm_transposed(attrs: Mapping[str, Any]) -> bool:
     return not attrs.get("transB", 0)
 
@@ -303,8 +341,6 @@ _ALIKE: dict[str, str] = {
     "GatherND": "index",
     "Concat": "cat",
     "Pad": "constant_pad_nd",
-    "Resize": "upsample_bilinear2d",
-    "Upsample": "upsample_nearest2d",
     "Tile": "tile",
     "DepthToSpace": "pixel_shuffle",
     "SpaceToDepth": "pixel_unshuffle",
@@ -375,6 +411,10 @@ def _fill_defaults() -> dict[str, OnnxRow]:
         aten = "avg_pool2d" if op_type == "AveragePool" else "max_pool2d"
         table[op_type] = _row(OpKind.POOL, pool, aten, op_type)
     table["Gather"] = dataclasses.replace(table["Gather"], refine=_gather_kind)
+    for op_type in ("Resize", "Upsample"):  # the ATen op of the default mode, nearest
+        table[op_type] = _row(
+            OpKind.COPY, resize, "upsample_nearest2d", op_type, refine=_resize_kind
+        )
     table["BatchNormalization"] = dataclasses.replace(
         table["BatchNormalization"], buffer_inputs=frozenset({3, 4})
     )
