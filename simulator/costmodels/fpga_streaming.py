@@ -216,13 +216,16 @@ def _layer(op: Op, ctx: PricingContext, batch: int) -> Layer | None:
             vectors = int(kernel[0]) * int(kernel[1]) * out[2] * out[3]
         buffer = (k_h - 1) * op.inputs[0].shape[3] * channels * a_bits
         return Layer(op, "pool", channels, 1, vectors, w_bits, a_bits, 0, buffer)
-    if op.kind is OpKind.RESAMPLE and op.inputs and len(op.inputs[0].shape) == 4:
+    if op.kind is OpKind.RESAMPLE:
         # As a pooling stage: one tap per lane per cycle (C * taps / PE per output pixel), and
-        # a line buffer of the input rows an output row's taps reach beyond the current one.
+        # for an image a line buffer of the input rows an output row's taps reach beyond the
+        # current one.
         taps = op.int_attr("taps")
-        rows = max(round(taps ** (1 / max(op.int_attr("axes"), 1))) - 1, 0)
-        buffer = rows * op.inputs[0].shape[3] * channels * a_bits
-        vectors = taps * _per_frame(op.outputs[0].numel, batch) // channels
+        buffer = 0
+        if op.inputs and len(op.inputs[0].shape) == 4:
+            rows = max(round(taps ** (1 / max(op.int_attr("axes"), 1))) - 1, 0)
+            buffer = rows * op.inputs[0].shape[3] * channels * a_bits
+        vectors = max(taps * _per_frame(op.outputs[0].numel, batch) // channels, 1)
         return Layer(op, "resample", channels, 1, vectors, w_bits, a_bits, 0, buffer)
     return Layer(op, "stream", channels, 1, vectors, w_bits, a_bits)
 
