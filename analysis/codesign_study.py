@@ -42,7 +42,7 @@ SPEC = {
         "arch.rows": SIDES,
         "arch.cols": SIDES,
         # The Edge TPU's USB 3 link (the preset), and an LPDDR4X-class DRAM (3200 MT/s x 64 bit
-        # = 25.6 GB/s peak, the preset's 0.6 efficiency kept).
+        # = 25.6 GB/s peak, the preset's fitted link efficiency kept).
         LINK: [5.0e8, 2.56e10],
     },
     "derived": {
