@@ -1,0 +1,120 @@
+"""Why 2-thread timings on a shared 2-core machine can cost whole scheduler ticks per op.
+
+Times tiny eager ops (a native 3x3 conv, a oneDNN 5x5 conv, batch-norm, ReLU) on 2 torch
+threads in fresh processes: alone, next to a busy process (pinned to core 1, to core 0, or
+free to move), and the same with ``OMP_WAIT_POLICY=PASSIVE`` (team threads sleep at the
+barrier instead of spinning). The busy process is a Python loop, as another user's job would
+be. Each case prints the median and 90th percentile of 300 calls (at most 0.6 s) and the
+process's involuntary context switches per second.
+
+Reading (docs/validation.md, host CPU, 2 threads): an op that enters a parallel region (conv,
+batch-norm) takes 5-50 us alone and whole multiples of the kernel's 4 ms tick when the busy
+process shares a core with the team's worker while the caller spins at the barrier; ReLU on a
+tiny tensor never enters a region and is unaffected; PASSIVE removes the stalls but costs
+every region a futex wake (2-3x the op alone). Run: ``python benchmarks/thread_stalls.py``
+(through /work/bin/quiet); output in ``benchmarks/results/thread_stalls.txt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "thread_stalls.txt"
+BUSY_S = 8.0
+
+
+def probe() -> dict[str, str]:
+    """The tiny ops on 2 threads in this process."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(2)
+    x, w, w5 = torch.randn(1, 8, 4, 4), torch.randn(8, 8, 3, 3), torch.randn(8, 8, 5, 5)
+    ones, zeros = torch.ones(8), torch.zeros(8)
+    calls = {
+        "conv": lambda: torch.conv2d(x, w, padding=1),
+        "conv_onednn": lambda: torch.conv2d(x, w5, padding=2),
+        "norm": lambda: F.batch_norm(x, zeros, ones, ones, zeros, False, 0.1, 1e-5),
+        "relu": lambda: torch.relu(x),
+    }
+    out = {}
+    with torch.inference_mode():
+        for key, call in calls.items():
+            call()
+            call()
+            times: list[float] = []
+            before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            while time.perf_counter() - start < 0.6 and len(times) < 300:
+                t = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - t)
+            elapsed = time.perf_counter() - start
+            switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - before.ru_nivcsw
+            times.sort()
+            out[key] = (
+                f"median {statistics.median(times) * 1e6:.0f} us, "
+                f"p90 {times[len(times) * 9 // 10] * 1e6:.0f} us, {len(times)} calls, "
+                f"{switches / elapsed:.0f} invol. switches/s"
+            )
+    return out
+
+
+def busy(cpu: int | None) -> subprocess.Popen[bytes]:
+    """A Python busy loop for ``BUSY_S`` seconds, pinned to ``cpu`` unless None."""
+    pin = f"import os; os.sched_setaffinity(0, {{{cpu}}}); " if cpu is not None else ""
+    code = f"{pin}import time; t = time.time() + {BUSY_S}\nwhile time.time() < t: pass"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(0.3)
+    return proc
+
+
+def run_case(name: str, cpu: int | str | None, passive: bool) -> str:
+    env = dict(os.environ)
+    if passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    hog = busy(cpu) if cpu != "none" else None
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--probe"], capture_output=True, text=True, env=env
+        )
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    policy = "PASSIVE" if passive else "default"
+    head = f"{name} (OMP wait policy {policy}):"
+    return "\n".join([head] + [f"  {k}: {v}" for k, v in result.items()])
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--probe"]:
+        print(json.dumps(probe()))
+        return
+    cases = [
+        ("alone", "none", False),
+        ("alone", "none", True),
+        ("busy process pinned to core 1", 1, False),
+        ("busy process pinned to core 1", 1, True),
+        ("busy process pinned to core 0", 0, False),
+        ("busy process free to move", None, False),
+        ("busy process free to move", None, True),
+        ("busy process pinned to core 1, again", 1, False),
+    ]
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [f"# benchmarks/thread_stalls.py, {stamp}, load average {os.getloadavg()[0]:.2f}"]
+    for case in cases:
+        lines.append(run_case(*case))
+        print(lines[-1], flush=True)
+    RESULTS.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
