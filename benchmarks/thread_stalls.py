@@ -8,12 +8,16 @@ barrier instead of spinning). The busy process is a Python loop, as another user
 be. Each case prints the median and 90th percentile of 300 calls (at most 0.6 s) and the
 process's involuntary context switches per second.
 
-Reading (docs/validation.md, host CPU, 2 threads): an op that enters a parallel region (conv,
-batch-norm) takes 5-50 us alone and whole multiples of the kernel's 4 ms tick when the busy
-process shares a core with the team's worker while the caller spins at the barrier; ReLU on a
-tiny tensor never enters a region and is unaffected; PASSIVE removes the stalls but costs
-every region a futex wake (2-3x the op alone). Run: ``python benchmarks/thread_stalls.py``
-(through /work/bin/quiet); output in ``benchmarks/results/thread_stalls.txt``.
+Reading (docs/validation.md, host CPU, 2 threads): an op that opens a parallel region (conv,
+batch-norm) takes 5-50 us with the team on both cores, busy process or not, and two 4 ms
+ticks per region when both team threads sit on one core, where the worker waits for the
+spinning caller to be preempted (the calibrations' 8, 16 and 24 ms); whether a free-to-move
+team ends up there next to a busy process depends on the scheduler's placement, so those
+cases stall in some runs and not in others. ReLU on a tiny tensor never opens a region and is
+unaffected; PASSIVE removes the stalls but costs every region a futex wake.
+
+Run: ``python benchmarks/thread_stalls.py`` (through /work/bin/quiet); output in
+``benchmarks/results/thread_stalls.txt``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ come from micro-benchmarks, never from the models hwsim is later validated on:
   CSR/BSR sparse and N:M kernels over a density sweep, on three calibration shapes, timed by
   ``hwsim.kernels.timing`` as the validation times them.
 
-Each torch measurement is repeated for every thread count from 1 to the number of cores. All
+Each torch measurement is repeated for every thread count from 1 to the number of cores; on
+more than one thread each is taken between clean scheduler-stall probes (``uncontended``:
+another process on the cores makes every parallel region wait whole scheduler ticks). All
 run after ``settle_allocator()``, in the allocator state of a model's steady-state forward
 pass (see the note above it). The result
 is a profile (``build_profile_text``) whose every number carries a comment saying where it came
@@ -162,15 +164,17 @@ def _time_s(
 # ---- scheduler stalls of a multi-thread team ---------------------------------------------------
 
 # A parallel region of eager PyTorch (libgomp) ends at a barrier that the calling thread
-# spin-waits at. On a 2-core machine, when a third runnable thread (another process) shares a
-# core with the team's worker, the spinning caller keeps the other core busy, so the idle
-# balancer never pulls the worker over: the worker runs only when the other thread's slice
-# ends, at a scheduler tick (4 ms at this VM's HZ=250). Every parallel region then costs whole
-# ticks: a tiny batch-norm (one region) 8-12 ms where it takes 5 us, a native conv (three)
-# 24-36 ms, while ops too small to enter a region (relu) stay at 1-2 us. One busy process from
-# another user during the 2-thread stage wrote exactly such figures (8.0, 16.0, 24.0 ms) into
-# the profile; 1 thread has no barrier and never stalls. So every multi-thread measurement is
-# bracketed by ``scheduler_stalls`` probes and repeated while they find another process there.
+# spin-waits at. When both threads of a 2-thread team sit on one core, the worker runs its
+# share only once the spinning caller is preempted at a scheduler tick (4 ms at this VM's
+# HZ=250), so every region costs whole ticks: a tiny batch-norm (one region) 8 ms where it
+# takes 5 us, a native conv (three) 24 ms, while ops too small to open a region (relu) stay
+# at 1-2 us. The team lands on one core when another process keeps the other core busy: the
+# woken worker is placed beside the caller, and a spinning caller never lets a core go idle
+# for the balancer to move it. Another user's busy process during the 2-thread stage wrote
+# exactly such figures (8.0, 16.0, 24.0 ms) into the profile (benchmarks/thread_stalls.py
+# reproduces them by pinning the team to one core); 1 thread has no barrier and never stalls.
+# So every multi-thread measurement is bracketed by ``scheduler_stalls`` probes and repeated
+# while they find the team sharing a core.
 STALL_S = 1e-3  # a tiny batch-norm this slow waited for the scheduler (it takes 3-15 us)
 STALL_PROBE_CALLS = 100
 STALL_TRIES = 20  # probes (0.5 s apart) and repeats before a contended figure is kept
