@@ -50,6 +50,7 @@ import itertools
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -400,17 +401,29 @@ def validate_models(
                 ),
                 flush=True,
             )
+    compare(list(rows.values()), graphs, profile, threads)
+    return list(rows.values())
+
+
+def compare(
+    rows: Sequence[dict[str, object]],
+    graphs: dict[str, hwsim.OpGraph],
+    profile: hwsim.Profile,
+    threads: Sequence[int],
+) -> None:
+    """Each row's measured latency (the median of its per-pass ratios to the speed reference
+    times the reference's median over every pass) against ``profile``'s prediction."""
     reference = {
-        t: statistics.median(
-            x for r in rows.values() for x in _per_pass(r, f"reference_{t}t_pass{{}}_ms")
-        )
+        t: statistics.median(x for r in rows for x in _per_pass(r, f"reference_{t}t_pass{{}}_ms"))
         for t in threads
     }
-    for name in names:
-        row = rows[name]
+    for row in rows:
+        name = str(row["model"])
         for t in threads:
-            ratio = statistics.median(_per_pass(row, f"ratio_to_reference_{t}t_pass{{}}"))
+            ratios = _per_pass(row, f"ratio_to_reference_{t}t_pass{{}}")
+            ratio = statistics.median(ratios)
             measured = ratio * reference[t]
+            row[f"ratio_moved_{t}t"] = max(ratios) / min(ratios) - 1  # between its passes
             row[f"reference_{t}t_typical_ms"] = reference[t]
             predicted = hwsim.estimate(graphs[name], profile, threads=t).latency_s * 1e3
             row[f"measured_{t}t_ms"] = measured
@@ -426,8 +439,30 @@ def validate_models(
             ),
             flush=True,
         )
-    at_calibration_speed(list(rows.values()), profile, threads)
-    return list(rows.values())
+    at_calibration_speed(rows, profile, threads)
+
+
+def merge_passes(paths: Sequence[Path]) -> list[dict[str, object]]:
+    """The per-pass columns of several runs' CSVs as the passes of one run, numbered in the
+    order given: a campaign too long for one quiet window (each kept under 15 minutes) runs
+    as several one-pass runs, compared afterwards exactly as one multi-pass run is."""
+    pass_column = re.compile(r"^(.*_pass)(\d+)(.*)$")
+    merged: dict[str, dict[str, object]] = {}
+    offset = 0
+    for path in paths:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        passes = 0
+        for row in rows:
+            out = merged.setdefault(row["model"], {"model": row["model"], "macs_g": row["macs_g"]})
+            for key, value in row.items():
+                match = pass_column.match(key)
+                if match:
+                    p = int(match[2])
+                    passes = max(passes, p)
+                    out[f"{match[1]}{p + offset}{match[3]}"] = value
+        offset += passes
+    return list(merged.values())
 
 
 def repredict(profile: hwsim.Profile, threads: Sequence[int]) -> list[dict[str, object]]:
@@ -574,6 +609,10 @@ def main() -> None:
     )
     parser.add_argument("--profile", default="host", help="the profile to predict with")
     parser.add_argument("--passes", type=int, default=PASSES, help="models: passes over all")
+    parser.add_argument(
+        "--merge", nargs="+", type=Path, metavar="CSV", help="compare these runs as passes of one"
+    )
+    parser.add_argument("-o", "--output", type=Path, default=RESULTS / "cpu_validation.csv")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(time_forward(args.one, args.threads, settled=not args.unsettled)))
@@ -589,6 +628,18 @@ def main() -> None:
     known = {"models", "kernels", "repredict"}
     if set(parts) - known:
         parser.error(f"unknown part(s) {sorted(set(parts) - known)}")
+    if args.merge:
+        rows = merge_passes(args.merge)
+        graphs = {}
+        for row in rows:
+            model, inputs = build_model(str(row["model"]))
+            graphs[str(row["model"])] = hwsim.trace(model, example_inputs=inputs)
+        compare(rows, graphs, profile, counts)
+        for t in counts:
+            mape, tau = summary(rows, t)
+            print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
+        write_csv(rows, args.output, extra)
+        return
     if "repredict" in parts:
         rows = repredict(profile, counts)
         for t in counts:
@@ -603,7 +654,7 @@ def main() -> None:
         for t in counts:
             mape, tau = summary(rows, t)
             print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
-        write_csv(rows, RESULTS / "cpu_validation.csv", extra)
+        write_csv(rows, args.output, extra)
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

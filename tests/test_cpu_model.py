@@ -178,6 +178,37 @@ def test_sparse_weights_use_the_kernel_curve_when_it_is_faster(calibrated):
     assert dense is not None and dense.compute_cycles == pytest.approx(1_024_000)
 
 
+def test_one_stray_zero_keeps_the_dense_op(tmp_path):
+    """A linear 500 -> 512 at batch 1 with one exact zero among its 256,000 weights (what a
+    random initialization can produce): density 1 - 1/256,000. The profile measured the
+    eager GEMV at this shape at 0.01 efficiency: 256,000 / (32 x 0.01) = 800,000 cycles on
+    2 threads. The CSR curve was measured up to 0.5 stored (1.5x there); this op stores
+    nearly all, outside that range, where the curve's extrapolation (time growing with what it
+    stores: 1.5 x 0.5 / (1 - 1/256,000) = 0.75x of hwsim's dense kernel) would still price the
+    kernel, single-threaded at 0.2 of one core's 16 MACs/cycle, at 256,000 / 3.2 / 0.75 =
+    106,667 cycles, below the eager op. A stray zero is not a pruned
+    layer: the op prices exactly as the unpruned one, about 800,000 cycles (within 1%: the
+    efficiency table's lookup), with no sparse kernel."""
+    gemv = "gemm: [[1, 500, 512, 0.01], [64, 64, 64, 0.5]"
+    text = textwrap.dedent(CPU).replace("gemm: [[64, 64, 64, 0.5]", gemv)
+    assert text.count(gemv) == 2
+    path = tmp_path / "gemv.yaml"
+    path.write_text(text)
+    profile = hwsim.load_profile(path)
+    torch.manual_seed(0)
+    linear = nn.Linear(500, 512, bias=False)
+    unpruned = hwsim.trace(linear, example_inputs=(torch.zeros(1, 500),))
+    with torch.no_grad():
+        linear.weight[3, 7] = 0.0
+    stray = hwsim.trace(linear, example_inputs=(torch.zeros(1, 500),))
+    est = hwsim.estimate(stray, profile)
+    (op, cost) = next((o, c) for o, c in est.costs if o.kind is OpKind.GEMM)
+    (dense,) = [c for o, c in hwsim.estimate(unpruned, profile).costs if o.kind is OpKind.GEMM]
+    assert op.weight_stats.density == pytest.approx(1 - 1 / 256_000)
+    assert not any("sparse" in n for n in cost.notes)
+    assert cost.compute_cycles == dense.compute_cycles == pytest.approx(800_000, rel=0.01)
+
+
 def test_calibrate_writes_a_valid_profile_on_a_tiny_budget(tmp_path):
     """The quick grid at 1 thread: every ninth GEMM point (106 points of the grid under the
     MAC cap: 12 kept), the eager loops and triad, and the kernels on one 32 x 64 x 64 shape

@@ -29,8 +29,9 @@ Time of one op on ``t`` threads of a profile with ``cores`` cores:
 - ``arch.fold_batchnorm: false`` (eager PyTorch): a batch-norm the frontend folded into its
   conv is priced again as its own memory-bound op, reading and writing the conv's output.
 - Weights with zeros run on hwsim's sparse kernels (``hwsim.kernels``) when the profile lists a
-  pattern they fit and ``arch.kernels`` holds that kernel's measured speedup curve, if that is
-  faster than the dense op. With ``arch.kernels.by_shape`` (curves on several calibration
+  pattern they fit and ``arch.kernels`` holds that kernel's measured speedup curve at that
+  density (no further out than its densest calibrated point), if that is faster than the dense
+  op. With ``arch.kernels.by_shape`` (curves on several calibration
   shapes) each figure is interpolated between shapes in the log of the kernels' mean inner-loop
   length (``kernel_tile_length``: M split into tiles of 128 columns).
 
@@ -418,11 +419,25 @@ def _op_kernel_shape(op: Op) -> GemmShape | None:
     return max(shapes, key=lambda g: g.macs) if shapes else None
 
 
+def _densest_measured(profile: Profile, fmt: str) -> float:
+    """The largest stored fraction at which ``fmt``'s kernel was timed (``arch.kernels``, its
+    top level and every ``by_shape`` entry); 0 when it never was."""
+    kernels = cpu_arch(profile).kernels
+    entries = [kernels, *kernels.get("by_shape", ())]
+    return max((float(d) for e in entries for d, _ in e.get(fmt) or ()), default=0.0)
+
+
 def _sparse_option(op: Op, profile: Profile) -> tuple[str, float] | None:
     """The fastest sparse kernel the profile offers for the op's weights: (format, stored).
 
     hwsim's sparse kernels are GEMMs (one weight matrix times a dense operand); grouped and
-    depthwise convs have no sparse kernel, so their zeros run dense."""
+    depthwise convs have no sparse kernel, so their zeros run dense. A format is offered only
+    within its measured range (stored at most the densest calibrated point) and where its
+    measured speedup over hwsim's own dense kernel exceeds 1. Past that range the curve is an
+    extrapolation, and a stray zero in unpruned weights (density 0.999999) would send the op
+    to a sparse kernel that stores every weight whenever hwsim's dense kernel is priced below
+    the runtime's own dense op on that shape: the estimate would flip with the random
+    initialization."""
     stats = op.weight_stats
     if stats is None or stats.density >= 1.0 or not profile.sparsity_patterns:
         return None
@@ -435,8 +450,10 @@ def _sparse_option(op: Op, profile: Profile) -> tuple[str, float] | None:
             candidates.append((_PATTERN_FORMAT.get(pattern, pattern), stored))
     best = None
     for fmt, stored in candidates:
+        if stored > _densest_measured(profile, fmt):
+            continue
         speedup = kernel_speedup(profile, fmt, stored, _op_kernel_shape(op))
-        if speedup is not None and (best is None or speedup > best[2]):
+        if speedup is not None and speedup > 1.0 and (best is None or speedup > best[2]):
             best = (fmt, stored, speedup)
     return (best[0], best[1]) if best else None
 
