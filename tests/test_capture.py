@@ -201,6 +201,13 @@ RULE_CASES = [
     (aten.linear.default, (_t(2, 5, 16), _t(32, 16), _t(32)), {}),
     (aten.adaptive_avg_pool2d.default, (_t(2, 8, 7, 7), [1, 1]), {}),
     (aten.adaptive_avg_pool1d.default, (_t(8, 10), [3]), {}),
+    (aten.avg_pool2d.default, (_t(2, 8, 32, 32), [3, 3], [1, 1], [1, 1], False, False), {}),
+    (aten.avg_pool2d.default, (_t(1, 4, 7, 9), [2, 2]), {}),
+    (aten.avg_pool2d.default, (_t(4, 7, 9), [3, 2], [2, 2], [1, 0], True), {}),
+    (aten.avg_pool2d.default, (_t(1, 3, 6, 6), [3, 3], [2, 2], [1, 1], True, True, 4), {}),
+    (aten.max_pool2d.default, (_t(1, 16, 112, 112), [3, 3], [2, 2], [1, 1]), {}),
+    (aten.max_pool2d.default, (_t(2, 3, 10, 11), [3, 3], [2, 2], [0, 0], [1, 1], True), {}),
+    (aten.max_pool2d.default, (_t(2, 3, 13, 11), [3, 3], [], [1, 1], [2, 2], False), {}),
     (aten.mean.dim, (_t(2, 8, 7, 7), [2, 3], True), {}),
     (aten.mean.dim, (_t(2, 8, 7, 7), [-1]), {}),
     (aten.cat.default, ([_t(2, 3, 4), _t(2, 5, 4)], 1), {}),
@@ -247,6 +254,16 @@ def test_in_place_rules_return_their_operand():
     assert rule_output("relu_", "default", (x,), {}) is x
     assert rule_output("add_", "Tensor", (x, _t(3)), {}) is x
     assert rule_output("add_", "Tensor", (_t(3), _t(2, 3)), {}) is None  # would broadcast
+
+
+def test_pooling_rules_leave_what_they_do_not_state_to_the_kernel():
+    """A channels-last input keeps its layout through the kernel (the rule would make it
+    contiguous), and padding over half the window is the kernel's error to raise."""
+    channels_last = _t(1, 8, 6, 6).to(memory_format=torch.channels_last)
+    assert rule_output("avg_pool2d", "default", (channels_last, [2, 2]), {}) is None
+    over_half = (_t(1, 2, 6, 6), [2, 2], [1, 1], [2, 2])
+    assert rule_output("max_pool2d", "default", over_half, {}) is None
+    assert rule_output("avg_pool2d", "default", (_t(1, 2, 2, 2), [5, 5]), {}) is None  # empty
 
 
 # --- dense weights: statistics from the shape, equal to the general computation -----------

@@ -25,6 +25,7 @@ data-dependent branches) cannot be captured on meta tensors; the error says so, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import operator
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -40,7 +41,7 @@ from ..ops import GraphInfo, TensorSpec
 from .ao_modules import dequantize_ao_modules, is_ao_quantized
 from .builder import Call, Constants, build_from_calls
 from .passes import run_inference_passes
-from .shape_rules import rule_output
+from .shape_rules import Rule, rule_for
 
 _META = torch.device("meta")
 
@@ -48,6 +49,17 @@ _META = torch.device("meta")
 def _packet_name(func: Any) -> str:
     packet = getattr(func, "overloadpacket", None)
     return str(getattr(packet, "__name__", None) or getattr(func, "__name__", func))
+
+
+@functools.cache
+def _resolved(func: Any) -> tuple[str, Rule | None, bool]:
+    """What the dispatch hook reads of an operator on every call, read once per operator:
+    its packet name (the record's name), its shape rule, and whether it mutates."""
+    return (
+        _packet_name(func),
+        rule_for(_packet_name(func), func._overloadname),
+        bool(func._schema.is_mutable),
+    )
 
 
 class _Recorder(TorchDispatchMode):
@@ -192,23 +204,33 @@ class _Recorder(TorchDispatchMode):
         self, func: Any, types: Any, args: Sequence[Any] = (), kwargs: Any = None
     ) -> Any:
         kwargs = kwargs or {}
-        node_args = self._map(tuple(args), self._node_of)
-        node_kwargs = {k: self._map(v, self._node_of) for k, v in kwargs.items()}
+        packet, rule, mutable = _resolved(func)
+        node_of = self._node_of
+        node_args = tuple(
+            [
+                node_of(a)
+                if isinstance(a, torch.Tensor)
+                else self._map(a, node_of)
+                if isinstance(a, (list, tuple))
+                else a
+                for a in args
+            ]
+        )
+        node_kwargs = {k: self._map(v, node_of) for k, v in kwargs.items()} if kwargs else {}
         if node_kwargs.get("device") == _META:
             # Created on the inputs' device: the real one (CPU) for a constant's value, as
             # export records it; the op itself runs on meta below.
             node_kwargs["device"] = torch.device("cpu")
-        packet = _packet_name(func)
-        out = rule_output(packet, func._overloadname, args, kwargs)
+        out = rule(args, kwargs) if rule is not None else None
         if out is None:
             meta_args = self._map(tuple(args), self._as_meta)
             meta_kwargs = {k: self._map(v, self._as_meta) for k, v in kwargs.items()}
             if "device" in meta_kwargs:
                 meta_kwargs["device"] = _META
             out = func(*meta_args, **meta_kwargs)
-            if func._schema.is_mutable and args and out is self._as_meta(args[0]):
+            if mutable and args and out is self._as_meta(args[0]):
                 out = args[0]  # in place on a real tensor: the model keeps the real object
-        if not func._schema.is_mutable and any(out is a for a in args):
+        if not mutable and any(out is a for a in args):
             return out  # a composite that returned its input (contiguous() of a contiguous
             # tensor): no op, and export records none
         node = self._add(
@@ -218,7 +240,7 @@ class _Recorder(TorchDispatchMode):
             args=node_args,
             kwargs=node_kwargs,
             val=out,
-            module=self._current(),
+            module=self._stack[-1][1] if self._stack else ("", ""),
             scopes=self._scopes,
         )
         if isinstance(out, torch.Tensor):

@@ -3,7 +3,7 @@
 A meta tensor carries shapes through any ATen op, but many meta kernels are Python
 decompositions: a batch-norm on meta tensors takes milliseconds, which is most of the time a
 NAS loop would spend per candidate. The ops a network is made of (conv, linear, norms,
-elementwise arithmetic, adaptive pooling, mean, cat) have shape rules simple enough to state
+elementwise arithmetic, pooling, mean, cat) have shape rules simple enough to state
 here; each returns the output as an empty meta tensor, or ``None`` where its case is not the
 simple one (the caller then runs the real meta kernel). ``tests/test_capture.py`` checks each
 rule against the meta kernel.
@@ -45,19 +45,24 @@ def _unary_inplace(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
 
 
 def _binary(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    """Broadcasting arithmetic with a float result (tensor-tensor or tensor-scalar)."""
+    """Broadcasting arithmetic with a float result (tensor-tensor or tensor-scalar). The
+    common cases (equal shapes, equal dtypes, a float tensor and a number) are read off the
+    operands; torch's broadcasting and promotion rules, which take tens of microseconds in
+    Python, decide the rest."""
     if len(args) < 2:
         return None
     a, b = args[0], args[1]
     if not isinstance(a, torch.Tensor) or isinstance(b, (bool, complex)):
         return None
     if isinstance(b, torch.Tensor):
-        shape = torch.broadcast_shapes(a.shape, b.shape)
+        shape = a.shape if a.shape == b.shape else torch.broadcast_shapes(a.shape, b.shape)
+        same = a.dtype == b.dtype
     elif isinstance(b, (int, float)):
         shape = a.shape
+        same = a.is_floating_point()
     else:
         return None
-    dtype = torch.result_type(a, b)
+    dtype = a.dtype if same else torch.result_type(a, b)
     if not dtype.is_floating_point:
         return None  # integer division and friends: let the kernel decide
     return _empty(shape, dtype)
@@ -130,6 +135,62 @@ def _adaptive_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     if x.dim() not in (n + 1, n + 2) or not all(isinstance(s, int) and s > 0 for s in size):
         return None
     return _empty((*x.shape[:-n], *size), x.dtype)
+
+
+def _pool_length(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """ATen's ``pooling_output_shape``: a window may start in the right padding only under
+    ``ceil_mode``, and never past the input."""
+    span = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    length = span // s + 1
+    if ceil_mode and (length - 1) * s >= size + p:
+        length -= 1
+    return length
+
+
+def _poolable(x: Any, kwargs: dict[str, Any]) -> bool:
+    """A contiguous float input of a 2-d pooling (batched or not), arguments positional."""
+    return _float_tensor(x) and not kwargs and x.dim() in (3, 4) and x.is_contiguous()
+
+
+def _pool_output(
+    x: torch.Tensor, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any
+) -> Any:
+    """A 2-d pooling's contiguous output. Padding over half the window (which the kernel
+    refuses), an empty output and anything not plainly integer go to the kernel."""
+    k = _int_list(kernel, 2)
+    s = k if isinstance(stride, (list, tuple)) and not stride else _int_list(stride, 2)
+    p = _int_list(padding, 2)
+    d = _int_list(dilation, 2)
+    if k is None or s is None or p is None or d is None or not isinstance(ceil_mode, bool):
+        return None
+    if min(*k, *s, *d) < 1 or min(p) < 0 or any(pi > ki // 2 for pi, ki in zip(p, k, strict=True)):
+        return None
+    spatial = [
+        _pool_length(size, ki, si, pi, di, ceil_mode)
+        for size, ki, si, pi, di in zip(x.shape[-2:], k, s, p, d, strict=True)
+    ]
+    if min(spatial) < 1:
+        return None
+    return _empty((*x.shape[:-2], *spatial), x.dtype)
+
+
+def _avg_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """avg_pool2d(x, kernel, stride=[], padding=0, ceil_mode=False, count_include_pad,
+    divisor_override): the last two do not change the shape."""
+    if not 2 <= len(args) <= 7 or not _poolable(args[0], kwargs):
+        return None
+    given = list(args[2:5])
+    stride, padding, ceil_mode = given + [[], 0, False][len(given) :]
+    return _pool_output(args[0], args[1], stride, padding, 1, ceil_mode)
+
+
+def _max_pool2d(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """max_pool2d(x, kernel, stride=[], padding=0, dilation=1, ceil_mode=False)."""
+    if not 2 <= len(args) <= 6 or not _poolable(args[0], kwargs):
+        return None
+    given = list(args[2:6])
+    stride, padding, dilation, ceil_mode = given + [[], 0, 1, False][len(given) :]
+    return _pool_output(args[0], args[1], stride, padding, dilation, ceil_mode)
 
 
 def _mean_dim(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -245,22 +306,28 @@ SHAPE_RULES: dict[str, Rule] = {
     "adaptive_avg_pool1d": _adaptive_pool,
     "adaptive_avg_pool2d": _adaptive_pool,
     "adaptive_avg_pool3d": _adaptive_pool,
+    "avg_pool2d": _avg_pool2d,
+    "max_pool2d": _max_pool2d,
     "mean": _mean_dim,
     "cat": _cat,
     "scaled_dot_product_attention": _sdpa,
 }
 
 
-def rule_output(packet: str, overload: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    """The op's output from its shape rule, or None where the meta kernel must run.
-
-    Only the overloads whose argument lists the rules read are handled (``add.Tensor``, not
-    ``add.out``; ``mean.dim``, ``conv2d.default``).
-    """
+def rule_for(packet: str, overload: str) -> Rule | None:
+    """The shape rule of one overload, None where the meta kernel must run. Only the
+    overloads whose argument lists the rules read are handled (``add.Tensor``, not
+    ``add.out``; ``mean.dim``, ``conv2d.default``)."""
     rule = SHAPE_RULES.get(packet)
     if rule is None or overload not in _OVERLOADS.get(packet, ("default",)):
         return None
-    return rule(args, kwargs)
+    return rule
+
+
+def rule_output(packet: str, overload: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """The op's output from its shape rule, or None where the meta kernel must run."""
+    rule = rule_for(packet, overload)
+    return rule(args, kwargs) if rule is not None else None
 
 
 _OVERLOADS: dict[str, tuple[str, ...]] = {

@@ -110,8 +110,14 @@ class Predictor:
         )
 
     def latency(self, module: nn.Module, example_inputs: Inputs) -> float:
-        """Seconds per inference of one candidate."""
-        return self.estimate(module, example_inputs).latency_s
+        """Seconds per inference of one candidate.
+
+        The estimate is dropped before the collector resumes: the graph's networkx views
+        make it a reference cycle, which the first collection after the pause then frees
+        while it is young. Kept alive past that point, it would be promoted to the older
+        generations, whose growth sets off full collections over all of torch's objects."""
+        with _collector_paused():
+            return self.price(self.graph(module, example_inputs)).latency_s
 
     def latency_many(self, modules: Iterable[nn.Module], example_inputs: Inputs) -> np.ndarray:
         """Seconds per inference of each candidate, all fed ``example_inputs``."""
