@@ -395,13 +395,9 @@ def price(
     )
     if hw.check is not None:
         hw.check(graph, ctx)
-    graph_cost = hw.graph_cost(graph, ctx) if hw.graph_cost is not None else None
-    if graph_cost is not None:
-        costs = graph_cost.costs
-    elif cache is not None:
-        costs = tuple(cache.price_ops(graph, ctx, hw.cache_context))
-    else:
-        costs = tuple(price_ops(graph, ctx))
+    ops = cache.pricer(hw.cache_context) if cache is not None else price_ops
+    graph_cost = hw.graph_cost(graph, ctx, ops) if hw.graph_cost is not None else None
+    costs = graph_cost.costs if graph_cost is not None else tuple(ops(graph, ctx))
     _check_finite(graph, costs, profile)
     return Estimate(
         graph=graph,

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from .ops import MAC_KINDS, GraphInfo, Op, OpKind
+from .ops import MAC_KINDS, GraphInfo, Op, OpKind, cached_value
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,12 @@ class OpGraph:
             return self._retraced.program
         return self.program
 
-    @cached_property
+    @cached_value
     def _retraced(self) -> OpGraph:
         assert self.retrace is not None
         return self.retrace()
 
-    @cached_property
+    @cached_value
     def order(self) -> tuple[str, ...]:
         """Execution order: the topological order that takes the lowest ``position`` first.
         Frontends number ops in call order, so sorting by position usually is that order
@@ -105,7 +104,7 @@ class OpGraph:
     def __len__(self) -> int:
         return self.dag.number_of_nodes()
 
-    @cached_property
+    @cached_value
     def ops(self) -> tuple[Op, ...]:
         """The ops in execution order (a graph is not edited once built: passes and
         compression copy the DAG and make a new graph)."""

@@ -10,7 +10,40 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
+
+_Owner = TypeVar("_Owner")
+_Value = TypeVar("_Value")
+
+
+class cached_value(Generic[_Owner, _Value]):
+    """``functools.cached_property`` without its lock: the first read computes the value and
+    stores it in the instance's ``__dict__``, which later reads find before the descriptor.
+
+    Python 3.11's ``cached_property`` takes one lock per class on every first read, which
+    costs a few microseconds: a NAS loop builds a graph per candidate and makes a thousand
+    first reads on its ops and tensor specs. The values here are pure functions of frozen
+    fields, so two threads racing compute the same value and either store is right.
+    """
+
+    def __init__(self, fn: Callable[[_Owner], _Value]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: Any = None) -> cached_value[_Owner, _Value]: ...
+    @overload
+    def __get__(self, obj: _Owner, owner: Any = None) -> _Value: ...
+    def __get__(self, obj: _Owner | None, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value
+        return value
 
 
 class OpKind(str, Enum):
@@ -46,11 +79,11 @@ class TensorSpec:
 
     # Values are frozen, so derived sizes are computed once: estimates read them per op, per
     # profile, thousands of times in a sweep.
-    @cached_property
+    @cached_value
     def numel(self) -> int:
         return math.prod(self.shape)
 
-    @cached_property
+    @cached_value
     def nbytes(self) -> int:
         return math.ceil(self.numel * DTYPE_BITS.get(self.dtype, 32) / 8)
 
@@ -200,11 +233,11 @@ class Op:
     def attr(self, key: str, default: object = None) -> object:
         return self._attr_map.get(key, default)
 
-    @cached_property
+    @cached_value
     def _attr_map(self) -> dict[str, object]:
         return dict(self.attrs)
 
-    @cached_property
+    @cached_value
     def memo(self) -> dict[object, object]:
         """Facts later stages derive from the op alone (its GEMM shapes...), computed once:
         an op never changes, and a sweep prices it on thousands of profiles."""
@@ -219,23 +252,23 @@ class Op:
     def weight(self) -> TensorSpec | None:
         return self.params[0] if self.params else None
 
-    @cached_property
+    @cached_value
     def weight_bytes(self) -> int:
         return sum(t.nbytes for t in self.params)
 
-    @cached_property
+    @cached_value
     def param_count(self) -> int:
         return sum(t.numel for t in self.params)
 
-    @cached_property
+    @cached_value
     def input_bytes(self) -> int:
         return sum(t.nbytes for t in self.inputs)
 
-    @cached_property
+    @cached_value
     def output_bytes(self) -> int:
         return sum(t.nbytes for t in self.outputs)
 
-    @cached_property
+    @cached_value
     def precision(self) -> str:
         """The precision the op computes in.
 

@@ -18,6 +18,8 @@ import hwsim
 from hwsim.costmodels import register_cost
 from hwsim.costmodels.cache import OpCostCache
 from hwsim.costmodels.registry import cost_table
+from hwsim.costmodels.systolic_arch import SystolicArch
+from hwsim.costmodels.systolic_plan import device_plan
 from hwsim.errors import ProfileError
 from hwsim.estimate import price
 from hwsim.nas import LatencyTable, Position, Predictor
@@ -113,6 +115,69 @@ def test_cached_costs_equal_fresh_ones_on_every_class_and_variant():
                 cached = price(graph, profile, cache=cache)
                 fresh = price(graph, profile)
                 assert cached.costs == fresh.costs, profile.name
+    assert cache.hits > cache.misses
+
+
+class SplitCellNet(CellNet):
+    """A hard-swish after the first cell: the Edge TPU compiler maps none, so a deployment
+    runs the rest of the model on the host CPU (fused ops included) and the first cell's
+    output goes back over the link."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for index, (a, b) in enumerate(self.cells):
+            x = a(x) + b(x) + x
+            if index == 0:
+                x = nn.functional.hardswish(x)
+        return self.fc(self.down(x).mean((2, 3)))
+
+
+class HoldingCellNet(CellNet):
+    """CellNet's ops, and a wide copy of the stem's output held to the end: the same cells
+    under a larger activation working set."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        held = torch.cat([x] * 8, 1)
+        for a, b in self.cells:
+            x = a(x) + b(x) + x
+        return self.fc(self.down(x).mean((2, 3))) + held.mean()
+
+
+def test_cached_deployed_costs_equal_fresh_ones():
+    """The deployed Edge TPU prices each op from the whole model's plan (placement, link
+    transfers, the parameter cache the activations leave); through the per-op cache, every
+    cost equals a fresh pricing: models run whole on the device and split with the host, a
+    parameter cache that holds some layers and not others, and one the activations do not
+    fit."""
+    torch.manual_seed(0)
+    nets = [*_nets(), SplitCellNet((3, 1)).eval(), SplitCellNet((1, 3)).eval()]
+    nets.append(HoldingCellNet((1, 3)).eval())
+    graphs = [Predictor("cpu_x86_avx2").graph(net, X) for net in nets]
+    base = hwsim.load_profile("tpu_edge")
+    arch = base.arch
+    assert isinstance(arch, SystolicArch)
+    whole, holding = (device_plan(g, base, None) for g in (graphs[0], graphs[-1]))
+    tight = arch.sram_reserved_bytes + whole.activation_bytes + whole.cached_bytes / 2
+    between = arch.sram_reserved_bytes + (whole.activation_bytes + holding.activation_bytes) / 2
+    profiles = [
+        base,
+        hwsim.load_profile("tpu_edge_devboard"),
+        base.with_params({"memory.sram.capacity_bytes": tight}),
+        base.with_params({"memory.sram.capacity_bytes": between}),  # one net's fit, one not
+        base.with_params({"memory.sram.capacity_bytes": 3000}),
+    ]
+    split = device_plan(graphs[0], profiles[2], None)
+    assert split.cached_bytes > 0 and split.streamed_bytes > 0
+    assert device_plan(graphs[3], base, None).host_from is not None
+    cache = OpCostCache()
+    for _ in range(2):  # the second round is served from the cache
+        for profile in profiles:
+            for graph in graphs:
+                cached = price(graph, profile, cache=cache)
+                fresh = price(graph, profile)
+                assert cached.costs == fresh.costs, profile.name
+                assert cached.latency_s == fresh.latency_s
     assert cache.hits > cache.misses
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,8 +133,11 @@ class MemoryFit:
 
 
 CostFn = Callable[[Op, PricingContext], OpCost]
-# A whole-graph model; None: this profile of the class is priced op by op after all.
-GraphFn = Callable[[OpGraph, PricingContext], GraphCost | None]
+# Every op of a graph priced by the context's table: ``price_ops``, or a cost cache's.
+PriceOpsFn = Callable[[OpGraph, PricingContext], Sequence[OpCost | None]]
+# A whole-graph model, handed the per-op pricing to use where its result is built from
+# per-op prices; None: this profile of the class is priced op by op after all.
+GraphFn = Callable[[OpGraph, PricingContext, PriceOpsFn], GraphCost | None]
 # How a class's runtime reuses memory (which kernels write over an input they read last).
 InPlaceFn = Callable[[Profile], InPlace]
 FusesFn = Callable[[Profile], Fuses]

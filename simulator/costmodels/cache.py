@@ -15,7 +15,9 @@ statistics and module type, on the same profile. The cache keys a cost by exactl
   spill plan, for one. A hook that answers ``None`` marks the op uncacheable (its price reads
   the real weight values), and it is priced fresh every time.
 
-Whole-graph models (``graph_cost``: FPGA pipelines) do not price op by op and never use it.
+Whole-graph models use it where their result is built from per-op prices (a deployed Edge
+TPU: its plan's per-op facts, placement and link transfers, are in the class's context); FPGA
+pipelines, which size their stages together, do not.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 from ..cost import OpCost
 from ..graph import OpGraph
 from ..ops import Op
-from .base import PricingContext, cost_fn
+from .base import PriceOpsFn, PricingContext, cost_fn
 
 ContextFn = Callable[[Op, PricingContext], Hashable | None]
 
@@ -84,6 +86,11 @@ class OpCostCache:
 
     def clear(self) -> None:
         self._costs.clear()
+
+    def pricer(self, context: ContextFn) -> PriceOpsFn:
+        """``price_ops`` through this cache with a class's context hook, in the shape of
+        ``base.price_ops`` (what a whole-graph model is handed)."""
+        return lambda graph, ctx: self.price_ops(graph, ctx, context)
 
     def price_ops(
         self, graph: OpGraph, ctx: PricingContext, context: ContextFn

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from ..graph import OpGraph
 from . import fpga_overlay, fpga_streaming
-from .base import GraphCost, PricingContext
+from .base import GraphCost, PriceOpsFn, PricingContext
 from .fpga_arch import FpgaOverlayArch
 
 COST_TABLE = dict(fpga_overlay.COST_TABLE)
 
 
-def graph_cost(graph: OpGraph, ctx: PricingContext) -> GraphCost:
-    """The whole-graph cost of ``graph`` in the profile's FPGA style."""
+def graph_cost(graph: OpGraph, ctx: PricingContext, _ops: PriceOpsFn) -> GraphCost:
+    """The whole-graph cost of ``graph`` in the profile's FPGA style (a pipeline's stages
+    are sized together, so its per-op figures are not per-op prices to cache)."""
     if isinstance(ctx.profile.arch, FpgaOverlayArch):
         return fpga_overlay.graph_cost(graph, ctx)
     return fpga_streaming.graph_cost(graph, ctx)

@@ -10,7 +10,7 @@ arch dataclass and cost table) and one row in ``HW_CLASSES`` (docs/architecture.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from ..archspec import ArchSpec
@@ -19,7 +19,7 @@ from ..frozen import deep_freeze
 from ..graph import OpGraph
 from ..hardware import Profile
 from ..memory import Fuses, always_fused, never_in_place
-from ..ops import OpKind
+from ..ops import Op, OpKind
 from . import cpu, fpga, gpu, mcu, systolic, systolic_deploy
 from .base import (
     CostFn,
@@ -81,6 +81,15 @@ class HwClass:
     not_blockwise: Callable[[Profile], str | None] = lambda _: None
 
 
+def _class_context(op: Op, ctx: PricingContext) -> Hashable | None:
+    """The cache context hook of the class pricing ``ctx`` (a deployed accelerator's host)."""
+    return hw_class(ctx.profile.hw_class).cache_context(op, ctx)
+
+
+def _deployed_context(op: Op, ctx: PricingContext) -> Hashable | None:
+    return systolic_deploy.cache_context(op, ctx, _class_context)
+
+
 def _cpu_options(profile: Profile, user: UserOptions) -> CpuOptions:
     arch = profile.arch
     assert isinstance(arch, CpuArch)
@@ -118,7 +127,7 @@ HW_CLASSES: dict[str, HwClass] = {
         dict(systolic_deploy.COST_TABLE),
         graph_cost=systolic_deploy.graph_cost,
         check=systolic.check_replay_budget,
-        cache_context=systolic.cache_context,
+        cache_context=_deployed_context,
         weight_cache_bytes=systolic.weight_cache_bytes,
         not_blockwise=systolic_deploy.not_blockwise,
     ),

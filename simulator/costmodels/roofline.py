@@ -90,6 +90,8 @@ def device_weight_bytes(op: Op, profile: Profile, forced: str | None) -> float:
     """Bytes of ``op``'s weights as stored on this hardware: at its execution precision (or
     packed narrower), the main weight in the sparse format the hardware reads, if any.
     Memoised on the op by everything it reads of the profile."""
+    if not op.params:
+        return 0.0  # most ops of a network: no key to build
     precision = execution_precision(op, profile, forced)
     caps = profile.capabilities
     key = (

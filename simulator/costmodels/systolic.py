@@ -513,16 +513,29 @@ def cache_context(op: Op, ctx: PricingContext) -> tuple[Any, ...] | None:
     whether its weights spill (the plan depends on every layer before it; a spilled layer's
     note names it), and, where the array skips unstructured zeros, the real weight values,
     which no key holds (None: price it afresh); for a pointwise op, whether it drains from
-    the array (``drains_from_array``: its producer's kind is not in its signature)."""
+    the array (``drains_from_array``: its producer's kind is not in its signature). With a
+    shared SRAM, every op's price also reads whether the model's activation working set
+    stays on chip (``_activations_fit``)."""
+    arch = ctx.profile.arch
+    assert isinstance(arch, SystolicArch)
+    shared: tuple[Any, ...] = ()
+    if arch.shared_sram and ctx.graph is not None:
+        plan = device_plan(ctx.graph, ctx.profile, ctx.precision, ctx.cache_bytes)
+        room = ctx.profile.memory[0].capacity_bytes - arch.sram_reserved_bytes
+        shared = ("activations on chip", plan.activation_bytes <= room)
     if op.kind not in MAC_KINDS:
-        return ("drains",) if drains_from_array(op, ctx) else ()
+        return (*shared, "drains") if drains_from_array(op, ctx) else shared
     if "unstructured" in ctx.profile.sparsity_patterns and op.kind is not OpKind.ATTENTION:
         return None
     if array_spec(ctx.profile).scalesim is not None or not op.params:
-        return ()
-    plan = spilled_ops(ctx)
-    spilled = op.id in plan if plan is not None else ctx.weight_home is ctx.profile.memory[-1]
-    return ("spilled", op.name) if spilled else ()
+        return shared
+    spilled_ids = spilled_ops(ctx)
+    spilled = (
+        op.id in spilled_ids
+        if spilled_ids is not None
+        else ctx.weight_home is ctx.profile.memory[-1]
+    )
+    return (*shared, "spilled", op.name) if spilled else shared
 
 
 def _real_weight(op: Op, ctx: PricingContext) -> Any:

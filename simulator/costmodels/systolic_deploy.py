@@ -21,7 +21,7 @@ prices them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import replace
 
 from ..cost import Bound, OpCost
@@ -30,7 +30,8 @@ from ..hardware import Profile
 from ..ops import Op, OpKind
 from . import systolic
 from .assemble import PJ
-from .base import CostFn, GraphCost, PricingContext, price_ops
+from .base import CostFn, GraphCost, PriceOpsFn, PricingContext
+from .cache import ContextFn
 from .systolic_arch import SystolicArch
 from .systolic_plan import DevicePlan, device_plan
 
@@ -214,12 +215,32 @@ def _summary(graph: OpGraph, ctx: PricingContext, plan: DevicePlan) -> list[str]
     return notes
 
 
-def graph_cost(graph: OpGraph, ctx: PricingContext) -> GraphCost | None:
-    """The plan's report for deployed profiles (``None``: price op by op as usual)."""
+def cache_context(op: Op, ctx: PricingContext, host_context: ContextFn) -> Hashable | None:
+    """What a deployed op's price reads from the rest of the graph, for the per-op cost
+    cache: the array's own facts (``systolic.cache_context``), and the plan's facts about
+    this op: on the host (then what the host class's own hook, ``host_context``, says, and
+    where the host keeps the model's weights), or on the device with its share of the link
+    (whether it makes the call, with the model input's bytes, and the bytes it hands
+    back)."""
+    own = systolic.cache_context(op, ctx)
+    if own is None or ctx.graph is None or not _deployed(ctx.profile):
+        return own
+    plan = device_plan(ctx.graph, ctx.profile, ctx.precision, ctx.cache_bytes)
+    if plan.on_host(op.id):
+        host = ctx.host
+        inner = host_context(op, host) if host is not None else None
+        return None if host is None or inner is None else ("host", host.weight_home, inner)
+    call = plan.input_bytes if op.id == plan.first_device_op else None
+    return (own, call, plan.sent_back.get(op.id, 0.0))
+
+
+def graph_cost(graph: OpGraph, ctx: PricingContext, ops: PriceOpsFn) -> GraphCost | None:
+    """The plan's report for deployed profiles (``None``: price op by op as usual); each
+    op's price comes from ``ops`` (``cache_context`` says what it reads of the plan)."""
     if not _deployed(ctx.profile):
         return None
     plan = device_plan(graph, ctx.profile, ctx.precision, ctx.cache_bytes)
-    costs = price_ops(graph, ctx)
+    costs = ops(graph, ctx)
     total = OpCost.total((c for c in costs if c is not None), ctx.profile.clock_hz)
     details: dict[str, Mapping[str, str | None]] = {}
     for op in graph:

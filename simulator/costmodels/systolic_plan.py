@@ -28,6 +28,7 @@ import math
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..graph import OpGraph
@@ -72,6 +73,11 @@ class DevicePlan:
         return op_id in self.host_side
 
     def streamed(self) -> frozenset[str]:
+        """Ids of the ops whose weights stream (read once per op priced: computed once)."""
+        return self._streamed
+
+    @cached_property
+    def _streamed(self) -> frozenset[str]:
         return frozenset(i for i, p in self.placements.items() if p.weights == STREAMED)
 
 

@@ -61,8 +61,15 @@ def _spec(value: Any) -> TensorSpec | None:
         shape = tuple(value.shape)
         if not all(type(d) is int for d in shape):  # symbolic sizes (export's fake tensors)
             shape = tuple(_dim(d) for d in shape)
-        return TensorSpec(shape=shape, dtype=_dtype_name(value.dtype))
+        return _tensor_spec(shape, _dtype_name(value.dtype))
     return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _tensor_spec(shape: tuple[int, ...], dtype: str) -> TensorSpec:
+    """One ``TensorSpec`` value per shape and dtype: the graphs a NAS loop builds repeat a
+    few hundred of them, and a shared spec has its sizes computed already."""
+    return TensorSpec(shape=shape, dtype=dtype)
 
 
 @functools.cache

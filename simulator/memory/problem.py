@@ -19,6 +19,7 @@ quarter). Weights are not buffers; they live elsewhere (flash, or a weight regio
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -97,10 +98,26 @@ class MemoryProblem:
     def traced_order(self) -> tuple[int, ...]:
         """The traced program order, each kernel as early as its inputs allow: a fused add
         runs where its last operand is ready, not where the head conv was traced."""
-        dag = nx.DiGraph()
-        dag.add_nodes_from(range(len(self.steps)))
-        dag.add_edges_from((a, b) for b, step in enumerate(self.steps) for a in step.after)
-        return tuple(nx.lexicographical_topological_sort(dag))
+        # Kahn's algorithm taking the lowest-numbered ready step first (networkx's
+        # lexicographical_topological_sort, without building a graph per model).
+        waiting = [len(step.after) for step in self.steps]
+        readers: list[list[int]] = [[] for _ in self.steps]
+        for b, step in enumerate(self.steps):
+            for a in step.after:
+                readers[a].append(b)
+        ready = [i for i, count in enumerate(waiting) if count == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            step_index = heapq.heappop(ready)
+            order.append(step_index)
+            for b in readers[step_index]:
+                waiting[b] -= 1
+                if waiting[b] == 0:
+                    heapq.heappush(ready, b)
+        if len(order) != len(self.steps):
+            raise nx.NetworkXUnfeasible("the kernels' dependencies have a cycle")
+        return tuple(order)
 
     def output_bytes(self, step: int) -> int:
         out = self.steps[step].output
@@ -199,6 +216,10 @@ class _Builder:
     def build(self) -> MemoryProblem:
         reads = [self.group_reads(members, g) for g, members in enumerate(self.groups)]
         outputs = self._model_outputs()
+        readers_of: dict[int, set[int]] = {}  # group -> the groups that read its output
+        for r, (groups, _) in enumerate(reads):
+            for g in groups:
+                readers_of.setdefault(g, set()).add(r)
         # Buffers: one per group that writes something, then the model inputs (if read).
         buffer_of: dict[int, int] = {}
         buffers: list[Buffer] = []
@@ -206,7 +227,7 @@ class _Builder:
             nbytes = self.written(members)
             if nbytes <= 0:
                 continue
-            readers = frozenset(r for r, (groups, _) in enumerate(reads) if g in groups)
+            readers = frozenset(readers_of.get(g, ()))
             buffer_of[g] = len(buffers)
             name = self.graph[members[0]].name
             buffers.append(Buffer(name, nbytes, g, readers, g in outputs[0]))
