@@ -158,10 +158,11 @@ def test_a_model_that_reads_values_is_a_one_line_error():
 def test_capture_leaves_no_hooks_or_flags_behind():
     hooks = nn.modules.module._global_forward_pre_hooks
     before = len(hooks)
+    call = nn.Module.__call__
     capture(Tiny(), torch.zeros(1, 3, 8, 8))
     with pytest.raises(TraceError):
         capture(ReadsValues(), torch.zeros(1, 4))
-    assert len(hooks) == before
+    assert len(hooks) == before and nn.Module.__call__ is call
     assert not torch.compiler.is_exporting() and not torch.compiler.is_compiling()
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import operator
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,15 +152,25 @@ def _output_specs(node: Call) -> tuple[TensorSpec, ...]:
     return tuple(s for s in (_spec(v) for v in values) if s is not None)
 
 
-def _flat_nodes(args: Any) -> Iterator[Call]:
-    if isinstance(args, Call):
-        yield args
-    elif isinstance(args, (tuple, list)):
-        for a in args:
-            yield from _flat_nodes(a)
-    elif isinstance(args, dict):
-        for a in args.values():
-            yield from _flat_nodes(a)
+def _flat_nodes(args: Any) -> list[Call]:
+    """The ``Call`` records in a nest of tuples, lists and dicts, in order."""
+    found: list[Call] = []
+    _collect_nodes(args, found)
+    return found
+
+
+def _collect_nodes(value: Any, found: list[Call]) -> None:
+    if isinstance(value, Call):
+        found.append(value)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            if isinstance(item, Call):
+                found.append(item)
+            elif isinstance(item, (tuple, list, dict)):
+                _collect_nodes(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_nodes(item, found)
 
 
 def _literal(arg: Any) -> Any:
@@ -173,10 +183,23 @@ def _literal(arg: Any) -> Any:
 
 
 def _target_name(node: Call) -> str:
-    if node.target is operator.getitem:
+    try:
+        return _name_of_target(node.target)
+    except TypeError:  # an unhashable callable in a graph
+        return _read_target_name(node.target)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_of_target(target: Any) -> str:
+    """An operator's packet name, read once per operator (every call record asks)."""
+    return _read_target_name(target)
+
+
+def _read_target_name(target: Any) -> str:
+    if target is operator.getitem:
         return "getitem"
-    packet = getattr(node.target, "overloadpacket", None)
-    name = getattr(packet, "__name__", None) or getattr(node.target, "__name__", str(node.target))
+    packet = getattr(target, "overloadpacket", None)
+    name = getattr(packet, "__name__", None) or getattr(target, "__name__", str(target))
     return str(name)
 
 
@@ -492,20 +515,37 @@ def build_from_calls(
         target = _target_name(node)
         operands = operands_of[node.name]
         activations = [a for a in operands if a not in constants]
-        weights = _by_role(target, node, [a for a in operands if a in constants])
+        if owns_params[node.name]:
+            weights = _by_role(target, node, [a for a in operands if a in constants])
+        else:
+            weights = []
         in_specs = tuple(s for s in map(spec_of, activations) if s)
         param_specs = tuple(s for s in map(spec_of, weights) if s)
         outputs = (
             (spec,) if isinstance(node.val, torch.Tensor) and (spec := spec_of(node)) else None
         )
+        # The positional arguments three ways, in one walk: literals (tensors blanked), the
+        # tensors' specs, and which tensors are constants.
+        literals: list[Any] = []
+        tensor_args: list[TensorArg] = []
+        constant_args: list[bool] = []
+        for a in node.args:
+            if isinstance(a, Call):
+                literals.append(None)
+                tensor_args.append(spec_of(a))
+                constant_args.append(a in constants)
+            else:
+                literals.append(_literal(a) if isinstance(a, (tuple, list)) else a)
+                tensor_args.append(_tensor_arg(a, spec_of))
+                constant_args.append(False)
         shapes = NodeShapes(
             inputs=in_specs,
             params=param_specs,
             outputs=outputs if outputs is not None else _output_specs(node),
-            args=tuple(_literal(a) for a in node.args),
+            args=tuple(literals),
             kwargs=tuple((k, _literal(v)) for k, v in node.kwargs.items()),
-            tensor_args=tuple(_tensor_arg(a, spec_of) for a in node.args),
-            constant_args=tuple(isinstance(a, Call) and a in constants for a in node.args),
+            tensor_args=tuple(tensor_args),
+            constant_args=tuple(constant_args),
         )
         kind = kinds[node.name]
         try:
@@ -549,7 +589,9 @@ def build_from_calls(
             act_bits=None if is_quant else _act_bits(activations, kinds),
             param_sources=constants.sources(
                 weights, weights[0] if weights and kind in _WEIGHT_HOLDERS else None
-            ),
+            )
+            if weights
+            else (),
         )
         if work.epilogue_flops:
             op = _with_epilogue(dag, op, work.epilogue_flops, 2 * position, tensor)

@@ -14,7 +14,7 @@ Why the ops are the same ones export sees: export's graph keeps the composite AT
 ``torch.inference_mode`` the autograd keys are skipped, so the Python dispatch key, where a
 dispatch mode runs, is reached before a composite op decomposes: the mode sees ``conv2d``
 with the argument lists export records. Module paths and types (export's
-``nn_module_stack``) come from global module hooks, held only while capturing.
+``nn_module_stack``) come from wrapping ``nn.Module.__call__`` while capturing.
 
 Shapes come from ``shape_rules`` for the hot ops and from the meta kernels otherwise; nothing
 is computed on real data. A model whose Python code reads tensor values (``x.item()``,
@@ -141,10 +141,10 @@ class _Recorder(TorchDispatchMode):
     def _constant(self, tensor: torch.Tensor) -> Call:
         """A tensor the graph did not produce: a parameter, buffer or tensor attribute."""
         name = self._named.get(id(tensor))
-        node = self._add(
-            f"c_{(name or 'constant').replace('.', '_')}", "placeholder", val=self._as_meta(tensor)
-        )
-        self.values[node.name] = tensor if tensor.device != _META else None
+        # The record's value is the tensor itself: the builder reads only its shape and dtype
+        # (a meta twin is made only if a meta kernel must run on it).
+        node = self._add(f"c_{(name or 'constant').replace('.', '_')}", "placeholder", val=tensor)
+        self.values[node.name] = None if tensor.is_meta else tensor
         self.fqn[node.name] = name or node.name
         if name in self._params:
             self.parameters.add(node.name)
@@ -255,15 +255,28 @@ class _Recorder(TorchDispatchMode):
 
 @contextlib.contextmanager
 def _module_scopes(recorder: _Recorder) -> Iterator[None]:
-    """Tell the recorder which module is running (export's ``nn_module_stack``)."""
-    register = nn.modules.module
-    pre = register.register_module_forward_pre_hook(recorder.enter_module)
-    post = register.register_module_forward_hook(recorder.exit_module, always_call=True)
+    """Tell the recorder which module is running (export's ``nn_module_stack``).
+
+    ``nn.Module.__call__`` is wrapped while capturing, as torch.export's tracer wraps it: the
+    scope spans the whole call, the module's own hooks included. Global module hooks would
+    tell the same, but they put every module call on torch's slow path (a few microseconds
+    each, hundreds of calls per NAS candidate); a call with no hooks of its own stays on
+    the fast path here."""
+    original = nn.Module.__call__
+    enter, leave = recorder.enter_module, recorder.exit_module
+
+    def call(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        enter(module)
+        try:
+            return original(module, *args, **kwargs)
+        finally:
+            leave(module)
+
+    setattr(nn.Module, "__call__", call)  # noqa: B010 (mypy: no assigning to a method)
     try:
         yield
     finally:
-        pre.remove()
-        post.remove()
+        setattr(nn.Module, "__call__", original)  # noqa: B010
 
 
 @contextlib.contextmanager
