@@ -95,7 +95,9 @@ class OpGraph:
         return int(self.dag.nodes[node_id].get("position", 0))
 
     def __getitem__(self, op_id: str) -> Op:
-        op: Op = self.dag.nodes[op_id]["op"]
+        # networkx's node dict read directly: the NodeView lookup is a Python call, and cost
+        # models and passes read ops by id tens of times per op.
+        op: Op = self.dag._node[op_id]["op"]
         return op
 
     def __iter__(self) -> Iterator[Op]:
