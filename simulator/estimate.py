@@ -7,6 +7,7 @@ left out of the totals, which then say they are incomplete — it is never count
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from .graph import OpGraph
 from .hardware import Profile
 from .memory import SCHEDULES, MemoryPlan, plan_memory
 from .ops import MAC_KINDS, Op, OpKind, UnsupportedOp
-from .profile import load_profile
+from .profile import load_profile, preset_names
 
 if TYPE_CHECKING:  # torch takes seconds to import; pricing a cached graph never needs it
     import torch
@@ -431,6 +432,18 @@ def check_schedule(schedule: str) -> None:
         raise HwsimError(f"--schedule '{schedule}': expected one of {', '.join(SCHEDULES)}")
 
 
+def _is_preset(name: str) -> bool:
+    """A packaged preset's name (not a file): what ``load_profile`` reads from the package."""
+    return name in preset_names() and not Path(name).exists()
+
+
+@functools.lru_cache(maxsize=16)
+def _host_preset(name: str) -> Profile:
+    """A host CPU preset, loaded once: a deployed accelerator's estimate reads its host's
+    profile every time (a NAS loop prices thousands), and packaged presets do not change."""
+    return load_profile(name)
+
+
 def host_context(
     profile: Profile, graph: OpGraph, precision: str | None, fuse: bool
 ) -> PricingContext | None:
@@ -441,7 +454,7 @@ def host_context(
     name = profile.arch.host_profile()
     if name is None:
         return None
-    host = load_profile(name)
+    host = _host_preset(name) if _is_preset(name) else load_profile(name)
     hw = hw_class(host.hw_class)
     forced = precision or profile.default_precision
     resident = sum(device_weight_bytes(op, host, None) for op in graph.ops)

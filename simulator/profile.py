@@ -8,7 +8,6 @@ the class registry names; ``hwsim calibrate`` (``calibrate``) writes the host pr
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from importlib import resources
@@ -57,14 +56,6 @@ def _read_yaml(path: Path, *, packaged: bool = False) -> dict[str, Any]:
     return data
 
 
-@functools.cache
-def _preset(name: str) -> Profile:
-    """A packaged preset, read and validated once per process: presets ship with the
-    package and a profile is an immutable value, and a deployed accelerator's estimate loads
-    its host CPU's preset every time (a NAS loop prices thousands)."""
-    return profile_from_data(_read_yaml(preset_path(name), packaged=True), f"{name}.yaml")
-
-
 def preset_names() -> list[str]:
     root = resources.files(PRESET_PACKAGE)
     return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
@@ -107,7 +98,7 @@ def load_profile(hw: str | Path | Profile) -> Profile:
             raise ProfileError(f"{path}: profile file not found")
         return profile_from_data(_read_yaml(path), str(path))
     if text in preset_names():
-        return _preset(text)
+        return profile_from_data(_read_yaml(preset_path(text), packaged=True), f"{text}.yaml")
     raise ProfileError(
         f"unknown hardware profile '{text}': not a file, and not a preset "
         f"({', '.join(preset_names())}); see 'hwsim profiles'"

@@ -64,8 +64,8 @@ class Predictor:
     applied to every candidate).
 
     ``example_inputs`` give shapes and dtypes only (meta tensors will do). The module is put
-    in eval mode, as ``hwsim.trace`` does. A predictor is not thread-safe: capture holds
-    global module hooks while it runs.
+    in eval mode, as ``hwsim.trace`` does. A predictor is not thread-safe: capture wraps
+    ``nn.Module.__call__`` process-wide while it runs.
     """
 
     def __init__(
