@@ -495,6 +495,9 @@ def build_from_calls(
     ATen ops become ``UNSUPPORTED``. ``program`` is the exported program, when there is one
     (the accuracy proxy runs it)."""
     calls = [n for n in nodes if n.op == "call_function" and n not in constants]
+    # With no quantize, dequantize or fake-quant op anywhere (constants included), no
+    # weight or activation has a stored width to find (``_quant_bits`` is None throughout).
+    quantized = any(n.op == "call_function" and _target_name(n) in QUANT_OPS for n in nodes)
     entries = {n.name: lookup(_target_name(n)) for n in calls}
     kinds = {name: entry[0] if entry else OpKind.UNSUPPORTED for name, entry in entries.items()}
     operands_of = {n.name: list(_flat_nodes((n.args, n.kwargs))) for n in calls}
@@ -584,9 +587,9 @@ def build_from_calls(
             module_type=node.module[1],
             module_calls=module_calls[node.name],
             weight_bits=_weight_bits(weights[0], constants)
-            if kind in MAC_KINDS and weights
+            if quantized and kind in MAC_KINDS and weights
             else None,
-            act_bits=None if is_quant else _act_bits(activations, kinds),
+            act_bits=None if is_quant or not quantized else _act_bits(activations, kinds),
             param_sources=constants.sources(
                 weights, weights[0] if weights and kind in _WEIGHT_HOLDERS else None
             )

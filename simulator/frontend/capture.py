@@ -110,12 +110,12 @@ class _Recorder(TorchDispatchMode):
     def enter_module(self, module: nn.Module, *_: Any) -> None:
         self._entered += 1
         self._stack.append((self._entered, self._paths.get(id(module)) or self._current()))
-        self._scopes = tuple(key for key, _ in self._stack)
+        self._scopes = (*self._scopes, self._entered)
 
     def exit_module(self, module: nn.Module, *_: Any) -> None:
         if self._stack:
             self._stack.pop()
-            self._scopes = tuple(key for key, _ in self._stack)
+            self._scopes = self._scopes[:-1]
 
     def _current(self) -> tuple[str, str]:
         return self._stack[-1][1] if self._stack else ("", "")

@@ -7,10 +7,8 @@ runs, not what the training code wrote.
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..graph import OpGraph
-from ..ops import Op, OpKind, TensorSpec
+from ..ops import Op, OpKind, TensorSpec, evolve
 
 _BATCH_NORMS = frozenset(
     {
@@ -60,7 +58,7 @@ def _fold_batchnorm(graph: OpGraph) -> OpGraph:
             params = (*params, TensorSpec(shape=(out_channels,), dtype=params[0].dtype))
         # The batch-norm's own module call goes with it into ``folded``; calls of modules
         # that begin at it (a container around it) begin at its producer now.
-        dag.nodes[preds[0]]["op"] = dataclasses.replace(
+        dag.nodes[preds[0]]["op"] = evolve(
             producer,
             params=params,
             folded=(*producer.folded, op.target),
@@ -111,9 +109,9 @@ def _fuse_pointwise(graph: OpGraph) -> OpGraph:
             if head.kind is OpKind.POINTWISE and head.fused_into is None:
                 continue
             root = head.fused_into or head_id
-            dag.nodes[head_id]["op"] = dataclasses.replace(head, write_bytes=0)
+            dag.nodes[head_id]["op"] = evolve(head, write_bytes=0)
             carried = int(dag.edges[pred, op_id]["bytes"])
-            dag.nodes[op_id]["op"] = dataclasses.replace(
+            dag.nodes[op_id]["op"] = evolve(
                 op, fused_into=root, read_bytes=max(op.read_bytes - carried, 0)
             )
             break
