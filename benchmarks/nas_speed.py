@@ -12,7 +12,7 @@ B. ``hwsim.nas.LatencyTable`` on the MobileNet-like space (``hwsim.workloads.mbc
    candidates and on single candidates, against trace + estimate of ``COMPOSED`` composed
    candidates; and the table's error against the Predictor on those composed networks.
 
-Run it alone on the machine (about 8 minutes)::
+Run it alone on the machine (about a minute)::
 
     /work/bin/quiet .venv/bin/python benchmarks/nas_speed.py
 
