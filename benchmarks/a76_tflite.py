@@ -25,12 +25,12 @@ Run: ``python benchmarks/a76_tflite.py`` (from the repository root or anywhere).
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from result_rows import write_rows
 
 import hwsim
 from hwsim.fit import read_measurements, trace_cases, validate
@@ -83,10 +83,7 @@ def write_csvs() -> None:
         (TRAIN, [r for r in rows if r["model"] in TRAIN_MODELS]),
         (VAL, [r for r in rows if r["model"] not in TRAIN_MODELS]),
     ):
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS)
-            writer.writeheader()
-            writer.writerows(chosen)
+        write_rows(path, chosen, FIELDS)
 
 
 def speedups(result: hwsim.fit.Validation) -> list[tuple[str, float, float]]:

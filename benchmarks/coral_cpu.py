@@ -20,11 +20,12 @@ configuration. Run: ``python benchmarks/coral_cpu.py``.
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 import sys
 from pathlib import Path
+
+from result_rows import write_rows
 
 import hwsim
 
@@ -87,11 +88,7 @@ def main() -> None:
     fields = ["model", "workload", "role", "published_ms"] + [
         f"{p}_{label(q, t)}{s}" for q, t in CONFIGS for p, s in (("hwsim", "_ms"), ("ratio", ""))
     ]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(RESULTS, rows, fields)
     print(f"{PRESET} against {SOURCE}; ratio = hwsim / published; every row held out")
     head = "".join(f"{label(q, t):>17}" for q, t in CONFIGS)
     print(f"{'model':<32}{'published':>10}{head}")

@@ -13,7 +13,6 @@ Run: ``python benchmarks/cpu_latency.py``. Rows also go to ``benchmarks/results/
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import statistics
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import torch
 from cpu_validation import in_fresh_process, median_s  # timing shared by both CPU benchmarks
+from result_rows import write_rows
 from scipy.stats import kendalltau
 
 import hwsim
@@ -133,15 +133,6 @@ def render_summary(rows: Sequence[Row]) -> str:
     )
 
 
-def write_csv(rows: Sequence[Row], path: Path) -> None:
-    """Write ``rows`` with a header line, creating the results directory if needed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(asdict(rows[0])))
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
-
-
 def main() -> None:
     cpu = cpu_model_name()
     date = dt.date.today().isoformat()
@@ -152,7 +143,7 @@ def main() -> None:
     print(render_table(rows))
     print(render_summary(rows))
     print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
-    write_csv(rows, RESULTS_CSV)
+    write_rows(RESULTS_CSV, [asdict(r) for r in rows])
     print(f"wrote {RESULTS_CSV}")
 
 

@@ -61,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from result_rows import write_rows
 from scipy.stats import kendalltau
 from torch import nn
 
@@ -590,11 +591,7 @@ def validate_kernels(profile: hwsim.Profile) -> list[dict[str, object]]:
 
 
 def write_csv(rows: Sequence[dict[str, object]], path: Path, extra: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[*rows[0], *extra])
-        writer.writeheader()
-        writer.writerows({**r, **extra} for r in rows)
+    write_rows(path, [{**r, **extra} for r in rows])
 
 
 def main() -> None:

@@ -32,12 +32,13 @@ Run: ``python benchmarks/edgetpu_coral.py [--fit]``.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from result_rows import write_rows
 
 import hwsim
 
@@ -221,11 +222,7 @@ def compare_device_parts() -> list[dict[str, object]]:
 
 
 def _write(path: Path, rows: list[dict[str, object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(path, rows)
     print(f"wrote {path.relative_to(ROOT)}")
 
 

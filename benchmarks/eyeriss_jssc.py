@@ -30,11 +30,11 @@ Writes ``benchmarks/results/eyeriss_jssc.csv``. Run: ``python benchmarks/eyeriss
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from result_rows import write_rows
 from torch import nn
 
 import hwsim
@@ -200,11 +200,7 @@ def main() -> None:
                     }
                 )
             print(f"  of which fused ReLUs: {p.relu_s / p.latency_s:.1%} of the time")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(RESULTS, rows)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from result_rows import write_rows
+
 COUNT = 120
 SEED = 201
 TRAIN = 10
@@ -207,10 +209,7 @@ def summarize() -> None:
         ("nas201_cpu_1t_train.csv", [r for i, r in enumerate(rows) if i in train]),
         ("nas201_cpu_1t_val.csv", [r for i, r in enumerate(rows) if i not in train]),
     ):
-        with (RESULTS / name).open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(chosen)
+        write_rows(RESULTS / name, chosen, fields)
         print(f"wrote {RESULTS / name} ({len(chosen)} rows)")
     print(
         f"reference: median {reference_ms:.2f} ms over {len(raw)} processes; spread of a "

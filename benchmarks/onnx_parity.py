@@ -13,13 +13,13 @@ Run: ``/work/bin/heavy python benchmarks/onnx_parity.py [workload ...]`` (a few 
 
 from __future__ import annotations
 
-import csv
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 import torch
+from result_rows import write_rows
 
 import hwsim
 from hwsim.frontend.export_workload import export_workload
@@ -78,11 +78,7 @@ def main(names: list[str]) -> int:
                 f"params {a.param_count:,} / {b.param_count:,}  "
                 f"worst latency ratio {worst['ratio']:.4f} on {worst['hw']}"
             )
-    RESULTS.parent.mkdir(exist_ok=True)
-    with RESULTS.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(RESULTS, rows)
     print(f"wrote {RESULTS}")
     return 0
 

@@ -19,10 +19,11 @@ Writes ``benchmarks/results/openvino_int8.csv``. Run: ``python benchmarks/openvi
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from pathlib import Path
+
+from result_rows import write_rows
 
 import hwsim
 
@@ -66,11 +67,7 @@ def main() -> None:
                         "ratio": round(fp32 / int8 / published[name], 3),
                     }
                 )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
+    write_rows(RESULTS, records)
     print(f"int8/fp32 throughput speedup, {SOURCE}; ratio = hwsim / published")
     for name, cpu in PRESETS:
         for batch in BATCHES:

@@ -27,12 +27,12 @@ Writes ``benchmarks/results/tpu_v1_isca.csv``. Run: ``python benchmarks/tpu_v1_i
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from result_rows import write_rows
 from torch import nn
 
 import hwsim
@@ -131,11 +131,7 @@ def main() -> None:
             f"{r['roofline_tops']:>10}{r['measured_tops']:>10}{r['hwsim_tops']:>8}"
             f"{r['ratio']:>7}  {r['hwsim_bound']}"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(RESULTS, rows)
 
 
 if __name__ == "__main__":
