@@ -97,6 +97,18 @@ class OpCost:
         )
 
     @staticmethod
+    def total_cycles(costs: Iterable[OpCost], clock_hz: float) -> float:
+        """``total(costs, clock_hz).cycles`` alone, summed in the same order (the same float):
+        a NAS loop asks an estimate for its latency only, and the full total sums every
+        energy and byte."""
+        cycles = 0.0
+        for cost in costs:
+            if cost.clock_hz != clock_hz:
+                raise ValueError("cannot add costs measured against different clocks")
+            cycles += cost.cycles
+        return cycles
+
+    @staticmethod
     def total(costs: Iterable[OpCost], clock_hz: float) -> OpCost:
         """The sum of ``costs`` in one pass (what repeated ``+`` gives, without building an
         intermediate cost per op): the bound of the longest, the common precision or

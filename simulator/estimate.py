@@ -125,16 +125,9 @@ class Estimate:
     def latency_s(self) -> float:
         if self.graph_cost is not None or "total" in self.__dict__:
             return self.total.latency_s
-        # The cycles of ``total`` alone, summed in the same order (the same float): a NAS loop
-        # asks an estimate for nothing else, and the full total sums every energy and byte.
         clock_hz = self.profile.clock_hz
-        cycles = 0.0
-        for _, cost in self.costs:
-            if cost is not None:
-                if cost.clock_hz != clock_hz:
-                    raise ValueError("cannot add costs measured against different clocks")
-                cycles += cost.cycles
-        return cycles / clock_hz
+        priced = (cost for _, cost in self.costs if cost is not None)
+        return OpCost.total_cycles(priced, clock_hz) / clock_hz
 
     @property
     def throughput_fps(self) -> float | None:
