@@ -199,6 +199,12 @@ def model_names() -> list[str]:
     return [*workload_names(), *VARIANTS]
 
 
+def traced(name: str) -> hwsim.OpGraph:
+    """The graph hwsim prices for ``name`` (``build_model``'s module and inputs, traced)."""
+    model, inputs = build_model(name)
+    return hwsim.trace(model, example_inputs=inputs)
+
+
 def build_model(name: str) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     """The model and its batch-1 inputs, by built-in workload or variant name."""
     if name in VARIANTS:
@@ -366,8 +372,7 @@ def validate_models(
     rows: dict[str, dict[str, object]] = {}
     graphs = {}
     for name in names:
-        model, inputs = build_model(name)
-        graphs[name] = hwsim.trace(model, example_inputs=inputs)
+        graphs[name] = traced(name)
         rows[name] = {"model": name, "macs_g": graphs[name].macs / 1e9}
     fastest = dict.fromkeys(threads, calibration_reference_ms(profile) or math.inf)
     for p in range(1, passes + 1):
@@ -480,8 +485,7 @@ def repredict(profile: hwsim.Profile, threads: Sequence[int]) -> list[dict[str, 
     with (RESULTS / "cpu_validation.csv").open() as f:
         rows: list[dict[str, object]] = list(csv.DictReader(f))
     for row in rows:
-        model, inputs = build_model(str(row["model"]))
-        graph = hwsim.trace(model, example_inputs=inputs)
+        graph = traced(str(row["model"]))
         for t in threads:
             measured = float(str(row[f"measured_{t}t_ms"]))
             predicted = hwsim.estimate(graph, profile, threads=t).latency_s * 1e3
@@ -590,6 +594,12 @@ def validate_kernels(profile: hwsim.Profile) -> list[dict[str, object]]:
     return rows
 
 
+def report(rows: Sequence[dict[str, object]], threads: Sequence[int]) -> None:
+    for t in threads:
+        mape, tau = summary(rows, t)
+        print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
+
+
 def write_csv(rows: Sequence[dict[str, object]], path: Path, extra: dict[str, object]) -> None:
     write_rows(path, [{**r, **extra} for r in rows])
 
@@ -627,30 +637,20 @@ def main() -> None:
         parser.error(f"unknown part(s) {sorted(set(parts) - known)}")
     if args.merge:
         rows = merge_passes(args.merge)
-        graphs = {}
-        for row in rows:
-            model, inputs = build_model(str(row["model"]))
-            graphs[str(row["model"])] = hwsim.trace(model, example_inputs=inputs)
-        compare(rows, graphs, profile, counts)
-        for t in counts:
-            mape, tau = summary(rows, t)
-            print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
+        compare(rows, {str(r["model"]): traced(str(r["model"])) for r in rows}, profile, counts)
+        report(rows, counts)
         write_csv(rows, args.output, extra)
         return
     if "repredict" in parts:
         rows = repredict(profile, counts)
-        for t in counts:
-            mape, tau = summary(rows, t)
-            print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
+        report(rows, counts)
         write_csv(rows, RESULTS / "cpu_validation.csv", {})
         return
     if "kernels" in parts:
         write_csv(validate_kernels(profile), RESULTS / "cpu_kernel_speedups.csv", extra)
     if "models" in parts:
         rows = validate_models(profile, counts, args.passes)
-        for t in counts:
-            mape, tau = summary(rows, t)
-            print(f"{t} thread(s): MAPE {mape:.1%}  Kendall tau {tau:.3f}")
+        report(rows, counts)
         write_csv(rows, args.output, extra)
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
